@@ -1,0 +1,159 @@
+"""The one exception tree of ftpbridge, and the exit codes the command line maps it to.
+
+Every error carries a message written for the person who has to act on it: it names the
+file, row, column, key or server concerned, says what is wrong and, where we can tell,
+what to do (``hint``). The CLI prints ``Error: <message>`` and ``Try: <hint>``; it never
+prints a traceback for any of these.
+
+Exit codes (documented in the README):
+
+====  ==============================================================================
+0     everything worked (or there was nothing to do)
+1     some rows or files were rejected; the rest was applied
+2     usage or configuration error, or a file rejected as a whole
+3     a server (FTP/FTPS/SFTP) or the store could not be used
+====  ==============================================================================
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_REJECTED_ROWS = 1
+EXIT_USAGE = 2
+EXIT_UNAVAILABLE = 3
+
+
+class FtpbridgeError(Exception):
+    """Raised for every problem ftpbridge reports to a person.
+
+    ``message`` says what went wrong, ``hint`` (optional) what to do about it.
+    """
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(FtpbridgeError):
+    """Raised when the config file or an environment override is missing or invalid.
+
+    ``problems`` lists every problem found, each naming its key, so that all of them can
+    be fixed in one go.
+    """
+
+    exit_code = EXIT_USAGE
+
+    def __init__(
+        self, message: str, *, problems: list[str] | None = None, hint: str | None = None
+    ) -> None:
+        self.problems = list(problems or [])
+        full = message
+        if self.problems:
+            full = message + "\n" + "\n".join(f"  - {problem}" for problem in self.problems)
+        super().__init__(full, hint=hint)
+
+
+class UsageError(FtpbridgeError):
+    """Raised when a command is called in a way that cannot work (unknown partner, bad flag)."""
+
+    exit_code = EXIT_USAGE
+
+
+class InputFileError(FtpbridgeError):
+    """Raised when an input file is rejected as a whole (unreadable, too large, a column missing).
+
+    Nothing of the file is applied.
+    """
+
+    exit_code = EXIT_USAGE
+
+
+class OrdersFileError(InputFileError):
+    """Raised when an orders JSON Lines file has invalid lines; ``problems`` lists each one."""
+
+    def __init__(self, message: str, *, problems: list[str], hint: str | None = None) -> None:
+        self.problems = problems
+        shown = problems[:50]
+        more = len(problems) - len(shown)
+        full = message + "\n" + "\n".join(f"  - {problem}" for problem in shown)
+        if more > 0:
+            full += f"\n  ... and {more} more"
+        super().__init__(full, hint=hint)
+
+
+class StoreError(FtpbridgeError):
+    """Raised when the order store cannot be opened, migrated or written (locked, unreachable)."""
+
+    exit_code = EXIT_UNAVAILABLE
+
+
+class AlreadyDoneError(FtpbridgeError):
+    """Raised when an action was already done and repeating it needs an explicit ``--force``."""
+
+    exit_code = EXIT_USAGE
+
+
+class TransportError(FtpbridgeError):
+    """Raised when a server cannot be used: unreachable, refused, timed out, a transfer failed.
+
+    Transient by default: callers may retry.
+    """
+
+    exit_code = EXIT_UNAVAILABLE
+    transient = True
+
+
+class AuthenticationError(TransportError):
+    """Raised when the server refused the credentials. Never retried in a loop: servers ban
+    addresses after a few failed logins."""
+
+    transient = False
+
+
+class HostKeyError(TransportError):
+    """Raised when an SFTP server's host key is unknown or has changed.
+
+    ``fingerprint`` is the key's ``SHA256:...`` fingerprint as OpenSSH prints it.
+    """
+
+    transient = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        fingerprint: str,
+        key_type: str,
+        host_entry: str,
+        key_line: str,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.fingerprint = fingerprint
+        self.key_type = key_type
+        self.host_entry = host_entry
+        self.key_line = key_line
+
+
+class TLSVerificationError(TransportError):
+    """Raised when an FTPS server's certificate does not verify."""
+
+    transient = False
+
+
+class RemotePermissionError(TransportError):
+    """Raised when the server refuses an operation for lack of permission (550 and the like)."""
+
+    transient = False
+
+
+class RemoteNotFoundError(TransportError):
+    """Raised when a remote file or directory does not exist."""
+
+    transient = False

@@ -1,0 +1,182 @@
+"""Opening the store: engine, connection settings per dialect, migrations."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+
+from ftpbridge.errors import StoreError
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _redact(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable store URL>"
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    location = resources.files("ftpbridge.store") / "migrations"
+    config.set_main_option("script_location", str(location))
+    return config
+
+
+class Store:
+    """An open store. ``begin()`` gives a connection inside one transaction."""
+
+    def __init__(self, engine: Engine, url_for_people: str) -> None:
+        self.engine = engine
+        self.url_for_people = url_for_people
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextlib.contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        try:
+            with (
+                self.engine.connect().execution_options(ftpbridge_write=True) as connection,
+                connection.begin(),
+            ):
+                yield connection
+        except OperationalError as exc:
+            raise StoreError(
+                f"the store {self.url_for_people} could not be used: {_first_line(exc)}",
+                hint="is another program holding the database? try again in a moment",
+            ) from exc
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A connection for reading (no transaction is committed)."""
+        try:
+            with self.engine.connect() as connection:
+                yield connection
+        except OperationalError as exc:
+            raise StoreError(
+                f"the store {self.url_for_people} could not be used: {_first_line(exc)}"
+            ) from exc
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration (creates it in an empty database)."""
+        config = _alembic_config()
+        try:
+            with self.engine.begin() as connection:
+                if _current_revision(connection) == _head_revision(config):
+                    return
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"cannot create or upgrade the store schema in {self.url_for_people}:"
+                f" {_first_line(exc)}"
+            ) from exc
+
+    def revision(self) -> tuple[str | None, str | None]:
+        """(current revision, newest available revision)."""
+        with self.engine.connect() as connection:
+            return _current_revision(connection), _head_revision(_alembic_config())
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _current_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _head_revision(config: Config) -> str | None:
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's BEGIN reach SQLite (pysqlite's own transaction handling is off),
+    # so "BEGIN IMMEDIATE" below takes the write lock at the start of every transaction.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    # A writing transaction takes SQLite's write lock up front (BEGIN IMMEDIATE): two
+    # writers then queue on busy_timeout instead of failing half-way with "database is
+    # locked". Readers (Store.connect) stay deferred and never block the daemon.
+    if connection.get_execution_options().get("ftpbridge_write"):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        connection.exec_driver_sql("BEGIN")
+
+
+def open_store(url: str, *, migrate: bool = True) -> Store:
+    """Open the store at ``url`` (an SQLAlchemy URL) and, by default, migrate it to head.
+
+    Raises :class:`StoreError` with the URL (password hidden) when it cannot be used.
+    """
+    shown = _redact(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(
+            f"the store URL {shown} is not a valid database URL",
+            hint="use e.g. sqlite:///ftpbridge.db or postgresql+psycopg://user@host/db",
+        ) from None
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    kwargs: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            folder = Path(database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create the folder {folder} for the store: {exc.strerror}"
+                ) from None
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+    else:
+        kwargs["pool_pre_ping"] = True
+    try:
+        engine = create_engine(parsed, **kwargs)
+    except (ArgumentError, ModuleNotFoundError) as exc:
+        raise StoreError(f"cannot open the store {shown}: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+    store = Store(engine, shown)
+    if migrate:
+        try:
+            store.upgrade()
+        except StoreError:
+            engine.dispose()
+            raise
+    return store

@@ -1,0 +1,210 @@
+"""Items: what export reads and marks, what import looks up and changes, and the listing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, bindparam, func, or_, select, update
+
+from ftpbridge.store.schema import audit, items, orders
+
+BATCH = 5_000
+UNSHIPPED = ("pending", "acknowledged")
+
+# The columns export writes from: every item field joined with its order's.
+EXPORT_COLUMNS = (
+    orders.c.id.label("order_id"),
+    orders.c.created_at.label("order_date"),
+    items.c.id.label("item_id"),
+    items.c.sku_id,
+    items.c.warehouse_sku,
+    items.c.upc,
+    items.c.product_name,
+    items.c.product_type,
+    items.c.attributes,
+    items.c.quantity,
+    orders.c.ship_firstname,
+    orders.c.ship_lastname,
+    orders.c.ship_address1,
+    orders.c.ship_address2,
+    orders.c.ship_city,
+    orders.c.ship_state,
+    orders.c.ship_postal_code,
+    orders.c.ship_country,
+    orders.c.ship_phone,
+    orders.c.email,
+    items.c.status,
+    items.c.shipped_date,
+    items.c.carrier,
+    items.c.tracking_number,
+)
+EXPORT_NAMES = tuple(column.name for column in EXPORT_COLUMNS)
+
+
+def iter_exportable(
+    connection: Connection, partner: str, *, new_only: bool, batch: int = 20_000
+) -> Iterator[list[Row[Any]]]:
+    """The partner's items waiting to ship, in batches, ordered by order date, order id, item id.
+
+    ``new_only``: only items never exported before (``pending``); otherwise every item
+    that is neither shipped nor cancelled, each exactly once.
+    """
+    statuses = ("pending",) if new_only else UNSHIPPED
+    query = (
+        select(*EXPORT_COLUMNS)
+        .select_from(items.join(orders, items.c.order_id == orders.c.id))
+        .where(items.c.partner == partner, items.c.status.in_(statuses))
+        .order_by(orders.c.created_at, orders.c.id, items.c.id)
+    )
+    result = connection.execution_options(stream_results=True, yield_per=batch).execute(query)
+    yield from result.partitions(batch)
+
+
+def mark_exported(connection: Connection, item_ids: Sequence[str], now: dt.datetime) -> None:
+    """Mark items as exported: ``acknowledged``, with first/last export times."""
+    statement = (
+        update(items)
+        .where(items.c.id == bindparam("b_id"), items.c.status.in_(UNSHIPPED))
+        .values(
+            status="acknowledged",
+            last_exported_at=now,
+            first_exported_at=func.coalesce(items.c.first_exported_at, now),
+            updated_at=now,
+        )
+    )
+    for start in range(0, len(item_ids), BATCH):
+        chunk = item_ids[start : start + BATCH]
+        connection.execute(statement, [{"b_id": item_id} for item_id in chunk])
+
+
+LOOKUP_COLUMNS = (
+    items.c.id.label("item_id"),
+    items.c.order_id,
+    items.c.partner,
+    items.c.status,
+    items.c.shipped_date,
+    items.c.carrier,
+    items.c.tracking_number,
+    orders.c.created_at.label("order_created_at"),
+)
+LOOKUP_NAMES = tuple(column.name for column in LOOKUP_COLUMNS)
+
+
+def lookup(connection: Connection, item_ids: Sequence[str]) -> list[tuple[Any, ...]]:
+    """Current state of the given items (those that exist), as tuples in LOOKUP_NAMES order."""
+    rows: list[tuple[Any, ...]] = []
+    base = select(*LOOKUP_COLUMNS).select_from(
+        items.join(orders, items.c.order_id == orders.c.id)
+    )
+    for start in range(0, len(item_ids), BATCH):
+        chunk = list(item_ids[start : start + BATCH])
+        rows.extend(tuple(row) for row in connection.execute(base.where(items.c.id.in_(chunk))))
+    return rows
+
+
+SHIP_FIELDS = ("status", "shipped_date", "carrier", "tracking_number")
+
+
+def apply_shipments(
+    connection: Connection,
+    changes: list[dict[str, Any]],
+    audit_rows: list[dict[str, Any]],
+    now: dt.datetime,
+) -> None:
+    """Write shipment details and their audit rows, in the caller's transaction.
+
+    ``changes``: dicts with ``item_id`` and the SHIP_FIELDS; ``audit_rows``: dicts with
+    item_id, field, old_value, new_value, file_id, source, row_number.
+    """
+    if changes:
+        statement = (
+            update(items)
+            .where(items.c.id == bindparam("b_id"))
+            .values(
+                status=bindparam("b_status"),
+                shipped_date=bindparam("b_shipped_date"),
+                carrier=bindparam("b_carrier"),
+                tracking_number=bindparam("b_tracking_number"),
+                updated_at=now,
+            )
+        )
+        connection.execute(
+            statement,
+            [
+                {
+                    "b_id": change["item_id"],
+                    "b_status": change["status"],
+                    "b_shipped_date": change["shipped_date"],
+                    "b_carrier": change["carrier"],
+                    "b_tracking_number": change["tracking_number"],
+                }
+                for change in changes
+            ],
+        )
+    if audit_rows:
+        connection.execute(audit.insert(), [{**row, "changed_at": now} for row in audit_rows])
+
+
+FILTERS = ("all", "pending", "acknowledged", "not_shipped", "shipped", "cancelled", "past_due")
+
+LIST_COLUMNS = (
+    items.c.order_id,
+    items.c.id.label("item_id"),
+    items.c.partner,
+    items.c.status,
+    orders.c.created_at.label("order_date"),
+    items.c.sku_id,
+    items.c.warehouse_sku,
+    items.c.product_name,
+    items.c.quantity,
+    items.c.shipped_date,
+    items.c.carrier,
+    items.c.tracking_number,
+    items.c.last_exported_at,
+)
+
+
+def list_items(
+    connection: Connection,
+    *,
+    partner: str | None,
+    status_filter: str,
+    past_due_before: dict[str, dt.datetime] | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Items for ``orders list``. ``past_due_before`` maps partner → cut-off order time for
+    the ``past_due`` filter (an order older than that and not shipped is past due)."""
+    query = select(*LIST_COLUMNS).select_from(items.join(orders, items.c.order_id == orders.c.id))
+    if partner is not None:
+        query = query.where(items.c.partner == partner)
+    if status_filter in ("pending", "acknowledged", "shipped", "cancelled"):
+        query = query.where(items.c.status == status_filter)
+    elif status_filter == "not_shipped":
+        query = query.where(items.c.status.in_(UNSHIPPED))
+    elif status_filter == "past_due":
+        cutoffs = past_due_before or {}
+        if not cutoffs:
+            return []
+        query = query.where(
+            items.c.status.in_(UNSHIPPED),
+            or_(
+                *(
+                    and_(items.c.partner == name, orders.c.created_at < cutoff)
+                    for name, cutoff in cutoffs.items()
+                )
+            ),
+        )
+    query = query.order_by(orders.c.created_at, items.c.order_id, items.c.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return [dict(row) for row in connection.execute(query).mappings()]
+
+
+def count_by_status(connection: Connection) -> dict[tuple[str | None, str], int]:
+    """(partner, status) → number of items."""
+    query = select(items.c.partner, items.c.status, func.count()).group_by(
+        items.c.partner, items.c.status
+    )
+    return {(partner, status): count for partner, status, count in connection.execute(query)}

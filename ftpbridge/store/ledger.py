@@ -1,0 +1,87 @@
+"""The ledger of exchanged files: what was exported and imported, when, with what outcome."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+
+from ftpbridge.store.schema import files
+
+# Import states: "applied" (processed; some rows may have been rejected) and
+# "rejected" (the whole file was refused). Export states: "written" (a file was made),
+# "uploaded" (it reached the partner's server).
+
+
+def find_import(connection: Connection, partner: str, sha256: str) -> dict[str, Any] | None:
+    """The ledger entry of an import of exactly this content for this partner, if any."""
+    row = connection.execute(
+        select(files).where(files.c.partner == partner, files.c.import_key == sha256)
+    ).mappings().first()
+    return dict(row) if row else None
+
+
+def record(connection: Connection, now: dt.datetime, **values: Any) -> int:
+    """Add a ledger entry and return its id."""
+    values.setdefault("rows_total", 0)
+    values.setdefault("rows_applied", 0)
+    values.setdefault("rows_unchanged", 0)
+    values.setdefault("rows_rejected", 0)
+    result = connection.execute(
+        files.insert().values(created_at=now, updated_at=now, **values).returning(files.c.id)
+    )
+    return int(result.scalar_one())
+
+
+def change(connection: Connection, file_id: int, now: dt.datetime, **values: Any) -> None:
+    """Update a ledger entry."""
+    connection.execute(
+        update(files).where(files.c.id == file_id).values(updated_at=now, **values)
+    )
+
+
+def recent(
+    connection: Connection,
+    *,
+    partner: str | None = None,
+    direction: str | None = None,
+    since: dt.datetime | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """The newest ledger entries, newest first."""
+    query = select(files)
+    if partner is not None:
+        query = query.where(files.c.partner == partner)
+    if direction is not None:
+        query = query.where(files.c.direction == direction)
+    if since is not None:
+        query = query.where(files.c.created_at >= since)
+    query = query.order_by(files.c.created_at.desc(), files.c.id.desc()).limit(limit)
+    return [dict(row) for row in connection.execute(query).mappings()]
+
+
+def import_totals(
+    connection: Connection, since: dt.datetime
+) -> dict[str, dict[str, int]]:
+    """Per partner: files imported since ``since`` and their row counts."""
+    query = (
+        select(
+            files.c.partner,
+            func.count(),
+            func.coalesce(func.sum(files.c.rows_applied), 0),
+            func.coalesce(func.sum(files.c.rows_unchanged), 0),
+            func.coalesce(func.sum(files.c.rows_rejected), 0),
+        )
+        .where(files.c.direction == "import", files.c.created_at >= since)
+        .group_by(files.c.partner)
+    )
+    return {
+        partner: {
+            "files": int(count),
+            "applied": int(applied),
+            "unchanged": int(unchanged),
+            "rejected": int(rejected),
+        }
+        for partner, count, applied, unchanged, rejected in connection.execute(query)
+    }

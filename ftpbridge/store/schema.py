@@ -1,0 +1,145 @@
+"""The store's tables (SQLAlchemy Core). Alembic migrations create them; this module is
+the code's view of them and must match the newest migration (a test checks)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp that is always timezone-aware UTC in Python, on SQLite and PostgreSQL.
+
+    SQLite keeps no time zone: values are stored as UTC and read back as UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use an aware UTC datetime")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# Identifiers are text end to end: order 0042 and warehouse SKU 007 keep their zeros.
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("email", String(320), nullable=False, default=""),
+    Column("ship_firstname", String(200), nullable=False, default=""),
+    Column("ship_lastname", String(200), nullable=False, default=""),
+    Column("ship_address1", String(300), nullable=False, default=""),
+    Column("ship_address2", String(300), nullable=False, default=""),
+    Column("ship_city", String(200), nullable=False, default=""),
+    Column("ship_state", String(100), nullable=False, default=""),
+    Column("ship_postal_code", String(40), nullable=False, default=""),
+    Column("ship_country", String(100), nullable=False, default=""),
+    Column("ship_phone", String(60), nullable=False, default=""),
+    Column("loaded_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+ITEM_STATUSES = ("pending", "acknowledged", "shipped", "cancelled")
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("order_id", String(64), ForeignKey("orders.id"), nullable=False),
+    Column("sku_id", String(64), nullable=False, default=""),
+    Column("warehouse_sku", String(100), nullable=False, default=""),
+    Column("upc", String(64), nullable=False, default=""),
+    Column("product_name", String(500), nullable=False, default=""),
+    Column("product_type", String(64), nullable=False, default=""),
+    Column("attributes", String(500), nullable=False, default=""),
+    Column("quantity", Integer, nullable=False, default=1),
+    Column("partner", String(100), nullable=True),
+    Column("status", String(20), nullable=False, default="pending"),
+    Column("shipped_date", Date, nullable=True),
+    Column("carrier", String(40), nullable=True),
+    Column("tracking_number", String(100), nullable=True),
+    Column("first_exported_at", UTCDateTime(), nullable=True),
+    Column("last_exported_at", UTCDateTime(), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_items_partner_status", "partner", "status"),
+    Index("ix_items_order_id", "order_id"),
+)
+
+# The ledger of exchanged files. ``import_key`` is the file's sha256 for imports and NULL
+# for exports: the unique constraint makes applying the same file twice impossible, even
+# for two processes racing (NULLs never collide, on SQLite and PostgreSQL alike).
+files = Table(
+    "files",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("partner", String(100), nullable=False),
+    Column("direction", String(10), nullable=False),  # "export" | "import"
+    Column("name", String(300), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("import_key", String(64), nullable=True),
+    Column("rows_total", Integer, nullable=False, default=0),
+    Column("rows_applied", Integer, nullable=False, default=0),
+    Column("rows_unchanged", Integer, nullable=False, default=0),
+    Column("rows_rejected", Integer, nullable=False, default=0),
+    Column("day", String(10), nullable=True),  # the partner's local date of an export
+    Column("local_path", Text, nullable=True),
+    Column("remote_path", Text, nullable=True),
+    Column("message", Text, nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("partner", "import_key", name="uq_files_partner_import_key"),
+    Index("ix_files_partner_direction_created", "partner", "direction", "created_at"),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", String(64), nullable=False),
+    Column("field", String(40), nullable=False),
+    Column("old_value", Text, nullable=True),
+    Column("new_value", Text, nullable=True),
+    Column("file_id", Integer, ForeignKey("files.id"), nullable=True),
+    Column("source", String(300), nullable=False),
+    Column("row_number", Integer, nullable=True),
+    Column("changed_at", UTCDateTime(), nullable=False),
+    Index("ix_audit_item_id", "item_id"),
+)

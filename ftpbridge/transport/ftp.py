@@ -1,0 +1,541 @@
+"""FTP and FTPS (explicit TLS) with ftplib.
+
+Listing uses MLSD when the server announces MLST in FEAT, else LIST (Unix and
+Windows/IIS formats), else NLST + SIZE + MDTM. Listings are read as raw bytes and split
+on CRLF only, so a file name holding a bare newline stays one (unsafe, skipped) name
+instead of turning into two made-up entries.
+"""
+
+from __future__ import annotations
+
+import ftplib
+import posixpath
+import re
+import socket
+import ssl
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import structlog
+
+from ftpbridge.errors import (
+    AuthenticationError,
+    FtpbridgeError,
+    RemoteNotFoundError,
+    RemotePermissionError,
+    TLSVerificationError,
+    TransportError,
+)
+from ftpbridge.transport.base import (
+    ConnectionParams,
+    CrossDirectoryRenameError,
+    RemoteFile,
+    atomic_local_file,
+    part_path,
+    retrying,
+    safe_entries,
+    same_directory,
+)
+
+logger = structlog.get_logger()
+
+T = TypeVar("T")
+
+# Large blocks: ftplib's default of 8 KiB costs a third of the throughput on fast links.
+BLOCK_SIZE = 256 * 1024
+DEFAULT_PORT = 21
+
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
+        start=1,
+    )
+}
+_UNIX_LINE = re.compile(
+    r"^(?P<type>[-dlbcps])[-rwxsStTlL]{9}\S*\s+"
+    r".*?(?P<size>\d+)\s+(?P<month>[A-Za-z]{3})\s+(?P<day>\d{1,2})\s+"
+    r"(?P<when>\d{1,2}:\d{2}(?::\d{2})?|\d{4})\s(?P<name>.+)\Z",
+    re.DOTALL,  # a newline inside a name stays in the name, which is then refused as unsafe
+)
+_WINDOWS_LINE = re.compile(
+    r"^(?P<month>\d{1,2})-(?P<day>\d{1,2})-(?P<year>\d{2}|\d{4})\s+"
+    r"(?P<hour>\d{1,2}):(?P<minute>\d{2})\s*(?P<ampm>[AaPp][Mm])?\s+"
+    r"(?P<size><DIR>|\d+)\s+(?P<name>.+)\Z",
+    re.DOTALL,
+)
+_NOT_FOUND_WORDS = (
+    "no such",
+    "not found",
+    "not exist",
+    "doesn't exist",
+    "cannot find",
+    "can't find",
+)
+_UNSUPPORTED_CODES = ("500", "501", "502", "504")
+
+
+def parse_list_line(line: str, *, now: datetime | None = None) -> RemoteFile | None:
+    """Parse one line of a LIST answer in Unix or Windows/IIS format.
+
+    Given a line such as ``-rw-r--r-- 1 owner group 1234 Nov 23 10:00 name`` or
+    ``11-23-26  10:00AM       1234 name``, return a RemoteFile (name not yet checked for
+    safety; times taken as UTC, the year of ``Nov 23 10:00`` guessed relative to ``now``).
+    Return None for lines that are not entries (``total 12``, blank, unknown formats).
+    """
+    # Strip only the line terminator: a name may itself end in a newline (hostile, refused).
+    line = line.removesuffix("\r\n")
+    match = _UNIX_LINE.match(line)
+    if match:
+        return _unix_entry(match, now or datetime.now(UTC))
+    match = _WINDOWS_LINE.match(line)
+    if match:
+        return _windows_entry(match)
+    return None
+
+
+def _unix_entry(match: re.Match[str], now: datetime) -> RemoteFile | None:
+    month = _MONTHS.get(match["month"].lower())
+    if month is None:
+        return None
+    kind = match["type"]
+    name = match["name"]
+    if kind == "l" and " -> " in name:
+        name = name.split(" -> ", 1)[0]
+    when = match["when"]
+    mtime: datetime | None
+    try:
+        if ":" in when:
+            hour, minute = (int(part) for part in when.split(":")[:2])
+            mtime = datetime(now.year, month, int(match["day"]), hour, minute, tzinfo=UTC)
+            # "Mon DD HH:MM" means within the last six months: a date ahead of now is last year.
+            if mtime > now + timedelta(days=2):
+                mtime = mtime.replace(year=now.year - 1)
+        else:
+            mtime = datetime(int(when), month, int(match["day"]), tzinfo=UTC)
+    except ValueError:
+        mtime = None
+    is_dir = kind == "d"
+    return RemoteFile(
+        name=name, size=None if is_dir else int(match["size"]), mtime=mtime, is_dir=is_dir
+    )
+
+
+def _windows_entry(match: re.Match[str]) -> RemoteFile | None:
+    year = int(match["year"])
+    if year < 100:
+        year += 1900 if year >= 70 else 2000
+    hour = int(match["hour"])
+    ampm = (match["ampm"] or "").lower()
+    if ampm == "pm" and hour != 12:
+        hour += 12
+    elif ampm == "am" and hour == 12:
+        hour = 0
+    try:
+        mtime: datetime | None = datetime(
+            year, int(match["month"]), int(match["day"]), hour, int(match["minute"]), tzinfo=UTC
+        )
+    except ValueError:
+        mtime = None
+    is_dir = match["size"] == "<DIR>"
+    return RemoteFile(
+        name=match["name"], size=None if is_dir else int(match["size"]), mtime=mtime, is_dir=is_dir
+    )
+
+
+def parse_mlsd_line(line: str) -> RemoteFile | None:
+    """Parse one MLSD line (``type=file;size=12;modify=20261123100000; name``).
+
+    Return None for the ``cdir``/``pdir`` entries and for lines without facts.
+    """
+    facts_text, separator, name = line.removesuffix("\r\n").partition(" ")
+    if not separator:
+        return None
+    facts = {}
+    for fact in facts_text.rstrip(";").split(";"):
+        key, _, value = fact.partition("=")
+        facts[key.strip().lower()] = value
+    kind = facts.get("type", "").lower()
+    if kind in ("cdir", "pdir"):
+        return None
+    is_dir = kind == "dir"
+    size_text = facts.get("size")
+    size = int(size_text) if size_text and size_text.isdigit() and not is_dir else None
+    return RemoteFile(
+        name=name, size=size, mtime=_parse_ftp_time(facts.get("modify")), is_dir=is_dir
+    )
+
+
+def _parse_ftp_time(text: str | None) -> datetime | None:
+    """Parse an MLSD ``modify`` fact or an MDTM answer (``YYYYMMDDHHMMSS[.sss]``, UTC)."""
+    if not text:
+        return None
+    digits = text.strip().split(".")[0]
+    try:
+        return datetime.strptime(digits, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+class _ReusingFTP_TLS(ftplib.FTP_TLS):  # named after the ftplib class it extends
+    """FTP_TLS whose data connections resume the control connection's TLS session.
+
+    vsftpd (``require_ssl_reuse``) and FileZilla Server refuse data connections that do not
+    reuse the session, as a guard against data-connection theft; ftplib does not do it.
+    """
+
+    def ntransfercmd(self, cmd: str, rest: int | str | None = None) -> tuple[socket.socket, int]:
+        connection, size = ftplib.FTP.ntransfercmd(self, cmd, rest)  # noqa: S321  (TLS below)
+        if self._prot_p:  # type: ignore[attr-defined]  # ftplib private flag set by prot_p()
+            connection = self.context.wrap_socket(  # type: ignore[attr-defined]
+                connection,
+                server_hostname=self.host,
+                session=self.sock.session,  # type: ignore[union-attr]
+            )
+        return connection, size
+
+
+class FTPTransport:
+    """FTP (``kind="ftp"``) or FTPS with explicit TLS (``kind="ftps"``) via ftplib."""
+
+    def __init__(self, params: ConnectionParams, *, tls: bool) -> None:
+        self.kind = "ftps" if tls else "ftp"
+        self._params = params
+        self._tls = tls
+        self._ftp: ftplib.FTP | None = None
+        self._has_mlst = False
+        self._mlsd_refused = False
+        self._home = "/"
+
+    def describe(self) -> str:
+        """Return ``ftp://user@host:port`` (or ``ftps://``); never the password."""
+        port = self._params.port or DEFAULT_PORT
+        return f"{self.kind}://{self._params.username}@{self._params.host}:{port}"
+
+    # --- connection
+
+    def __enter__(self) -> Self:
+        """Connect, secure (FTPS) and log in; transient failures are retried."""
+        self._run("connect to", self.describe(), lambda _ftp: None)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Say QUIT and close; never raises."""
+        ftp, self._ftp = self._ftp, None
+        if ftp is None:
+            return
+        try:
+            ftp.quit()
+        except (OSError, EOFError, ftplib.Error):
+            ftp.close()
+
+    def _drop(self) -> None:
+        """Forget a connection in an unknown state so that the next attempt reconnects."""
+        ftp, self._ftp = self._ftp, None
+        if ftp is not None:
+            ftp.close()
+
+    def _tls_context(self) -> ssl.SSLContext:
+        cafile = str(self._params.ca_file) if self._params.ca_file else None
+        context = ssl.create_default_context(cafile=cafile)
+        if not self._params.tls_verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def _connection(self) -> ftplib.FTP:
+        if self._ftp is not None:
+            return self._ftp
+        params = self._params
+        if self._tls:
+            if not params.tls_verify:
+                logger.warning(
+                    "TLS certificate verification is off: the server is not authenticated",
+                    server=self.describe(),
+                )
+            ftp: ftplib.FTP = _ReusingFTP_TLS(context=self._tls_context(), timeout=params.timeout)
+        else:
+            logger.warning(
+                "plain FTP: the password and the files travel in clear text",
+                server=self.describe(),
+            )
+            # Plain FTP is a kind partners still ask for; the warning above says the cost.
+            ftp = ftplib.FTP(timeout=params.timeout)  # noqa: S321
+        ftp.encoding = "utf-8"
+        try:
+            ftp.connect(params.host, params.port or DEFAULT_PORT, timeout=params.timeout)
+            if ftp.sock is not None:
+                ftp.sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            if isinstance(ftp, ftplib.FTP_TLS):
+                ftp.auth()
+            ftp.login(params.username, params.password or "")
+            if isinstance(ftp, ftplib.FTP_TLS):
+                ftp.prot_p()
+            ftp.set_pasv(params.passive)
+            self._has_mlst = self._announces_mlst(ftp)
+            self._home = ftp.pwd() or "/"
+        except BaseException:
+            ftp.close()
+            raise
+        self._ftp = ftp
+        return ftp
+
+    @staticmethod
+    def _announces_mlst(ftp: ftplib.FTP) -> bool:
+        try:
+            answer = ftp.sendcmd("FEAT")
+        except ftplib.error_perm:
+            return False
+        return any(line.strip().upper().startswith("MLST") for line in answer.splitlines()[1:])
+
+    def _run(self, action: str, path: str, operation: Any) -> Any:
+        """Run ``operation(ftp)`` on a live connection, translating and retrying errors."""
+
+        def attempt() -> Any:
+            try:
+                return operation(self._connection())
+            except FtpbridgeError:
+                raise
+            except (ftplib.Error, OSError, EOFError) as error:
+                raise self._translate(error, action, path) from error
+
+        return retrying(
+            attempt,
+            attempts=self._params.retries,
+            what=action,
+            where=self.describe(),
+            on_retry=self._drop,
+        )
+
+    def _translate(self, error: BaseException, action: str, path: str) -> TransportError:
+        where = self.describe()
+        detail = str(error).strip() or type(error).__name__
+        message = f"{self.kind}: cannot {action} {path!r} on {where}: {detail}"
+        if isinstance(error, ssl.SSLCertVerificationError):
+            return TLSVerificationError(
+                f"{self.kind}: the TLS certificate of {where} does not verify: "
+                f"{error.verify_message or detail}",
+                hint="set ca_file to the CA certificate that signed the server's certificate",
+            )
+        if isinstance(error, ftplib.error_perm):
+            code = detail[:3]
+            if code == "530":
+                return AuthenticationError(
+                    f"{self.kind}: {where} refused the login of user "
+                    f"{self._params.username!r}: {detail}",
+                    hint="check the user name and password; the login is not retried",
+                )
+            if code in ("550", "553", "450", "532"):
+                if any(word in detail.lower() for word in _NOT_FOUND_WORDS):
+                    return RemoteNotFoundError(message)
+                return RemotePermissionError(message)
+            failure = TransportError(message)
+            failure.transient = False
+            return failure
+        # 4xx answers, timeouts, resets, unexpected answers: worth another attempt.
+        return TransportError(message)
+
+    # --- listing
+
+    def list(self, directory: str) -> list[RemoteFile]:
+        """Return the safe entries of ``directory`` (MLSD, else LIST, else NLST)."""
+        entries: list[RemoteFile] = self._run(
+            "list", directory, lambda ftp: self._list(ftp, directory)
+        )
+        return safe_entries(entries, directory=directory, transport=self.describe())
+
+    def _list(self, ftp: ftplib.FTP, directory: str) -> list[RemoteFile]:
+        if self._has_mlst and not self._mlsd_refused:
+            try:
+                lines = self._lines(ftp, f"MLSD {directory}")
+            except ftplib.error_perm as error:
+                if str(error)[:3] not in _UNSUPPORTED_CODES:
+                    raise
+                self._mlsd_refused = True
+            else:
+                return [entry for entry in map(parse_mlsd_line, lines) if entry is not None]
+        try:
+            lines = self._lines(ftp, f"LIST {directory}")
+        except ftplib.error_perm as error:
+            if str(error)[:3] not in _UNSUPPORTED_CODES:
+                raise
+            return self._list_by_names(ftp, directory)
+        now = datetime.now(UTC)
+        entries = [entry for line in lines if (entry := parse_list_line(line, now=now))]
+        meaningful = [line for line in lines if not line.lower().startswith("total ")]
+        if meaningful and not entries:
+            logger.info("LIST format not understood, listing by NLST", server=self.describe())
+            return self._list_by_names(ftp, directory)
+        return entries
+
+    def _list_by_names(self, ftp: ftplib.FTP, directory: str) -> list[RemoteFile]:
+        try:
+            names = self._lines(ftp, f"NLST {directory}")
+        except (ftplib.error_perm, ftplib.error_temp) as error:
+            # Many servers answer NLST on an empty directory with 450/550.
+            if str(error)[:3] in ("450", "550") and self._is_directory(ftp, directory):
+                return []
+            raise
+        prefix = directory.rstrip("/") + "/"
+        entries = []
+        for listed in names:
+            name = listed[len(prefix) :] if listed.startswith(prefix) else listed
+            path = prefix + name
+            size = self._size(ftp, path)
+            if size is None and self._is_directory(ftp, path):
+                entries.append(RemoteFile(name=name, size=None, mtime=None, is_dir=True))
+                continue
+            entries.append(RemoteFile(name=name, size=size, mtime=self._mdtm(ftp, path)))
+        return entries
+
+    @staticmethod
+    def _lines(ftp: ftplib.FTP, command: str) -> list[str]:
+        """Run a listing command; return its lines split on CRLF only (bare LF if no CRLF)."""
+        ftp.voidcmd("TYPE A")
+        chunks = []
+        with ftp.transfercmd(command) as connection:
+            while chunk := connection.recv(BLOCK_SIZE):
+                chunks.append(chunk)
+            if isinstance(connection, ssl.SSLSocket):
+                connection.unwrap()
+        ftp.voidresp()
+        raw = b"".join(chunks)
+        separator = b"\r\n" if b"\r\n" in raw else b"\n"
+        return [
+            line.decode(ftp.encoding, "surrogateescape") for line in raw.split(separator) if line
+        ]
+
+    @staticmethod
+    def _size(ftp: ftplib.FTP, path: str) -> int | None:
+        try:
+            ftp.voidcmd("TYPE I")
+            return ftp.size(path)
+        except ftplib.error_perm:
+            return None
+
+    @staticmethod
+    def _mdtm(ftp: ftplib.FTP, path: str) -> datetime | None:
+        try:
+            return _parse_ftp_time(ftp.sendcmd(f"MDTM {path}")[4:])
+        except ftplib.error_perm:
+            return None
+
+    def _is_directory(self, ftp: ftplib.FTP, path: str) -> bool:
+        try:
+            ftp.cwd(path)
+        except ftplib.error_perm:
+            return False
+        finally:
+            ftp.cwd(self._home)
+        return True
+
+    # --- transfers
+
+    def download(self, remote_path: str, local_path: Path) -> int:
+        """Fetch ``remote_path`` into ``local_path`` (temp file + rename); return its size."""
+
+        def operation(ftp: ftplib.FTP) -> int:
+            expected = self._size(ftp, remote_path)
+            with atomic_local_file(local_path) as temporary:
+                with temporary.open("wb") as handle:
+                    ftp.retrbinary(f"RETR {remote_path}", handle.write, blocksize=BLOCK_SIZE)
+                written = temporary.stat().st_size
+                if expected is not None and written != expected:
+                    raise TransportError(
+                        f"{self.kind}: download of {remote_path!r} from {self.describe()} "
+                        f"stopped at {written} of {expected} bytes"
+                    )
+            return written
+
+        result: int = self._run("download", remote_path, operation)
+        return result
+
+    def upload(self, local_path: Path, remote_path: str) -> None:
+        """Store ``local_path`` as ``.<name>.part``, then rename it onto ``remote_path``."""
+        temporary = part_path(remote_path)
+
+        def operation(ftp: ftplib.FTP) -> None:
+            try:
+                with local_path.open("rb") as handle:
+                    ftp.storbinary(f"STOR {temporary}", handle, blocksize=BLOCK_SIZE)
+                self._rename(ftp, temporary, remote_path)
+            except BaseException:
+                self._remove_quietly(ftp, temporary)
+                raise
+
+        self._run("upload to", remote_path, operation)
+
+    def _remove_quietly(self, ftp: ftplib.FTP, path: str) -> None:
+        try:
+            ftp.delete(path)
+        except (ftplib.Error, OSError, EOFError):
+            logger.debug("could not remove temporary upload", path=path, server=self.describe())
+
+    # --- file operations
+
+    def rename(self, source: str, target: str) -> None:
+        """Rename ``source`` onto ``target`` (deleting ``target`` first if the server insists)."""
+        self._run(f"rename {source!r} to", target, lambda ftp: self._rename(ftp, source, target))
+
+    def _rename(self, ftp: ftplib.FTP, source: str, target: str) -> None:
+        self._rename_from(ftp, source)
+        try:
+            ftp.voidcmd(f"RNTO {target}")
+        except ftplib.error_perm as error:
+            refused = error
+        else:
+            return
+        if self._size(ftp, target) is not None:
+            # This server will not rename onto an existing file: remove it, try again.
+            ftp.delete(target)
+            self._rename_from(ftp, source)
+            ftp.voidcmd(f"RNTO {target}")
+        elif not same_directory(source, target):
+            raise CrossDirectoryRenameError(
+                f"{self.kind}: {self.describe()} refused to move {source!r} to {target!r} "
+                f"(another directory): {refused}",
+                hint="the file will be copied and the original deleted instead",
+            ) from refused
+        else:
+            raise refused
+
+    def _rename_from(self, ftp: ftplib.FTP, source: str) -> None:
+        try:
+            answer = ftp.sendcmd(f"RNFR {source}")
+        except ftplib.error_perm as error:
+            text = str(error)
+            if text[:3] == "550" and "permission" not in text.lower():
+                raise RemoteNotFoundError(
+                    f"{self.kind}: cannot rename {source!r} on {self.describe()}: {text}"
+                ) from error
+            raise
+        if not answer.startswith("3"):
+            raise ftplib.error_reply(answer)  # noqa: S321  (an exception class, not a call)
+
+    def delete(self, path: str) -> None:
+        """Delete the file ``path``."""
+        self._run("delete", path, lambda ftp: ftp.delete(path))
+
+    def makedirs(self, path: str) -> None:
+        """Create ``path`` and any missing parent; an existing directory is fine."""
+
+        def operation(ftp: ftplib.FTP) -> None:
+            if self._is_directory(ftp, path):
+                return
+            current = "/" if path.startswith("/") else ""
+            for component in [part for part in path.split("/") if part]:
+                current = posixpath.join(current, component) if current else component
+                try:
+                    ftp.mkd(current)
+                except ftplib.error_perm:
+                    if not self._is_directory(ftp, current):
+                        raise
+
+        self._run("create directory", path, operation)

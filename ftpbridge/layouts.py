@@ -47,7 +47,14 @@ FIELDS = (
     "tracking_number",
 )
 # What an updated file must have; a fulfiller may send back only these.
-REQUIRED_ON_IMPORT = ("order_id", "item_id", "shipped", "shipped_date", "carrier", "tracking_number")
+REQUIRED_ON_IMPORT = (
+    "order_id",
+    "item_id",
+    "shipped",
+    "shipped_date",
+    "carrier",
+    "tracking_number",
+)
 
 # Headers every layout accepts on import for the fields import reads, whatever the layout.
 COMMON_ALIASES: dict[str, tuple[str, ...]] = {
@@ -141,9 +148,7 @@ def _parse(text: str, source: str) -> Layout:
         if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
             problems.append(f"{where}.aliases: must be a list of strings")
             aliases = []
-        columns.append(
-            Column(header, field, bool(raw.get("fulfiller", False)), tuple(aliases))
-        )
+        columns.append(Column(header, field, bool(raw.get("fulfiller", False)), tuple(aliases)))
     fields = {column.field for column in columns}
     missing = [field for field in REQUIRED_ON_IMPORT if field not in fields]
     if columns and missing:

@@ -137,7 +137,7 @@ class PartnerSettings(_Strict):
     @classmethod
     def _one_character(cls, value: str) -> str:
         value = {"tab": "\t", "\\t": "\t", "semicolon": ";", "comma": ","}.get(value, value)
-        if len(value) != 1 or value in "\r\n\"":
+        if len(value) != 1 or value in '\r\n"':
             raise ValueError("must be one character: ',', ';', '|' or 'tab'")
         return value
 
@@ -188,9 +188,7 @@ class PartnerSettings(_Strict):
         """The private key's passphrase, if any, from the same places as the password."""
         if self.private_key_passphrase is not None:
             return self.private_key_passphrase.get_secret_value()
-        return _read_secret(
-            self.private_key_passphrase_file, f"{self.name}-private-key-passphrase"
-        )
+        return _read_secret(self.private_key_passphrase_file, f"{self.name}-private-key-passphrase")
 
 
 def _read_secret(path: Path | None, credential_name: str) -> str | None:
@@ -250,9 +248,7 @@ class Settings(BaseSettings):
     def _partners_consistent(self) -> Settings:
         defaults = [name for name, partner in self.partners.items() if partner.default]
         if len(defaults) > 1:
-            raise ValueError(
-                f"partners {', '.join(defaults)} all say default = true; only one may"
-            )
+            raise ValueError(f"partners {', '.join(defaults)} all say default = true; only one may")
         return self
 
     @property
@@ -337,7 +333,9 @@ def load_settings(
                 hint="compare it with config.example.toml; strings need quotes",
             ) from None
         except OSError as exc:
-            raise ConfigError(f"cannot read the config file {config_path}: {exc.strerror}") from None
+            raise ConfigError(
+                f"cannot read the config file {config_path}: {exc.strerror}"
+            ) from None
     elif explicit or required:
         raise ConfigError(
             f"the config file {config_path} does not exist",

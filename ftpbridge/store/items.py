@@ -66,7 +66,11 @@ def mark_exported(connection: Connection, item_ids: Sequence[str], now: dt.datet
     """Mark items as exported: ``acknowledged``, with first/last export times."""
     statement = (
         update(items)
-        .where(items.c.id == bindparam("b_id"), items.c.status.in_(UNSHIPPED))
+        # (no IN here: SQLAlchemy cannot expand a list inside executemany)
+        .where(
+            items.c.id == bindparam("b_id"),
+            or_(items.c.status == "pending", items.c.status == "acknowledged"),
+        )
         .values(
             status="acknowledged",
             last_exported_at=now,
@@ -95,9 +99,7 @@ LOOKUP_NAMES = tuple(column.name for column in LOOKUP_COLUMNS)
 def lookup(connection: Connection, item_ids: Sequence[str]) -> list[tuple[Any, ...]]:
     """Current state of the given items (those that exist), as tuples in LOOKUP_NAMES order."""
     rows: list[tuple[Any, ...]] = []
-    base = select(*LOOKUP_COLUMNS).select_from(
-        items.join(orders, items.c.order_id == orders.c.id)
-    )
+    base = select(*LOOKUP_COLUMNS).select_from(items.join(orders, items.c.order_id == orders.c.id))
     for start in range(0, len(item_ids), BATCH):
         chunk = list(item_ids[start : start + BATCH])
         rows.extend(tuple(row) for row in connection.execute(base.where(items.c.id.in_(chunk))))

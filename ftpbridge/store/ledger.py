@@ -16,9 +16,13 @@ from ftpbridge.store.schema import files
 
 def find_import(connection: Connection, partner: str, sha256: str) -> dict[str, Any] | None:
     """The ledger entry of an import of exactly this content for this partner, if any."""
-    row = connection.execute(
-        select(files).where(files.c.partner == partner, files.c.import_key == sha256)
-    ).mappings().first()
+    row = (
+        connection.execute(
+            select(files).where(files.c.partner == partner, files.c.import_key == sha256)
+        )
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
@@ -36,9 +40,7 @@ def record(connection: Connection, now: dt.datetime, **values: Any) -> int:
 
 def change(connection: Connection, file_id: int, now: dt.datetime, **values: Any) -> None:
     """Update a ledger entry."""
-    connection.execute(
-        update(files).where(files.c.id == file_id).values(updated_at=now, **values)
-    )
+    connection.execute(update(files).where(files.c.id == file_id).values(updated_at=now, **values))
 
 
 def recent(
@@ -61,9 +63,7 @@ def recent(
     return [dict(row) for row in connection.execute(query).mappings()]
 
 
-def import_totals(
-    connection: Connection, since: dt.datetime
-) -> dict[str, dict[str, int]]:
+def import_totals(connection: Connection, since: dt.datetime) -> dict[str, dict[str, int]]:
     """Per partner: files imported since ``since`` and their row counts."""
     query = (
         select(

@@ -22,7 +22,6 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 
 
-
 class UTCDateTime(TypeDecorator[dt.datetime]):
     """A timestamp that is always timezone-aware UTC in Python, on SQLite and PostgreSQL.
 
@@ -40,7 +39,9 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         value = value.astimezone(dt.UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)

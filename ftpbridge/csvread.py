@@ -1,0 +1,231 @@
+"""Reading an updated file as fulfillers really send it.
+
+UTF-8 with or without byte-order mark, else cp1252 (Excel on Windows), UTF-16 with a
+byte-order mark (Excel's "Unicode text"); delimiter ``,``, ``;``, ``|`` or tab detected from
+the header; headers matched by name; every cell read as text; the file streamed in
+chunks so memory does not grow with it.
+
+Whole-file problems raise :class:`InputFileError` with a message that names the file and
+says what to do; nothing of such a file is applied.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ftpbridge.errors import InputFileError
+from ftpbridge.layouts import REQUIRED_ON_IMPORT, Layout, normalise_header
+
+SAMPLE_BYTES = 1 << 16
+BLOCK = 1 << 20
+DELIMITERS = (",", ";", "\t", "|")
+MAGIC = {
+    b"PK\x03\x04": "a ZIP archive (an .xlsx workbook is one): save it as CSV in the spreadsheet",
+    b"\xd0\xcf\x11\xe0": "an old Excel workbook (.xls): save it as CSV in the spreadsheet",
+    b"%PDF": "a PDF document",
+    b"\x1f\x8b": "a gzip archive",
+}
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What a pass over the bytes found: content hash, size, text encoding."""
+
+    sha256: str
+    size: int
+    encoding: str
+
+
+@dataclass(frozen=True)
+class CsvShape:
+    encoding: str
+    delimiter: str
+    headers: tuple[str, ...]
+    positions: dict[str, int]  # field → column position in the file
+
+
+def inspect_bytes(path: Path) -> FileFacts:
+    """Hash the file and find its encoding in one pass; reject binary files.
+
+    Raises InputFileError for an empty file, a binary file (NUL bytes, a ZIP/xls/PDF
+    signature) or text in no encoding we can read.
+    """
+    digest = hashlib.sha256()
+    size = 0
+    utf8 = codecs.getincrementaldecoder("utf-8")()
+    is_utf8 = True
+    head = b""
+    encoding = ""
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise InputFileError(f"cannot read {path.name}: {exc.strerror}") from None
+    with handle:
+        while block := handle.read(BLOCK):
+            if size == 0:
+                head = block[:4]
+                for magic, what in MAGIC.items():
+                    if block.startswith(magic):
+                        raise InputFileError(
+                            f"{path.name} is not a CSV file: it is {what}",
+                            hint="export the sheet as 'CSV (comma delimited)' and send that",
+                        )
+                if block.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                    encoding = "utf-16"
+            digest.update(block)
+            size += len(block)
+            if encoding == "utf-16":
+                continue
+            if b"\x00" in block:
+                raise InputFileError(
+                    f"{path.name} contains NUL bytes: it is binary data, not a CSV file",
+                    hint="export the sheet as 'CSV (comma delimited)' and send that",
+                )
+            if is_utf8:
+                try:
+                    utf8.decode(block)
+                except UnicodeDecodeError:
+                    is_utf8 = False
+        if is_utf8 and encoding != "utf-16":
+            try:
+                utf8.decode(b"", final=True)
+            except UnicodeDecodeError:
+                is_utf8 = False
+    if size == 0:
+        raise InputFileError(
+            f"{path.name} is empty", hint="send the file with its header row and rows"
+        )
+    if not encoding:
+        if is_utf8:
+            encoding = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
+        else:
+            encoding = "cp1252"
+    return FileFacts(digest.hexdigest(), size, encoding)
+
+
+def _first_record(path: Path, encoding: str) -> str:
+    with path.open("r", encoding=encoding, errors="replace", newline="") as handle:
+        text = handle.read(SAMPLE_BYTES)
+    return text
+
+
+def detect_shape(path: Path, facts: FileFacts, layout: Layout) -> CsvShape:
+    """Find the delimiter and map the header to fields. Raises InputFileError when a
+    required column is missing or two columns mean the same field."""
+    sample = _first_record(path, facts.encoding)
+    if facts.encoding == "cp1252":
+        try:
+            path.read_bytes()[:SAMPLE_BYTES].decode("cp1252")
+        except UnicodeDecodeError:
+            raise InputFileError(
+                f"{path.name} is in an unknown text encoding (not UTF-8, not Windows-1252)",
+                hint="save it as 'CSV UTF-8' in the spreadsheet",
+            ) from None
+    header_line = sample.lstrip("\ufeff").split("\n", 1)[0].rstrip("\r")
+    if not header_line.strip():
+        raise InputFileError(
+            f"{path.name} has no header row on its first line",
+            hint="the first line must name the columns: " + ", ".join(REQUIRED_ON_IMPORT),
+        )
+    counts = {delimiter: header_line.count(delimiter) for delimiter in DELIMITERS}
+    delimiter = max(DELIMITERS, key=lambda d: counts[d])
+    if counts[delimiter] == 0:
+        delimiter = ","
+    try:
+        headers = next(csv.reader(io.StringIO(header_line), delimiter=delimiter))
+    except (csv.Error, StopIteration):
+        headers = header_line.split(delimiter)
+    accepted = layout.accepted_headers()
+    positions: dict[str, int] = {}
+    clashes: list[str] = []
+    for position, header in enumerate(headers):
+        field = accepted.get(normalise_header(header))
+        if field is None:
+            continue
+        if field in positions:
+            clashes.append(
+                f"columns {headers[positions[field]]!r} and {header!r} both mean {field}"
+            )
+            continue
+        positions[field] = position
+    missing = [field for field in REQUIRED_ON_IMPORT if field not in positions]
+    if missing:
+        found = ", ".join(repr(h.strip()) for h in headers[:30]) or "none"
+        raise InputFileError(
+            f"{path.name} lacks the required column(s) {', '.join(missing)}"
+            f" (columns found: {found})",
+            hint="keep the header row of the exported file; the fulfiller columns may be empty"
+            " but must be there",
+        )
+    if clashes:
+        raise InputFileError(
+            f"{path.name}: " + "; ".join(clashes),
+            hint="remove or rename one of the two columns",
+        )
+    return CsvShape(facts.encoding, delimiter, tuple(headers), positions)
+
+
+def iter_chunks(path: Path, shape: CsvShape, *, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """The required columns of the file, ``chunk_rows`` records at a time, all text.
+
+    Each frame has columns REQUIRED_ON_IMPORT plus ``row`` (the spreadsheet row number:
+    the header is row 1). Fully empty records (blank lines, ``,,,,``) are dropped.
+    Raises InputFileError for a malformed file (unbalanced quotes, a row with more fields
+    than the header), naming the row.
+    """
+    fields = sorted(REQUIRED_ON_IMPORT, key=lambda field: shape.positions[field])
+    usecols = [shape.positions[field] for field in fields]
+    reader = pd.read_csv(
+        path,
+        sep=shape.delimiter,
+        encoding=shape.encoding,
+        encoding_errors="strict",
+        header=0,
+        usecols=usecols,
+        dtype=str,
+        keep_default_na=False,
+        na_filter=False,
+        skip_blank_lines=False,
+        chunksize=chunk_rows,
+        engine="c",
+        quotechar='"',
+        doublequote=True,
+        skipinitialspace=False,
+        low_memory=True,
+    )
+    start = 2
+    try:
+        for chunk in reader:
+            chunk.columns = fields
+            frame = chunk.fillna("")
+            frame["row"] = range(start, start + len(frame))
+            start += len(frame)
+            stripped = frame[list(REQUIRED_ON_IMPORT)].apply(lambda column: column.str.strip())
+            stripped["row"] = frame["row"].to_numpy()
+            blank = (stripped[list(REQUIRED_ON_IMPORT)] == "").all(axis=1)
+            yield stripped.loc[~blank].reset_index(drop=True)
+    except pd.errors.ParserError as exc:
+        raise InputFileError(
+            f"{path.name} is not a well-formed CSV file: {_parser_message(exc)}",
+            hint="check that quotes are balanced and no row has more columns than the header",
+        ) from None
+    except UnicodeDecodeError:
+        raise InputFileError(
+            f"{path.name} mixes text encodings and cannot be read",
+            hint="save it again as 'CSV UTF-8' in the spreadsheet",
+        ) from None
+    finally:
+        reader.close()
+
+
+def _parser_message(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    return text.replace("Error tokenizing data. C error: ", "")

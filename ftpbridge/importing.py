@@ -1,0 +1,373 @@
+"""Import: an updated file → validated rows → one transaction → per-row report.
+
+The file is applied entirely or not at all, together with its ledger entry. A file whose
+content (sha256) is already in the ledger for the partner changes nothing. The report
+(``row, order_id, item_id, outcome, reason``) is written for every import, also a dry
+run, and also a file rejected as a whole (one line saying why).
+
+Memory does not grow with the file: it is read twice in chunks — first only the item ids
+and a hash of each row (to find the same item on several rows), then to validate and apply.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.exc import IntegrityError
+
+from ftpbridge.csvfiles import atomic_output, replace_durably
+from ftpbridge.csvread import CsvShape, detect_shape, inspect_bytes, iter_chunks
+from ftpbridge.errors import InputFileError, StoreError
+from ftpbridge.layouts import Layout
+from ftpbridge.settings import PartnerSettings
+from ftpbridge.store import Store, ledger
+from ftpbridge.store.engine import utcnow
+from ftpbridge.store.items import LOOKUP_NAMES, apply_shipments, lookup
+from ftpbridge.validation import APPLIED, REJECTED, UNCHANGED, Rules, find_duplicates, validate
+
+CHUNK_ROWS = 100_000
+REPORT_COLUMNS = ("row", "order_id", "item_id", "outcome", "reason")
+PREVIEW_LIMIT = 200
+SHIP_FIELDS = ("status", "shipped_date", "carrier", "tracking_number")
+
+
+@dataclass
+class ImportResult:
+    """What an import did. ``status``: applied | already_processed | rejected_file | dry_run."""
+
+    partner: str
+    file_name: str
+    status: str
+    sha256: str = ""
+    rows: int = 0
+    applied: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    report_path: Path | None = None
+    file_id: int | None = None
+    message: str = ""
+    hint: str | None = None
+    preview: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        if self.status == "rejected_file":
+            return 2
+        return 1 if self.rejected else 0
+
+
+def default_report_path(path: Path) -> Path:
+    return path.with_name(path.name + ".report.csv")
+
+
+def import_file(
+    store: Store,
+    partner: PartnerSettings,
+    layout: Layout,
+    path: Path,
+    *,
+    dry_run: bool = False,
+    report_path: Path | None = None,
+    max_file_bytes: int = 200_000_000,
+    now: dt.datetime | None = None,
+    source_name: str | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> ImportResult:
+    """Validate ``path`` and apply its good rows for ``partner`` (see the module doc).
+
+    ``source_name``: the file's name as the partner sent it (default: ``path.name``).
+    Never raises for a bad file: a file rejected as a whole comes back with
+    ``status == "rejected_file"`` and a message. Raises :class:`StoreError` when the
+    store cannot be used.
+    """
+    now = now or utcnow()
+    name = source_name or path.name
+    report_path = report_path or default_report_path(path)
+    result = ImportResult(partner=partner.name, file_name=name, status="applied")
+    result.report_path = report_path
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        return _reject_file(
+            store, result, f"cannot read {name}: {exc.strerror}", None, dry_run, now, 0
+        )
+    if size > max_file_bytes:
+        return _reject_file(
+            store,
+            result,
+            f"{name} is {size / 1e6:.1f} MB, over the limit of {max_file_bytes / 1e6:.0f} MB"
+            " (max_file_bytes); it was not read",
+            "split the file, or raise [daemon] max_file_bytes",
+            dry_run,
+            now,
+            size,
+        )
+    try:
+        facts = inspect_bytes(path)
+        result.sha256 = facts.sha256
+        with store.connect() as connection:
+            earlier = ledger.find_import(connection, partner.name, facts.sha256)
+        if earlier is not None:
+            return _already(result, earlier)
+        shape = detect_shape(path, facts, layout)
+        duplicates = _duplicate_rows(path, shape, chunk_rows)
+    except InputFileError as exc:
+        return _reject_file(store, result, exc.message, exc.hint, dry_run, now, size)
+
+    rules = Rules(
+        partner=partner.name,
+        date_formats=partner.date_formats,
+        timezone=partner.timezone,
+        today=now.astimezone(partner.zone).date(),
+        edit_window_days=partner.edit_window_days,
+    )
+    try:
+        with (
+            store.begin() as connection,
+            atomic_output(report_path) as (report_handle, report_temporary),
+        ):
+            earlier = ledger.find_import(connection, partner.name, facts.sha256)
+            if earlier is not None:  # another process took it while we read it
+                return _already(result, earlier)
+            file_id = ledger.record(
+                connection,
+                now,
+                partner=partner.name,
+                direction="import",
+                name=name,
+                sha256=facts.sha256,
+                size=facts.size,
+                state="applying",
+                import_key=facts.sha256,
+                local_path=str(path),
+            )
+            result.file_id = file_id
+            report = _ReportWriter(report_handle)
+            for chunk in iter_chunks(path, shape, chunk_rows=chunk_rows):
+                decided = _decide_chunk(connection, chunk, duplicates, rules)
+                _apply_chunk(connection, decided, file_id, name, now, result)
+                report.write(decided)
+            report.close()
+            ledger.change(
+                connection,
+                file_id,
+                now,
+                state="applied",
+                rows_total=result.rows,
+                rows_applied=result.applied,
+                rows_unchanged=result.unchanged,
+                rows_rejected=result.rejected,
+            )
+            replace_durably(report_temporary, report_path)
+            if dry_run:
+                raise _RollBack
+    except _RollBack:
+        result.status = "dry_run"
+        result.file_id = None
+    except InputFileError as exc:
+        # Found half-way (a malformed row): the transaction was rolled back, nothing applied.
+        result.rows = result.applied = result.unchanged = result.rejected = 0
+        result.preview = []
+        return _reject_file(store, result, exc.message, exc.hint, dry_run, now, size)
+    except IntegrityError:
+        # The unique ledger key: another process applied this very file first.
+        with store.connect() as connection:
+            earlier = ledger.find_import(connection, partner.name, facts.sha256)
+        if earlier is None:
+            raise StoreError(f"the store refused the import of {name}") from None
+        return _already(result, earlier)
+    return result
+
+
+class _RollBack(Exception):
+    """Raised inside the transaction of a dry run so that nothing of it is kept."""
+
+
+def _already(result: ImportResult, earlier: dict[str, Any]) -> ImportResult:
+    result.status = "already_processed"
+    result.file_id = earlier["id"]
+    result.report_path = None
+    result.message = (
+        f"{result.file_name} was already processed on {earlier['created_at']:%Y-%m-%d %H:%M} UTC"
+        f" (as {earlier['name']}); nothing changed"
+    )
+    return result
+
+
+def _reject_file(
+    store: Store,
+    result: ImportResult,
+    message: str,
+    hint: str | None,
+    dry_run: bool,
+    now: dt.datetime,
+    size: int,
+) -> ImportResult:
+    result.status = "rejected_file"
+    result.message = message
+    result.hint = hint
+    if result.report_path is not None:
+        with atomic_output(result.report_path) as (handle, temporary):
+            writer = _ReportWriter(handle)
+            reason = message + (f" ({hint})" if hint else "")
+            writer.write_rows([("", "", "", REJECTED, reason)])
+            writer.close()
+            replace_durably(temporary, result.report_path)
+    if not dry_run:
+        with store.begin() as connection:
+            result.file_id = ledger.record(
+                connection,
+                now,
+                partner=result.partner,
+                direction="import",
+                name=result.file_name,
+                sha256=result.sha256 or "",
+                size=size,
+                state="rejected",
+                message=message,
+            )
+    return result
+
+
+class _ReportWriter:
+    """The per-row report, as CSV (UTF-8, CRLF) streamed chunk by chunk."""
+
+    def __init__(self, handle: Any) -> None:
+        import io
+
+        self._text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+        csv.writer(self._text, lineterminator="\r\n").writerow(REPORT_COLUMNS)
+
+    def write(self, decided: pd.DataFrame) -> None:
+        decided[list(REPORT_COLUMNS)].to_csv(
+            self._text, header=False, index=False, lineterminator="\r\n"
+        )
+
+    def write_rows(self, rows: list[tuple[Any, ...]]) -> None:
+        csv.writer(self._text, lineterminator="\r\n").writerows(rows)
+
+    def close(self) -> None:
+        self._text.flush()
+        self._text.detach()
+
+
+def _signature(chunk: pd.DataFrame) -> pd.Series:
+    values = chunk[["order_id", "shipped", "shipped_date", "carrier", "tracking_number"]]
+    return pd.util.hash_pandas_object(
+        values.apply(lambda column: column.str.casefold()), index=False
+    )
+
+
+def _duplicate_rows(path: Path, shape: CsvShape, chunk_rows: int) -> pd.DataFrame:
+    """First pass: rows naming an item that another row names too (usually none)."""
+    keys = [
+        pd.DataFrame(
+            {"item_id": chunk["item_id"], "signature": _signature(chunk), "row": chunk["row"]}
+        )
+        for chunk in iter_chunks(path, shape, chunk_rows=chunk_rows)
+    ]
+    if not keys:
+        return find_duplicates(pd.DataFrame({"item_id": [], "signature": [], "row": []}))
+    return find_duplicates(pd.concat(keys, ignore_index=True)).set_index("row")
+
+
+def _decide_chunk(
+    connection: Any, chunk: pd.DataFrame, duplicates: pd.DataFrame, rules: Rules
+) -> pd.DataFrame:
+    if not duplicates.empty:
+        marks = duplicates.reindex(chunk["row"])
+        chunk = chunk.assign(
+            duplicate_of=marks["duplicate_of"].fillna(0).astype("int64").to_numpy(),
+            conflicts_with=marks["conflicts_with"].fillna("").to_numpy(),
+        )
+    ids = chunk["item_id"].loc[chunk["item_id"] != ""].unique().tolist()
+    state = pd.DataFrame.from_records(lookup(connection, ids), columns=list(LOOKUP_NAMES))
+    state = state.set_index("item_id")
+    return validate(chunk, state, rules)
+
+
+def _apply_chunk(
+    connection: Any,
+    decided: pd.DataFrame,
+    file_id: int,
+    name: str,
+    now: dt.datetime,
+    result: ImportResult,
+) -> None:
+    counts = decided["outcome"].value_counts()
+    result.rows += len(decided)
+    result.applied += int(counts.get(APPLIED, 0))
+    result.unchanged += int(counts.get(UNCHANGED, 0))
+    result.rejected += int(counts.get(REJECTED, 0))
+    applied = decided[decided["outcome"] == APPLIED]
+    if applied.empty:
+        return
+    new = pd.DataFrame(
+        {
+            "item_id": applied["item_id"],
+            "status": "shipped",
+            "shipped_date": applied["new_shipped_date"],
+            "carrier": applied["new_carrier"],
+            "tracking_number": applied["new_tracking_number"],
+        }
+    )
+    old = {
+        "status": applied["old_status"],
+        "shipped_date": applied["old_shipped_date"],
+        "carrier": applied["old_carrier"],
+        "tracking_number": applied["old_tracking_number"],
+    }
+    audit_frames = []
+    for field_name in SHIP_FIELDS:
+        before = old[field_name].astype(object).where(old[field_name].notna(), None)
+        after = new[field_name].astype(object)
+        changed = before.astype(str) != after.astype(str)
+        if not changed.any():
+            continue
+        audit_frames.append(
+            pd.DataFrame(
+                {
+                    "item_id": applied["item_id"][changed],
+                    "field": field_name,
+                    "old_value": before[changed].map(_text_or_none, na_action="ignore"),
+                    "new_value": after[changed].astype(str),
+                    "file_id": file_id,
+                    "source": name,
+                    "row_number": applied["row"][changed].astype("int64"),
+                }
+            )
+        )
+    audit_rows: list[dict[str, Any]] = []
+    if audit_frames:
+        audit_frame = pd.concat(audit_frames, ignore_index=True)
+        audit_frame = audit_frame.astype(object).where(audit_frame.notna(), None)
+        audit_rows = audit_frame.to_dict("records")
+    changes = new.astype(object).to_dict("records")
+    apply_shipments(connection, changes, audit_rows, now)
+    if len(result.preview) < PREVIEW_LIMIT:
+        room = PREVIEW_LIMIT - len(result.preview)
+        preview = applied[
+            [
+                "row",
+                "order_id",
+                "item_id",
+                "reason",
+                "new_shipped_date",
+                "new_carrier",
+                "new_tracking_number",
+            ]
+        ].head(room)
+        result.preview.extend(preview.astype(object).to_dict("records"))
+
+
+def _text_or_none(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)

@@ -26,6 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from ftpbridge.transport import Transport, open_transport
 from ftpbridge.transport.base import ConnectionParams
 
 LOOPBACK = "127.0.0.1"
@@ -589,6 +590,46 @@ def start_sshd(
         "".join(server.known_hosts_line(kind) + "\n" for kind in host_key_types)
     )
     return server
+
+
+# --- one transport and a directory of its own, for contract tests -----------------------
+
+
+@dataclass
+class TransportCase:
+    """One transport under test, and a fresh directory for the test on its server.
+
+    ``directory`` is the remote path of that directory; ``disk`` is the same directory on
+    the server's disk, for creating files behind the transport's back.
+    """
+
+    name: str
+    kind: str
+    params: ConnectionParams
+    directory: str
+    disk: Path
+    owner: tuple[int, int] | None = None  # files created on disk go to this uid/gid
+
+    def open(self, **overrides: Any) -> Transport:
+        """Return an unconnected transport for this case."""
+        return open_transport(self.kind, replace(self.params, **overrides))
+
+    def remote(self, name: str) -> str:
+        """Return the remote path of ``name`` inside the test directory."""
+        return f"{self.directory}/{name}"
+
+    def put(self, name: str | bytes, content: bytes = b"") -> Path:
+        """Create a file in the test directory directly on the server's disk."""
+        disk_name = name if isinstance(name, bytes) else name.encode()
+        path = self.disk / os.fsdecode(disk_name)
+        path.write_bytes(content)
+        self.give(path)
+        return path
+
+    def give(self, path: Path) -> None:
+        """Hand a file created on disk to the server's user (sftp runs as a real user)."""
+        if self.owner is not None:
+            os.chown(path, *self.owner, follow_symlinks=False)
 
 
 # --- a TCP proxy that cuts connections ------------------------------------------------------

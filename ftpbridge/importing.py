@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from ftpbridge.csvfiles import atomic_output, replace_durably
 from ftpbridge.csvread import CsvShape, detect_shape, inspect_bytes, iter_chunks
 from ftpbridge.errors import InputFileError, StoreError
+from ftpbridge.faults import crashpoint
 from ftpbridge.layouts import Layout
 from ftpbridge.settings import PartnerSettings
 from ftpbridge.store import Store, ledger
@@ -116,6 +117,7 @@ def import_file(
             return _already(result, earlier)
         shape = detect_shape(path, facts, layout)
         duplicates = _duplicate_rows(path, shape, chunk_rows)
+        crashpoint("parse")
     except InputFileError as exc:
         return _reject_file(store, result, exc.message, exc.hint, dry_run, now, size)
 
@@ -152,6 +154,7 @@ def import_file(
                 decided = _decide_chunk(connection, chunk, duplicates, rules)
                 _apply_chunk(connection, decided, file_id, name, now, result)
                 report.write(decided)
+                crashpoint("apply")
             report.close()
             ledger.change(
                 connection,
@@ -166,6 +169,7 @@ def import_file(
             replace_durably(report_temporary, report_path)
             if dry_run:
                 raise _RollBack
+            crashpoint("commit")
     except _RollBack:
         result.status = "dry_run"
         result.file_id = None

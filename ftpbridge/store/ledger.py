@@ -85,3 +85,36 @@ def import_totals(connection: Connection, since: dt.datetime) -> dict[str, dict[
         }
         for partner, count, applied, unchanged, rejected in connection.execute(query)
     }
+
+
+def uploaded_on(connection: Connection, partner: str, day: str) -> dict[str, Any] | None:
+    """The partner's export uploaded for ``day`` (its local date, YYYY-MM-DD), if any."""
+    row = (
+        connection.execute(
+            select(files)
+            .where(
+                files.c.partner == partner,
+                files.c.direction == "export",
+                files.c.day == day,
+                files.c.state == "uploaded",
+            )
+            .order_by(files.c.id.desc())
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def export_names_like(connection: Connection, partner: str, name: str) -> set[str]:
+    """Names of the partner's uploaded exports that start like ``name`` (before its dot)."""
+    stem = name.rsplit(".", 1)[0]
+    rows = connection.execute(
+        select(files.c.name).where(
+            files.c.partner == partner,
+            files.c.direction == "export",
+            files.c.state == "uploaded",
+            files.c.name.startswith(stem, autoescape=True),
+        )
+    )
+    return {row[0] for row in rows}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Date,
     DateTime,
@@ -143,4 +144,32 @@ audit = Table(
     Column("row_number", Integer, nullable=True),
     Column("changed_at", UTCDateTime(), nullable=False),
     Index("ix_audit_item_id", "item_id"),
+)
+
+# Remote files seen in a partner's inbox, to take only settled ones: a file is settled
+# when its size and modification time have not changed for ``settle_seconds``. Kept in
+# the store so that separate ``poll --once`` runs, and a restarted daemon, keep counting.
+sightings = Table(
+    "sightings",
+    metadata,
+    Column("partner", String(100), primary_key=True),
+    Column("name", String(300), primary_key=True),
+    Column("size", BigInteger, nullable=True),
+    Column("mtime", String(40), nullable=True),
+    Column("first_seen_at", UTCDateTime(), nullable=False),
+    Column("stable_since", UTCDateTime(), nullable=False),
+)
+
+# Per partner and job ("export", "poll"): how the last runs went, for alerts and status.
+job_state = Table(
+    "job_state",
+    metadata,
+    Column("partner", String(100), primary_key=True),
+    Column("job", String(20), primary_key=True),
+    Column("last_run_at", UTCDateTime(), nullable=True),
+    Column("last_success_at", UTCDateTime(), nullable=True),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=True),
+    Column("last_error_at", UTCDateTime(), nullable=True),
+    Column("replica", String(200), nullable=True),
 )

@@ -1,0 +1,531 @@
+"""A partner's exchange cycles: the only place where a transport, a CSV and the store meet.
+
+Export cycle: export → upload (atomic) → ledger says ``uploaded``.
+Poll cycle: list the inbox → keep settled files matching the pattern → download to
+staging → import (one transaction) → archive remotely (``archive_dir``, or ``errors_dir``
+for a file rejected as a whole) with its report next to it → keep a local copy.
+
+Crash safety comes from the order of the steps: the remote file is archived only after
+the import committed, and an import is keyed on the file's sha256. A process killed
+anywhere leaves the remote file in the inbox; the next poll downloads it again and either
+imports it (nothing was committed) or finds it already processed and archives it.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import fnmatch
+import os
+import posixpath
+import secrets
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from ftpbridge.errors import (
+    AlreadyDoneError,
+    AuthenticationError,
+    FtpbridgeError,
+    HostKeyError,
+    RemoteNotFoundError,
+    RemotePermissionError,
+    TLSVerificationError,
+    TransportError,
+    UsageError,
+)
+from ftpbridge.exporting import ExportResult, export_partner, file_name
+from ftpbridge.faults import crashpoint
+from ftpbridge.importing import ImportResult, import_file
+from ftpbridge.layouts import Layout, load_layout
+from ftpbridge.settings import PartnerSettings, Settings
+from ftpbridge.store import Store, ledger
+from ftpbridge.store.engine import utcnow
+from ftpbridge.store.state import Seen, forget, observe
+from ftpbridge.transport import (
+    ConnectionParams,
+    RemoteFile,
+    Transport,
+    is_partial_upload,
+    move,
+    open_transport,
+    remote_join,
+)
+
+logger = structlog.get_logger()
+
+REPORT_SUFFIX = ".report.csv"
+DONE_SUFFIX = ".done"
+
+
+def connection_params(settings: Settings, partner: PartnerSettings) -> ConnectionParams:
+    """Plain connection values for the partner's transport (secrets read here, once)."""
+    return ConnectionParams(
+        host=partner.host,
+        port=partner.port,
+        username=partner.username,
+        password=partner.secret_password(),
+        private_key=settings.resolve(partner.private_key),
+        private_key_passphrase=partner.secret_passphrase(),
+        known_hosts=settings.resolve(partner.known_hosts),
+        passive=partner.passive,
+        timeout=partner.timeout,
+        ca_file=settings.resolve(partner.ca_file),
+        tls_verify=partner.tls_verify,
+        path=settings.resolve(partner.path),
+    )
+
+
+def partner_transport(settings: Settings, partner: PartnerSettings) -> Transport:
+    """The partner's transport, not yet connected. UsageError for a manual-only partner."""
+    if partner.transport is None:
+        raise UsageError(
+            f"partner {partner.name} has no transport: it is manual-only",
+            hint=f"set transport (ftp, ftps, sftp or local) in [partners.{partner.name}],"
+            " or export/import by hand",
+        )
+    return open_transport(partner.transport, connection_params(settings, partner))
+
+
+def partner_layout(settings: Settings, partner: PartnerSettings) -> Layout:
+    return load_layout(partner.layout, settings.resolve(settings.schemas_dir))
+
+
+def remote_dir(base: str, relative: str) -> str:
+    """``archive_dir``/``errors_dir``: relative paths are relative to the inbox."""
+    if relative.startswith("/"):
+        return posixpath.normpath(relative)
+    return posixpath.normpath(posixpath.join(base or ".", relative))
+
+
+@dataclass
+class CycleOutcome:
+    """What one export or poll cycle did, for people (``summary``) and for exit codes."""
+
+    partner: str
+    job: str
+    exit_code: int = 0
+    lines: list[str] = field(default_factory=list)
+    imports: list[ImportResult] = field(default_factory=list)
+    export: ExportResult | None = None
+
+    @property
+    def summary(self) -> str:
+        return "\n".join(self.lines) if self.lines else f"{self.partner}: nothing to do"
+
+
+# --------------------------------------------------------------------------- export
+
+
+def export_and_upload(
+    store: Store,
+    settings: Settings,
+    partner: PartnerSettings,
+    *,
+    force: bool = False,
+    now: dt.datetime | None = None,
+) -> CycleOutcome:
+    """Export the partner's unshipped items and upload the file to its outbox.
+
+    Refuses (AlreadyDoneError naming ``--force``) when a file was already uploaded for the
+    partner's current day, unless ``force``.
+    """
+    now = now or utcnow()
+    day = now.astimezone(partner.zone).date().isoformat()
+    transport = partner_transport(settings, partner)
+    with store.connect() as connection:
+        earlier = ledger.uploaded_on(connection, partner.name, day)
+    if earlier is not None and not force:
+        raise AlreadyDoneError(
+            f"{partner.name}: today's file ({day}) was already uploaded as {earlier['name']}"
+            f" at {earlier['updated_at']:%H:%M} UTC; not uploading a second one",
+            hint=f"ftpbridge export --partner {partner.name} --upload --force",
+        )
+    outgoing = settings.state_dir / "outgoing" / partner.name
+    name = _unused_export_name(store, partner, now)
+    result = export_partner(
+        store, partner, partner_layout(settings, partner), outgoing, now=now, name=name
+    )
+    crashpoint("export_write")
+    remote = remote_join(partner.outbox, result.name)
+    with structlog.contextvars.bound_contextvars(file=result.name):
+        with transport:
+            transport.makedirs(partner.outbox)
+            crashpoint("upload")
+            transport.upload(result.path, remote)
+        crashpoint("rename")
+        with store.begin() as connection:
+            ledger.change(
+                connection, result.file_id, utcnow(), state="uploaded", remote_path=remote
+            )
+        logger.info(
+            "export uploaded", items=result.rows, remote=remote, server=transport.describe()
+        )
+    outcome = CycleOutcome(partner.name, "export", export=result)
+    outcome.lines.append(
+        f"{partner.name}: exported {result.rows} items and uploaded {result.name}"
+        f" to {transport.describe()}{remote if remote.startswith('/') else '/' + remote}"
+    )
+    return outcome
+
+
+def _unused_export_name(store: Store, partner: PartnerSettings, now: dt.datetime) -> str:
+    """The template's name, with -2, -3 ... when that name was already used (a forced
+    second upload must never overwrite a file the fulfiller may not have fetched yet)."""
+    name = file_name(partner, now)
+    with store.connect() as connection:
+        used = ledger.export_names_like(connection, partner.name, name)
+    if name not in used:
+        return name
+    stem, dot, suffix = name.rpartition(".")
+    if not dot:
+        stem, suffix = name, ""
+    for number in range(2, 10_000):
+        candidate = f"{stem}-{number}{dot}{suffix}"
+        if candidate not in used:
+            return candidate
+    raise UsageError(f"too many exports named {name} today")
+
+
+# --------------------------------------------------------------------------- poll
+
+
+def is_candidate(entry: RemoteFile, partner: PartnerSettings) -> bool:
+    """A file in the inbox that the partner means for us: matches ``updated_pattern``,
+    is not a directory, an upload in progress, a marker or one of our reports."""
+    name = entry.name
+    if entry.is_dir or is_partial_upload(name):
+        return False
+    lowered = name.casefold()
+    if lowered.endswith(REPORT_SUFFIX) or lowered.endswith(DONE_SUFFIX):
+        return False
+    return fnmatch.fnmatchcase(lowered, partner.updated_pattern.casefold())
+
+
+def poll_once(
+    store: Store,
+    settings: Settings,
+    partner: PartnerSettings,
+    *,
+    now: dt.datetime | None = None,
+    stop: Callable[[], bool] = lambda: False,
+) -> CycleOutcome:
+    """List the partner's inbox once and take every settled updated file.
+
+    ``stop`` is asked between files: a daemon shutting down takes no new file.
+    Raises TransportError when the server cannot be used (files already taken stay done).
+    """
+    now = now or utcnow()
+    outcome = CycleOutcome(partner.name, "poll")
+    transport = partner_transport(settings, partner)
+    inbox = partner.inbox_dir
+    with transport:
+        crashpoint("list")
+        entries = transport.list(inbox)
+        candidates = {entry.name: entry for entry in entries if is_candidate(entry, partner)}
+        if partner.done_marker:
+            markers = {
+                entry.name[: -len(DONE_SUFFIX)]
+                for entry in entries
+                if entry.name.endswith(DONE_SUFFIX)
+            }
+            ready = sorted(name for name in candidates if name in markers)
+        else:
+            listed = [
+                Seen(entry.name, entry.size, entry.mtime.isoformat() if entry.mtime else None)
+                for entry in candidates.values()
+            ]
+            with store.begin() as connection:
+                ready = sorted(
+                    observe(connection, partner.name, listed, now, partner.settle_seconds)
+                )
+        waiting = len(candidates) - len(ready)
+        if waiting:
+            logger.info(
+                "files not settled yet", waiting=waiting, settle_seconds=partner.settle_seconds
+            )
+            outcome.lines.append(
+                f"{partner.name}: {waiting} file(s) still settling (unchanged for"
+                f" {partner.settle_seconds:g} s before they are taken)"
+            )
+        for name in ready:
+            if stop():
+                break
+            with structlog.contextvars.bound_contextvars(file=name):
+                result = _take(store, settings, partner, transport, candidates[name])
+            outcome.imports.append(result)
+            outcome.lines.append(_describe(result))
+            if result.status == "rejected_file" or result.rejected:
+                outcome.exit_code = max(outcome.exit_code, 1)
+    if not outcome.imports and not outcome.lines:
+        outcome.lines.append(f"{partner.name}: no updated files waiting in {inbox}")
+    return outcome
+
+
+def _describe(result: ImportResult) -> str:
+    if result.status == "already_processed":
+        return f"{result.partner}: {result.file_name}: already processed; archived again"
+    if result.status == "rejected_file":
+        return f"{result.partner}: {result.file_name}: rejected as a whole: {result.message}"
+    return (
+        f"{result.partner}: {result.file_name}: {result.rows} rows: {result.applied} applied,"
+        f" {result.unchanged} unchanged, {result.rejected} rejected"
+    )
+
+
+def _take(
+    store: Store,
+    settings: Settings,
+    partner: PartnerSettings,
+    transport: Transport,
+    entry: RemoteFile,
+) -> ImportResult:
+    """Download, import, archive and report one settled file."""
+    name = entry.name
+    inbox = partner.inbox_dir
+    remote = remote_join(inbox, name)
+    staging = settings.state_dir / "staging" / partner.name
+    staging.mkdir(parents=True, exist_ok=True)
+    local = staging / name
+    report = staging / (name + REPORT_SUFFIX)
+    limit = settings.daemon.max_file_bytes
+    if entry.size is not None and entry.size > limit:
+        # Rejected before it is read: never download what we would refuse anyway.
+        result = ImportResult(partner=partner.name, file_name=name, status="rejected_file")
+        result.message = (
+            f"{name} is {entry.size / 1e6:.1f} MB, over the limit of {limit / 1e6:.0f} MB"
+            " (max_file_bytes); it was not downloaded"
+        )
+        result.hint = "split the file, or raise [daemon] max_file_bytes"
+        _write_single_report(report, result.message)
+        with store.begin() as connection:
+            result.file_id = ledger.record(
+                connection,
+                utcnow(),
+                partner=partner.name,
+                direction="import",
+                name=name,
+                sha256="",
+                size=entry.size,
+                state="rejected",
+                message=result.message,
+            )
+    else:
+        transport.download(remote, local)
+        crashpoint("download")
+        result = import_file(
+            store,
+            partner,
+            partner_layout(settings, partner),
+            local,
+            report_path=report,
+            max_file_bytes=limit,
+            source_name=name,
+        )
+        if result.status == "already_processed":
+            _write_single_report(report, result.message, "unchanged")
+    logger.info(
+        "file imported",
+        status=result.status,
+        rows=result.rows,
+        applied=result.applied,
+        unchanged=result.unchanged,
+        rejected=result.rejected,
+    )
+    destination = remote_dir(
+        inbox, partner.errors_dir if result.status == "rejected_file" else partner.archive_dir
+    )
+    transport.makedirs(destination)
+    taken = {existing.name for existing in transport.list(destination)}
+    target_name = _free_name(name, taken, utcnow())
+    target = remote_join(destination, target_name)
+    crashpoint("archive")
+    move(transport, remote, target, staging)
+    crashpoint("report_upload")
+    transport.upload(report, remote_join(destination, target_name + REPORT_SUFFIX))
+    if partner.done_marker:
+        try:
+            transport.delete(remote + DONE_SUFFIX)
+        except RemoteNotFoundError:
+            pass
+    _keep_locally(settings, partner, local, report, target_name)
+    with store.begin() as connection:
+        forget(connection, partner.name, name)
+        if result.file_id is not None and result.status != "already_processed":
+            ledger.change(connection, result.file_id, utcnow(), remote_path=target)
+    return result
+
+
+def _free_name(name: str, taken: set[str], now: dt.datetime) -> str:
+    """``name``, or ``name`` with a UTC time suffix before its extension when taken."""
+    if name not in taken and name + REPORT_SUFFIX not in taken:
+        return name
+    stem, dot, suffix = name.rpartition(".")
+    if not dot:
+        stem, suffix = name, ""
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    candidate = f"{stem}.{stamp}{dot}{suffix}"
+    while candidate in taken:
+        candidate = f"{stem}.{stamp}-{secrets.token_hex(2)}{dot}{suffix}"
+    return candidate
+
+
+def _write_single_report(report: Path, reason: str, outcome: str = "rejected") -> None:
+    with report.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow(("row", "order_id", "item_id", "outcome", "reason"))
+        writer.writerow(("", "", "", outcome, reason))
+
+
+def _keep_locally(
+    settings: Settings, partner: PartnerSettings, local: Path, report: Path, name: str
+) -> None:
+    archive = settings.state_dir / "archive" / partner.name
+    archive.mkdir(parents=True, exist_ok=True)
+    stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
+    for source, suffix in ((local, ""), (report, REPORT_SUFFIX)):
+        if source.exists():
+            os.replace(source, archive / f"{stamp}_{name}{suffix}")
+
+
+# --------------------------------------------------------------------------- check
+
+
+@dataclass
+class Step:
+    name: str
+    ok: bool
+    seconds: float
+    detail: str
+    hint: str | None = None
+
+
+@dataclass
+class CheckReport:
+    partner: str
+    server: str
+    steps: list[Step] = field(default_factory=list)
+    trusted_key: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.steps) and all(step.ok for step in self.steps)
+
+
+def _hint_for(error: BaseException, partner: PartnerSettings, step: str) -> str | None:
+    if isinstance(error, HostKeyError):
+        return (
+            f"confirm the fingerprint with the partner, then run: ftpbridge check --partner"
+            f" {partner.name} --trust-host-key"
+        )
+    if isinstance(error, AuthenticationError):
+        return "check username and password / password_file (or the private key) in the config"
+    if isinstance(error, TLSVerificationError):
+        return "set ca_file to the partner's CA certificate (tls_verify = false only for testing)"
+    if isinstance(error, RemotePermissionError):
+        return f"the server refuses to write there: ask the partner for write permission ({step})"
+    if isinstance(error, RemoteNotFoundError):
+        return "check outbox / inbox in the config: the folder does not exist on the server"
+    if (
+        isinstance(error, TransportError)
+        and step != "connect"
+        and partner.transport in ("ftp", "ftps")
+    ):
+        return (
+            "the data connection failed: a firewall may block the passive port range;"
+            " try passive = false, or ask the partner to open it"
+        )
+    if isinstance(error, TransportError):
+        return "check host and port, and that this machine may reach the server (firewall)"
+    return None
+
+
+def run_check(
+    settings: Settings, partner: PartnerSettings, *, trust_host_key: bool = False
+) -> CheckReport:
+    """Try every operation ftpbridge needs on the partner's server, and time each step."""
+    transport = partner_transport(settings, partner)
+    report = CheckReport(partner.name, transport.describe())
+    if trust_host_key and partner.transport == "sftp":
+        _trust(settings, partner, report)
+
+    def step(name: str, action: Callable[[], str]) -> bool:
+        started = time.monotonic()
+        try:
+            detail = action()
+        except FtpbridgeError as exc:
+            report.steps.append(
+                Step(
+                    name,
+                    False,
+                    time.monotonic() - started,
+                    exc.message,
+                    exc.hint or _hint_for(exc, partner, name),
+                )
+            )
+            return False
+        report.steps.append(Step(name, True, time.monotonic() - started, detail))
+        return True
+
+    entered: list[Transport] = []
+
+    def connect() -> str:
+        entered.append(transport.__enter__())
+        return f"connected and logged in to {transport.describe()}"
+
+    if not step("connect", connect):
+        return report
+    try:
+        inbox = partner.inbox_dir
+        step("list inbox", lambda: f"{len(transport.list(inbox))} entries in {inbox}")
+        probe_name = f".ftpbridge-check-{secrets.token_hex(4)}"
+        temporary = remote_join(partner.outbox, probe_name + ".tmp")
+        final = remote_join(partner.outbox, probe_name + ".txt")
+        with tempfile.TemporaryDirectory() as folder:
+            probe = Path(folder) / "probe.txt"
+            probe.write_text("ftpbridge connection check; safe to delete\n", encoding="utf-8")
+            uploaded = step(
+                "upload", lambda: (transport.upload(probe, temporary), f"wrote {temporary}")[1]
+            )
+        if uploaded:
+            renamed = step(
+                "rename", lambda: (transport.rename(temporary, final), f"renamed to {final}")[1]
+            )
+            step(
+                "delete",
+                lambda: (transport.delete(final if renamed else temporary), "probe removed")[1],
+            )
+    finally:
+        transport.__exit__(None, None, None)
+    return report
+
+
+def _trust(settings: Settings, partner: PartnerSettings, report: CheckReport) -> None:
+    from ftpbridge.transport.sftp import fetch_host_key, trust_host_key
+
+    known_hosts = settings.resolve(partner.known_hosts)
+    if known_hosts is None:
+        raise UsageError(
+            f"partner {partner.name} has no known_hosts file to add the key to",
+            hint=f'set known_hosts = "known_hosts" in [partners.{partner.name}]',
+        )
+    info = fetch_host_key(partner.host, partner.port or 22, partner.timeout)
+    trust_host_key(known_hosts, info)
+    report.trusted_key = f"{info.key_type} {info.fingerprint}"
+
+
+def describe_check(report: CheckReport) -> list[str]:
+    lines = [f"Checking {report.partner} ({report.server})"]
+    if report.trusted_key:
+        lines.append(f"  trusted host key {report.trusted_key}")
+    for step in report.steps:
+        mark = "ok  " if step.ok else "FAIL"
+        lines.append(f"  {mark} {step.name:<11} {step.seconds * 1000:7.0f} ms  {step.detail}")
+        if step.hint:
+            lines.append(f"       Try: {step.hint}")
+    lines.append("All steps worked." if report.ok else "The connection is not usable; see above.")
+    return lines

@@ -172,7 +172,10 @@ def parse_order(
         if not isinstance(raw, dict):
             raise _LineError(f"{where} must be an object")
         try:
-            status = (raw.get("status") or "pending").strip().lower()
+            raw_status = raw.get("status") or "pending"
+            if not isinstance(raw_status, str):
+                raise _LineError(f"status must be text, not {raw_status!r}")
+            status = raw_status.strip().lower()
             if status not in ITEM_STATUSES_IN:
                 raise _LineError(f"status {status!r} is not one of {', '.join(ITEM_STATUSES_IN)}")
             warehouse_sku = _identifier(raw.get("factory_sku"), "factory_sku", required=False)

@@ -1,0 +1,132 @@
+"""Shared fixtures: a config with two partners, its settings, a store on a temporary SQLite
+file (empty or with the sample orders loaded), and two ways to run the command line.
+
+``run_cli`` drives the click command in-process (fast, for unit-level CLI checks);
+``cli_subprocess`` starts the installed ``ftpbridge`` entry point as a real process, which
+is what tests/end_to_end uses.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from ftpbridge.intake import load_orders
+from ftpbridge.settings import Settings, load_settings
+from ftpbridge.store import Store, open_store
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+EXAMPLE_ORDERS = REPOSITORY / "examples" / "orders.jsonl"
+FTPBRIDGE = Path(sys.executable).parent / "ftpbridge"
+
+# Two partners: "acme" takes everything (default), "ac" takes warehouse SKUs AC-*, lives in
+# New York and writes dates month-first. The store is a relative SQLite URL, so it lands
+# next to the config file.
+CONFIG_TEXT = """\
+[store]
+url = "sqlite:///ftpbridge.db"
+
+[partners.acme]
+default = true
+
+[partners.ac]
+skus = ["AC-*"]
+timezone = "America/New_York"
+date_formats = ["%m/%d/%Y"]
+"""
+
+# Variables that would make a test depend on the machine it runs on.
+_LEAKY_VARIABLES = ("CREDENTIALS_DIRECTORY", "STATE_DIRECTORY", "NOTIFY_SOCKET")
+
+
+@pytest.fixture(autouse=True)
+def _hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No FTPBRIDGE_* override, crash point or systemd directory leaks into a test."""
+    for name in list(os.environ):
+        if name.upper().startswith("FTPBRIDGE_") or name in _LEAKY_VARIABLES:
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    """A config file with the two partners described above, in its own folder."""
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG_TEXT, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def settings(config_file: Path) -> Settings:
+    """The validated settings of ``config_file``."""
+    return load_settings(config_file)
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    """An empty, migrated store on an SQLite file next to the config."""
+    opened = open_store(settings.store_url)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+@pytest.fixture
+def loaded_store(store: Store, settings: Settings) -> Store:
+    """The store with examples/orders.jsonl loaded (18 items, one of them cancelled)."""
+    load_orders(store, EXAMPLE_ORDERS, list(settings.partners.values()))
+    return store
+
+
+@pytest.fixture
+def run_cli(config_file: Path) -> Callable[..., Result]:
+    """Run ``ftpbridge --config <config_file> ARGS...`` in-process; returns click's Result
+    (``exit_code``, ``stdout``, ``stderr``). Pass ``config=None`` to leave out --config."""
+    from ftpbridge.cli import main
+
+    def run(*args: str, config: Path | None = config_file, input: str | None = None) -> Result:
+        argv = ["--config", str(config), *args] if config is not None else list(args)
+        return CliRunner().invoke(main, argv, input=input, catch_exceptions=False)
+
+    return run
+
+
+@dataclass(frozen=True)
+class Completed:
+    """What a finished ``ftpbridge`` process left: exit code and both output streams."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli_subprocess() -> Callable[..., Completed]:
+    """Run the installed ``ftpbridge`` entry point as a real process.
+
+    ``cli_subprocess(*args, cwd=PATH, env={...})``: ``env`` adds to a copy of the (already
+    cleaned) environment. The timeout only stops a hung process; nothing asserts on time.
+    """
+    assert FTPBRIDGE.exists(), f"the ftpbridge entry point is not installed at {FTPBRIDGE}"
+
+    def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Completed:
+        environment = {**os.environ, **(env or {})}
+        finished = subprocess.run(
+            [str(FTPBRIDGE), *args],
+            cwd=cwd,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        return Completed(finished.returncode, finished.stdout, finished.stderr)
+
+    return run

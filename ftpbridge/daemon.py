@@ -1,0 +1,406 @@
+"""``ftpbridge run``: the scheduled service.
+
+APScheduler 3 ``BlockingScheduler`` with a thread pool (``[daemon] workers``). Per enabled
+partner with a transport: an export job on ``export_cron`` in the partner's time zone, and
+a poll job every ``poll_interval`` seconds. Jobs coalesce, never overlap themselves, and
+one partner's failing server never delays another's jobs (each job has its own timeout
+through the transport, and jobs run side by side in the pool).
+
+- A day's export missed while the daemon was down runs at start-up when the ledger shows
+  no upload for that partner's current day; a failed upload is retried with backoff until
+  it works or the partner's day ends.
+- After ``alert_after`` consecutive failures an ``alert`` event is logged at error level
+  (and ``status`` shows it); a partner with no successful poll for ``stale_after`` is stale.
+- SIGTERM/SIGINT: no new work; running steps finish (or are abandoned safely: every step
+  is crash-safe) and the process exits 0 within 30 s. SIGHUP: re-read the config and
+  reschedule; an invalid new config is logged and the old one kept.
+- systemd: READY=1 once scheduled, WATCHDOG=1 from a job of the scheduler's own loop (on
+  its own one-thread executor, so a hung scheduler stops the pings), STOPPING=1 on exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers import SchedulerNotRunningError
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from ftpbridge import sdnotify
+from ftpbridge.errors import AlreadyDoneError, ConfigError, FtpbridgeError, StoreError
+from ftpbridge.exchange import export_and_upload, poll_once
+from ftpbridge.settings import PartnerSettings, Settings, load_settings
+from ftpbridge.store import Store, ledger
+from ftpbridge.store.engine import utcnow
+from ftpbridge.store.state import job_finished
+
+logger = structlog.get_logger()
+
+STOP_GRACE_SECONDS = 25.0
+RETRY_FIRST_SECONDS = 60.0
+RETRY_MAX_SECONDS = 1800.0
+
+
+def replica_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def validate_cron(expression: str, timezone: str, where: str) -> CronTrigger:
+    try:
+        return CronTrigger.from_crontab(expression, timezone=ZoneInfo(timezone))
+    except ValueError as exc:
+        raise ConfigError(
+            f"{where}.export_cron {expression!r} is not a cron expression: {exc}",
+            hint='use five fields, e.g. "0 6 * * *" for 06:00 every day',
+        ) from None
+
+
+@contextlib.contextmanager
+def single_instance(settings: Settings) -> Iterator[None]:
+    """Refuse a second daemon on the same SQLite store (PostgreSQL arbitrates by itself)."""
+    if not settings.store_url.startswith("sqlite"):
+        yield
+        return
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = settings.state_dir / "ftpbridge-run.lock"
+    handle = lock_path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise FtpbridgeError(
+            f"another ftpbridge run ({holder}) already uses this SQLite store"
+            f" ({lock_path}); two daemons on one SQLite file would do the work twice",
+            hint="stop the other one, or move the store to PostgreSQL to run several replicas",
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(replica_name() + "\n")
+    handle.flush()
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def run_job(
+    store: Store,
+    settings: Settings,
+    partner: PartnerSettings,
+    job: str,
+    *,
+    replica: str,
+    stop: Callable[[], bool] = lambda: False,
+) -> bool:
+    """Run one export or poll cycle, log it, record it in the store; never raise.
+
+    Returns False when the cycle failed (the failure is counted; after ``alert_after``
+    failures in a row an ``alert`` event is logged at error level).
+    """
+    started = time.monotonic()
+    error: str | None = None
+    with structlog.contextvars.bound_contextvars(partner=partner.name, job=job):
+        try:
+            if job == "export":
+                outcome = export_and_upload(store, settings, partner)
+            else:
+                outcome = poll_once(store, settings, partner, stop=stop)
+            logger.info(
+                f"{job} finished",
+                seconds=round(time.monotonic() - started, 3),
+                summary=outcome.summary,
+            )
+        except AlreadyDoneError as exc:
+            logger.info("export skipped", reason=exc.message)
+        except FtpbridgeError as exc:
+            error = exc.message
+            logger.warning(f"{job} failed", error=exc.message, hint=exc.hint)
+        except Exception as exc:  # a job must never kill the daemon
+            error = f"{type(exc).__name__}: {exc}"
+            logger.exception(f"{job} failed unexpectedly")
+        try:
+            with store.begin() as connection:
+                failures = job_finished(
+                    connection, partner.name, job, utcnow(), error=error, replica=replica
+                )
+        except FtpbridgeError as exc:
+            logger.error("cannot record the job's outcome in the store", error=exc.message)
+            return error is None
+        if error is not None and failures >= partner.alert_after:
+            logger.error(
+                "alert",
+                failures=failures,
+                alert_after=partner.alert_after,
+                last_error=error,
+                message=f"{partner.name}: {job} failed {failures} times in a row",
+            )
+    return error is None
+
+
+class Daemon:
+    """One running service: settings, store, scheduler, and the control thread."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        config_path: Path | None,
+        reload: Callable[[], Settings] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.config_path = config_path
+        self._reload = reload or (lambda: load_settings(config_path, required=True))
+        self.replica = replica_name()
+        self.stopping = threading.Event()
+        self._wake = threading.Event()
+        self._reload_requested = threading.Event()
+        self._running = 0
+        self._running_lock = threading.Condition()
+        self._export_retries: dict[str, int] = {}
+        self.scheduler = BlockingScheduler(
+            executors={
+                "default": ThreadPoolExecutor(settings.daemon.workers),
+                "watchdog": ThreadPoolExecutor(1),
+            },
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": settings.daemon.misfire_grace_seconds,
+            },
+            timezone=dt.UTC,
+        )
+        self.scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+
+    # ----------------------------------------------------------------- scheduling
+
+    def partners(self) -> list[PartnerSettings]:
+        return [
+            partner
+            for partner in self.settings.partners.values()
+            if partner.enabled and partner.transport is not None
+        ]
+
+    def schedule(self, *, at_start: bool) -> None:
+        """(Re)create every partner's jobs from ``self.settings``."""
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith(("export:", "poll:", "retry:")):
+                job.remove()
+        now = utcnow()
+        for partner in self.partners():
+            where = f"partners.{partner.name}"
+            cron = validate_cron(partner.export_cron, partner.timezone, where)
+            self.scheduler.add_job(
+                self._job,
+                cron,
+                args=("export", partner.name),
+                id=f"export:{partner.name}",
+                name=f"export {partner.name}",
+                replace_existing=True,
+            )
+            self.scheduler.add_job(
+                self._job,
+                IntervalTrigger(seconds=partner.poll_interval, timezone=dt.UTC),
+                args=("poll", partner.name),
+                id=f"poll:{partner.name}",
+                name=f"poll {partner.name}",
+                next_run_time=now,
+                replace_existing=True,
+            )
+            if at_start and self._export_missed(partner, cron, now):
+                logger.info("today's export was missed; running it now", partner=partner.name)
+                self._schedule_once("export", partner.name, now)
+        interval = sdnotify.watchdog_interval()
+        if interval and not self.scheduler.get_job("watchdog"):
+            self.scheduler.add_job(
+                sdnotify.watchdog,
+                IntervalTrigger(seconds=interval, timezone=dt.UTC),
+                id="watchdog",
+                executor="watchdog",
+                replace_existing=True,
+            )
+
+    def _export_missed(self, partner: PartnerSettings, cron: CronTrigger, now: dt.datetime) -> bool:
+        """True when today's export time has passed and the ledger has no upload today."""
+        zone = partner.zone
+        local_now = now.astimezone(zone)
+        start_of_day = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
+        first_fire = cron.get_next_fire_time(None, start_of_day)
+        if (
+            first_fire is None
+            or first_fire > now
+            or first_fire.astimezone(zone).date() != local_now.date()
+        ):
+            return False
+        try:
+            with self.store.connect() as connection:
+                uploaded = ledger.uploaded_on(
+                    connection, partner.name, local_now.date().isoformat()
+                )
+        except StoreError as exc:
+            logger.error("cannot read the ledger at start-up", partner=partner.name, error=str(exc))
+            return False
+        return uploaded is None
+
+    def _schedule_once(self, job: str, partner: str, when: dt.datetime) -> None:
+        self.scheduler.add_job(
+            self._job,
+            DateTrigger(run_date=when, timezone=dt.UTC),
+            args=(job, partner),
+            id=f"retry:{job}:{partner}",
+            name=f"{job} {partner} (once)",
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+
+    def _on_missed(self, event: JobExecutionEvent) -> None:
+        logger.warning(
+            "job run skipped (still running, or the scheduler was busy)", job_id=event.job_id
+        )
+
+    # ----------------------------------------------------------------- jobs
+
+    def _job(self, job: str, partner_name: str) -> None:
+        """Run one scheduled job for one partner; never raise."""
+        if self.stopping.is_set():
+            return
+        partner = self.settings.partners.get(partner_name)
+        if partner is None or not partner.enabled or partner.transport is None:
+            return
+        with self._running_lock:
+            self._running += 1
+        try:
+            ok = run_job(
+                self.store,
+                self.settings,
+                partner,
+                job,
+                replica=self.replica,
+                stop=self.stopping.is_set,
+            )
+            if job == "export":
+                if ok:
+                    self._export_retries.pop(partner_name, None)
+                else:
+                    self._retry_export(partner)
+        finally:
+            with self._running_lock:
+                self._running -= 1
+                self._running_lock.notify_all()
+
+    def _retry_export(self, partner: PartnerSettings) -> None:
+        """Try a failed export again later, with backoff, until the partner's day ends."""
+        attempt = self._export_retries.get(partner.name, 0) + 1
+        self._export_retries[partner.name] = attempt
+        delay = min(RETRY_FIRST_SECONDS * 2 ** (attempt - 1), RETRY_MAX_SECONDS)
+        now = utcnow()
+        when = now + dt.timedelta(seconds=delay)
+        zone = partner.zone
+        if when.astimezone(zone).date() != now.astimezone(zone).date():
+            logger.error("export not retried: the partner's day is over", partner=partner.name)
+            self._export_retries.pop(partner.name, None)
+            return
+        logger.info("export will be retried", in_seconds=delay, attempt=attempt)
+        self._schedule_once("export", partner.name, when)
+
+    # ----------------------------------------------------------------- control
+
+    def request_stop(self, *_: Any) -> None:
+        self.stopping.set()
+        self._wake.set()
+
+    def request_reload(self, *_: Any) -> None:
+        self._reload_requested.set()
+        self._wake.set()
+
+    def _control(self) -> None:
+        """The control thread: acts on signals outside the signal handlers."""
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self.stopping.is_set():
+                self._shutdown()
+                return
+            if self._reload_requested.is_set():
+                self._reload_requested.clear()
+                self._do_reload()
+
+    def _do_reload(self) -> None:
+        sdnotify.reloading()
+        try:
+            new = self._reload()
+            for partner in new.partners.values():
+                if partner.enabled and partner.transport is not None:
+                    validate_cron(partner.export_cron, partner.timezone, f"partners.{partner.name}")
+        except FtpbridgeError as exc:
+            logger.error("new config is invalid; keeping the old one", error=exc.message)
+            sdnotify.ready()
+            return
+        if new.store_url != self.settings.store_url:
+            logger.warning("the store URL changed; restart ftpbridge to use the new store")
+        self.settings = new
+        self.schedule(at_start=False)
+        logger.info("config reloaded", partners=sorted(p.name for p in self.partners()))
+        sdnotify.ready()
+
+    def _shutdown(self) -> None:
+        logger.info("stopping: no new work; waiting for running steps")
+        sdnotify.stopping()
+        with contextlib.suppress(SchedulerNotRunningError):
+            self.scheduler.shutdown(wait=False)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        with self._running_lock:
+            while self._running and time.monotonic() < deadline:
+                self._running_lock.wait(timeout=deadline - time.monotonic())
+            abandoned = self._running
+        if abandoned:
+            # Every step is crash-safe: what is cut off here is redone at the next start.
+            logger.warning("steps still running were abandoned", running=abandoned)
+            os._exit(0)
+
+    def run(self) -> int:
+        """Schedule, run until SIGTERM/SIGINT, return the exit code (0)."""
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+        signal.signal(signal.SIGHUP, self.request_reload)
+        self.schedule(at_start=True)
+        control = threading.Thread(target=self._control, name="ftpbridge-control", daemon=True)
+        control.start()
+        partners = [partner.name for partner in self.partners()]
+        if not partners:
+            logger.warning("no enabled partner has a transport: nothing is scheduled")
+        self.scheduler.add_job(
+            self._started,
+            DateTrigger(run_date=utcnow(), timezone=dt.UTC),
+            id="started",
+            executor="watchdog",
+        )
+        logger.info("ftpbridge running", partners=partners, replica=self.replica)
+        self.scheduler.start()
+        control.join(timeout=STOP_GRACE_SECONDS + 2)
+        logger.info("ftpbridge stopped")
+        return 0
+
+    def _started(self) -> None:
+        sdnotify.ready()
+        sdnotify.status(f"scheduled {len(self.partners())} partner(s)")

@@ -1,0 +1,144 @@
+"""``ftpbridge status``: how every partner is doing, read from the store (works while the
+daemon runs). Silent stalls are what hurts most in this field, so failures, alerts and
+stale partners are shown first and plainly."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ftpbridge.settings import Settings
+from ftpbridge.store import Store, ledger
+from ftpbridge.store.engine import utcnow
+from ftpbridge.store.items import count_by_status, list_items
+from ftpbridge.store.state import all_job_states
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def partner_status(
+    store: Store, settings: Settings, now: dt.datetime | None = None
+) -> list[dict[str, Any]]:
+    """One JSON-ready dict per configured partner (see the README for the fields)."""
+    now = now or utcnow()
+    since = now - dt.timedelta(hours=24)
+    with store.connect() as connection:
+        jobs = all_job_states(connection)
+        totals = ledger.import_totals(connection, since)
+        counts = count_by_status(connection)
+        result = []
+        for name, partner in settings.partners.items():
+            exports = ledger.recent(connection, partner=name, direction="export", limit=1)
+            imports = ledger.recent(connection, partner=name, direction="import", limit=1)
+            past_due = list_items(
+                connection,
+                partner=name,
+                status_filter="past_due",
+                past_due_before={name: now - dt.timedelta(days=partner.past_due_days)},
+            )
+            poll = jobs.get((name, "poll"), {})
+            export = jobs.get((name, "export"), {})
+            failures = max(
+                poll.get("consecutive_failures", 0), export.get("consecutive_failures", 0)
+            )
+            errors = [state for state in (poll, export) if state.get("last_error_at")]
+            last_error = max(errors, key=lambda state: state["last_error_at"]) if errors else None
+            polled = poll.get("last_success_at")
+            scheduled = partner.enabled and partner.transport is not None
+            stale = scheduled and (
+                polled is None or (now - polled).total_seconds() > partner.stale_seconds
+            )
+            last_export = exports[0] if exports else None
+            last_import = imports[0] if imports else None
+            result.append(
+                {
+                    "name": name,
+                    "enabled": partner.enabled,
+                    "transport": partner.transport,
+                    "host": partner.host or (str(partner.path) if partner.path else None),
+                    "last_export": (
+                        {
+                            "file": last_export["name"],
+                            "items": last_export["rows_total"],
+                            "state": last_export["state"],
+                            "at": _iso(last_export["created_at"]),
+                        }
+                        if last_export
+                        else None
+                    ),
+                    "last_poll": _iso(polled),
+                    "last_import": (
+                        {
+                            "file": last_import["name"],
+                            "state": last_import["state"],
+                            "applied": last_import["rows_applied"],
+                            "unchanged": last_import["rows_unchanged"],
+                            "rejected": last_import["rows_rejected"],
+                            "at": _iso(last_import["created_at"]),
+                        }
+                        if last_import
+                        else None
+                    ),
+                    "imports_24h": totals.get(
+                        name, {"files": 0, "applied": 0, "unchanged": 0, "rejected": 0}
+                    ),
+                    "items": {
+                        "pending": counts.get((name, "pending"), 0),
+                        "acknowledged": counts.get((name, "acknowledged"), 0),
+                        "shipped": counts.get((name, "shipped"), 0),
+                        "past_due": len(past_due),
+                    },
+                    "consecutive_failures": failures,
+                    "alert": failures >= partner.alert_after,
+                    "last_error": last_error["last_error"] if last_error else None,
+                    "last_error_at": _iso(last_error["last_error_at"]) if last_error else None,
+                    "stale": stale,
+                    "replica": {"poll": poll.get("replica"), "export": export.get("replica")},
+                }
+            )
+    return result
+
+
+def render(rows: list[dict[str, Any]]) -> list[str]:
+    """Readable lines for a terminal."""
+    if not rows:
+        return ["No partners configured."]
+    lines = []
+    for row in rows:
+        flags = []
+        if not row["enabled"]:
+            flags.append("disabled")
+        if row["alert"]:
+            flags.append(f"ALERT: {row['consecutive_failures']} failures in a row")
+        elif row["consecutive_failures"]:
+            flags.append(f"{row['consecutive_failures']} failure(s) in a row")
+        if row["stale"]:
+            flags.append("STALE: no successful poll recently")
+        head = f"{row['name']}"
+        where = f"{row['transport']}://{row['host']}" if row["transport"] else "manual only"
+        lines.append(f"{head}  ({where})" + (f"  [{'; '.join(flags)}]" if flags else ""))
+        export = row["last_export"]
+        lines.append(
+            "  last export:  "
+            + (
+                f"{export['file']} ({export['items']} items, {export['state']}) at {export['at']}"
+                if export
+                else "never"
+            )
+        )
+        lines.append(f"  last poll:    {row['last_poll'] or 'never'}")
+        day = row["imports_24h"]
+        lines.append(
+            f"  last 24 h:    {day['files']} file(s) imported: {day['applied']} applied,"
+            f" {day['unchanged']} unchanged, {day['rejected']} rejected"
+        )
+        items = row["items"]
+        lines.append(
+            f"  items:        {items['pending']} pending, {items['acknowledged']} acknowledged,"
+            f" {items['past_due']} past due, {items['shipped']} shipped"
+        )
+        if row["last_error"]:
+            lines.append(f"  last error:   {row['last_error']} ({row['last_error_at']})")
+    return lines

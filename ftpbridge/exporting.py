@@ -8,10 +8,14 @@ Spreadsheet safety (CSV injection). Cells that come from customers or the shop (
 addresses, e-mail, product names, attributes, SKUs) are what a hostile buyer controls. A
 cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is written
 with a leading apostrophe (``'=HYPERLINK(...)``), which Excel, LibreOffice and Google
-Sheets show as text and never evaluate, *unless* the cell holds nothing but digits,
-spaces and ``+ - ( ) . /``: such a cell cannot call a function, open a link or start DDE,
-so phone numbers like ``+44 20 7946 0958`` and references like ``-12`` keep their exact
-text. This follows OWASP's CSV-injection advice, narrowed so that phone numbers survive.
+Sheets show as text and never evaluate, *unless* the cell is a phone number or a plain
+negative number: ``+`` followed only by digits, spaces and ``( ) . / -``
+(``+44 20 7946 0958``, ``+1 (617) 555-0100``), or ``-`` followed only by digits with at
+most one decimal point or comma (``-12``, ``-3.5``). Such cells cannot call a function,
+open a link or start DDE, so they keep their exact text. Anything else that starts with a
+sign is arithmetic a spreadsheet would compute (``-2+3`` shows as 1, ``+1+1`` as 2) and
+gets the apostrophe too. This follows OWASP's CSV-injection advice, narrowed so that
+phone numbers survive.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ UNTRUSTED_FIELDS = frozenset(
     }
 )
 _DANGEROUS_START = r"^[=+\-@\t\r]"
-_HARMLESS = r"[0-9\s()+\-./]*"
+_HARMLESS = r"\+[0-9\s()./\-]*|-[0-9]+(?:[.,][0-9]+)?"
 
 
 def neutralise_formulas(values: pd.Series) -> pd.Series:

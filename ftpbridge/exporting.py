@@ -16,6 +16,10 @@ open a link or start DDE, so they keep their exact text. Anything else that star
 sign is arithmetic a spreadsheet would compute (``-2+3`` shows as 1, ``+1+1`` as 2) and
 gets the apostrophe too. This follows OWASP's CSV-injection advice, narrowed so that
 phone numbers survive.
+
+A lone carriage return inside a cell is written as a line feed: Python's CSV writer
+quotes only cells holding a character of the line ending in use, so with ``lf`` endings a
+bare ``\r`` would go out unquoted and split the row for every reader.
 """
 
 from __future__ import annotations
@@ -90,7 +94,7 @@ def file_name(partner: PartnerSettings, now: dt.datetime) -> str:
 def _frame(rows: list[Any], layout: Layout, partner: PartnerSettings) -> pd.DataFrame:
     raw = pd.DataFrame.from_records(rows, columns=list(EXPORT_NAMES))
     text = {
-        name: raw[name].fillna("").astype(str)
+        name: raw[name].fillna("").astype(str).str.replace("\r(?!\n)", "\n", regex=True)
         for name in EXPORT_NAMES
         if name not in ("order_date", "quantity", "shipped_date")
     }

@@ -49,7 +49,11 @@ __all__ = [
 MASK = "**********"
 
 # Libraries that are chatty at INFO; their warnings and errors still come through.
-QUIET_LOGGERS: Mapping[str, str] = {"paramiko.transport": "WARNING", "apscheduler": "WARNING"}
+QUIET_LOGGERS: Mapping[str, str] = {
+    "paramiko.transport": "WARNING",
+    "apscheduler": "WARNING",
+    "alembic": "WARNING",
+}
 
 _SENSITIVE_NAME = re.compile(
     r"password|passphrase|passwd|secret|token|credential|private_key|privatekey", re.IGNORECASE

@@ -15,6 +15,7 @@ import codecs
 import csv
 import hashlib
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,7 +130,8 @@ def detect_shape(path: Path, facts: FileFacts, layout: Layout) -> CsvShape:
                 f"{path.name} is in an unknown text encoding (not UTF-8, not Windows-1252)",
                 hint="save it as 'CSV UTF-8' in the spreadsheet",
             ) from None
-    header_line = sample.lstrip("\ufeff").split("\n", 1)[0].rstrip("\r")
+    # Lines may end in CRLF, LF or a lone CR (Excel for Mac's "CSV (Macintosh)").
+    header_line = re.split(r"\r\n|\r|\n", sample.lstrip("\ufeff"), maxsplit=1)[0]
     if not header_line.strip():
         raise InputFileError(
             f"{path.name} has no header row on its first line",

@@ -126,6 +126,15 @@ def validate(chunk: pd.DataFrame, state: pd.DataFrame, rules: Rules) -> pd.DataF
     verdicts.decide(chunk["order_id"] == "", REJECTED, "order_id is empty")
     verdicts.decide(chunk["item_id"] == "", REJECTED, "item_id is empty")
 
+    others_filled = (chunk[["shipped_date", "carrier", "tracking_number"]] != "").any(axis=1)
+    # An empty shipped cell means "not shipped" only on an untouched row: with a date,
+    # carrier or tracking number filled in, the fulfiller most likely forgot to say so.
+    verdicts.decide(
+        (chunk["shipped"] == "") & others_filled,
+        REJECTED,
+        "shipped is empty but shipped_date, carrier or tracking_number is filled in;"
+        " write true if the item shipped, false if not",
+    )
     shipped_text = chunk["shipped"].str.casefold()
     shipped = shipped_text.map(_SHIPPED)
     verdicts.decide(
@@ -166,7 +175,6 @@ def validate(chunk: pd.DataFrame, state: pd.DataFrame, rules: Rules) -> pd.DataF
         "item " + chunk["item_id"] + " is not routed to " + rules.partner,
     )
     was_shipped = current["status"] == "shipped"
-    others_filled = (chunk[["shipped_date", "carrier", "tracking_number"]] != "").any(axis=1)
 
     # Not shipped.
     verdicts.decide(

@@ -29,7 +29,15 @@ from ftpbridge.settings import PartnerSettings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
 from ftpbridge.store.items import LOOKUP_NAMES, apply_shipments, lookup
-from ftpbridge.validation import APPLIED, REJECTED, UNCHANGED, Rules, find_duplicates, validate
+from ftpbridge.validation import (
+    APPLIED,
+    REJECTED,
+    UNCHANGED,
+    Rules,
+    comparable,
+    find_duplicates,
+    validate,
+)
 
 CHUNK_ROWS = 100_000
 REPORT_COLUMNS = ("row", "order_id", "item_id", "outcome", "reason")
@@ -261,10 +269,8 @@ class _ReportWriter:
 
 
 def _signature(chunk: pd.DataFrame) -> pd.Series:
-    values = chunk[["order_id", "shipped", "shipped_date", "carrier", "tracking_number"]]
-    return pd.util.hash_pandas_object(
-        values.apply(lambda column: column.str.casefold()), index=False
-    )
+    # Compared by meaning: "TRUE"/"yes", "ups"/"UPS", "1z5r 8939..."/"1Z5R8939..." agree.
+    return pd.util.hash_pandas_object(comparable(chunk), index=False)
 
 
 def _duplicate_rows(path: Path, shape: CsvShape, chunk_rows: int) -> pd.DataFrame:

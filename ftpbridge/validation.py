@@ -316,6 +316,26 @@ def validate(chunk: pd.DataFrame, state: pd.DataFrame, rules: Rules) -> pd.DataF
     return result
 
 
+def comparable(chunk: pd.DataFrame) -> pd.DataFrame:
+    """The values that say whether two rows for one item agree, each spelled one way:
+    shipped as true/false, the carrier by its canonical name, the tracking number
+    normalised, the rest case-folded. Unknown spellings stay as written (case-folded), so
+    rows that disagree in meaning never compare equal. No loop over rows."""
+    shipped_text = chunk["shipped"].str.casefold()
+    shipped = shipped_text.map({word: str(value) for word, value in _SHIPPED.items()})
+    carrier = canonical_carrier(chunk["carrier"])
+    return pd.DataFrame(
+        {
+            "order_id": chunk["order_id"].str.casefold(),
+            "shipped": shipped.fillna(shipped_text),
+            "shipped_date": chunk["shipped_date"].str.casefold(),
+            "carrier": carrier.fillna(chunk["carrier"].str.casefold()),
+            "tracking_number": normalise_tracking(chunk["tracking_number"]),
+        },
+        index=chunk.index,
+    )
+
+
 def find_duplicates(keys: pd.DataFrame) -> pd.DataFrame:
     """Same item on several rows of one file.
 

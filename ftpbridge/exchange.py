@@ -464,7 +464,7 @@ def run_check(
                     False,
                     time.monotonic() - started,
                     exc.message,
-                    exc.hint or _hint_for(exc, partner, name),
+                    _hint_for(exc, partner, name) or exc.hint,
                 )
             )
             return False

@@ -214,6 +214,7 @@ def start_ftp_server(
     from pyftpdlib.authorizers import DummyAuthorizer
     from pyftpdlib.filesystems import AbstractedFS
     from pyftpdlib.handlers import DTPHandler, FTPHandler, ThrottledDTPHandler
+    from pyftpdlib.ioloop import IOLoop
     from pyftpdlib.servers import ThreadedFTPServer
 
     stats = FTPServerStats(cuts_left=cuts if cut_data_after_bytes else 0)
@@ -248,8 +249,8 @@ def start_ftp_server(
             self._maybe_cut(self.tot_bytes_sent)
             return sent
 
-        def handle_read(self) -> None:
-            super().handle_read()
+        def handle_read_event(self) -> None:  # what pyftpdlib's event loop calls
+            super().handle_read_event()
             self._maybe_cut(self.tot_bytes_received)
 
         def handle_ssl_established(self) -> None:
@@ -328,7 +329,13 @@ def start_ftp_server(
         Handler.tls_control_required = True
         Handler.tls_data_required = True
 
-    server = ThreadedFTPServer((LOOPBACK, 0), Handler)
+    # An IOLoop of its own: the default is a process-wide singleton, and close_all() closes
+    # it, which would stop every other server of the test session too.
+    server = ThreadedFTPServer((LOOPBACK, 0), Handler, ioloop=IOLoop())
+    # ThreadedFTPServer keeps its stop flag and lock on the class: stopping one server would
+    # end the connections of every other. Give this one its own.
+    server._exit = threading.Event()
+    server._lock = threading.Lock()
     server.poll_timeout = 0.1
     server.join_timeout = 2
     thread = threading.Thread(

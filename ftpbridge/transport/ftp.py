@@ -404,7 +404,12 @@ class FTPTransport:
             while chunk := connection.recv(BLOCK_SIZE):
                 chunks.append(chunk)
             if isinstance(connection, ssl.SSLSocket):
-                connection.unwrap()
+                try:
+                    connection.unwrap()
+                except (ssl.SSLError, OSError):
+                    # Some servers close an empty listing's data connection without a TLS
+                    # shutdown; the 226 on the control connection below says if it was whole.
+                    logger.debug("TLS data connection closed without shutdown", command=command)
         ftp.voidresp()
         raw = b"".join(chunks)
         separator = b"\r\n" if b"\r\n" in raw else b"\n"

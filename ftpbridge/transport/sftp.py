@@ -255,7 +255,10 @@ class SFTPTransport:
         params = self._params
         if params.private_key is not None:
             try:
-                key = paramiko.PKey.from_path(params.private_key, params.private_key_passphrase)
+                passphrase = params.private_key_passphrase
+                key = paramiko.PKey.from_path(
+                    params.private_key, passphrase.encode() if passphrase else None
+                )
             except paramiko.PasswordRequiredException as error:
                 raise AuthenticationError(
                     f"sftp: the private key {str(params.private_key)!r} is encrypted and no "

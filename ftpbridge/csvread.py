@@ -185,26 +185,29 @@ def iter_chunks(path: Path, shape: CsvShape, *, chunk_rows: int) -> Iterator[pd.
     """
     fields = sorted(REQUIRED_ON_IMPORT, key=lambda field: shape.positions[field])
     usecols = [shape.positions[field] for field in fields]
-    reader = pd.read_csv(
-        path,
-        sep=shape.delimiter,
-        encoding=shape.encoding,
-        encoding_errors="strict",
-        header=0,
-        usecols=usecols,
-        dtype=str,
-        keep_default_na=False,
-        na_filter=False,
-        skip_blank_lines=False,
-        chunksize=chunk_rows,
-        engine="c",
-        quotechar='"',
-        doublequote=True,
-        skipinitialspace=False,
-        low_memory=True,
-    )
+    reader = None
     start = 2
     try:
+        # Inside the try: pandas tokenizes the first rows while opening the reader, so a
+        # malformed small file fails here already.
+        reader = pd.read_csv(
+            path,
+            sep=shape.delimiter,
+            encoding=shape.encoding,
+            encoding_errors="strict",
+            header=0,
+            usecols=usecols,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            chunksize=chunk_rows,
+            engine="c",
+            quotechar='"',
+            doublequote=True,
+            skipinitialspace=False,
+            low_memory=True,
+        )
         for chunk in reader:
             chunk.columns = fields
             frame = chunk.fillna("")
@@ -225,7 +228,8 @@ def iter_chunks(path: Path, shape: CsvShape, *, chunk_rows: int) -> Iterator[pd.
             hint="save it again as 'CSV UTF-8' in the spreadsheet",
         ) from None
     finally:
-        reader.close()
+        if reader is not None:
+            reader.close()
 
 
 def _parser_message(exc: Exception) -> str:

@@ -343,10 +343,15 @@ def _take(
     taken = {existing.name for existing in transport.list(destination)}
     target_name = _free_name(name, taken, utcnow())
     target = remote_join(destination, target_name)
+    report_name = target_name + REPORT_SUFFIX
+    # The report goes up before the file moves: a crash in between leaves the file in the
+    # inbox, and the next poll (already processed) moves it next to that same report. The
+    # other order could archive a file whose report never reaches the fulfiller.
+    crashpoint("report_upload")
+    if not (result.status == "already_processed" and report_name in taken):
+        transport.upload(report, remote_join(destination, report_name))
     crashpoint("archive")
     move(transport, remote, target, staging)
-    crashpoint("report_upload")
-    transport.upload(report, remote_join(destination, target_name + REPORT_SUFFIX))
     if partner.done_marker:
         try:
             transport.delete(remote + DONE_SUFFIX)
@@ -361,8 +366,11 @@ def _take(
 
 
 def _free_name(name: str, taken: set[str], now: dt.datetime) -> str:
-    """``name``, or ``name`` with a UTC time suffix before its extension when taken."""
-    if name not in taken and name + REPORT_SUFFIX not in taken:
+    """``name``, or ``name`` with a UTC time suffix before its extension when taken.
+
+    A report without its file is ours, left by a crash before the move: the name is free.
+    """
+    if name not in taken:
         return name
     stem, dot, suffix = name.rpartition(".")
     if not dot:

@@ -26,6 +26,8 @@ import structlog
 from paramiko.sftp import (
     CMD_CLOSE,
     CMD_DATA,
+    CMD_EXTENDED,
+    CMD_EXTENDED_REPLY,
     CMD_HANDLE,
     CMD_NAME,
     CMD_OPENDIR,
@@ -66,11 +68,14 @@ KEEPALIVE_SECONDS = 30
 # cost. Packet size is only what we accept; the server still sends what it likes.
 WINDOW_SIZE = 16 * 1024 * 1024
 MAX_PACKET_SIZE = 128 * 1024
-# Downloads keep PIPELINE_DEPTH read requests of READ_REQUEST_SIZE in flight. A server that
-# answers a read with fewer bytes (allowed by the protocol) is handled, only slower.
-# Uploads stay at paramiko's 32 KiB writes: a server may refuse larger writes outright.
+# Read and write requests: 32 KiB is what every server must accept. OpenSSH (8.6+)
+# announces larger limits through its limits@openssh.com extension; we then use up to
+# 128 KiB, which cuts paramiko's per-request Python cost by four.
+DEFAULT_REQUEST_SIZE = 32 * 1024
+MAX_REQUEST_SIZE = 128 * 1024
+# Downloads keep this many read requests in flight, like OpenSSH's client.
 PIPELINE_DEPTH = 64
-READ_REQUEST_SIZE = 128 * 1024
+UPLOAD_BLOCK = 1024 * 1024
 TRUST_HINT = "if the key is right, run: ftpbridge check --partner NAME --trust-host-key"
 
 
@@ -194,6 +199,7 @@ class SFTPTransport:
         self._port = params.port or DEFAULT_PORT
         self._ssh: paramiko.Transport | None = None
         self._sftp: paramiko.SFTPClient | None = None
+        self._read_size = self._write_size = DEFAULT_REQUEST_SIZE
 
     def describe(self) -> str:
         """Return ``sftp://user@host:port``; never a secret."""
@@ -333,6 +339,7 @@ class SFTPTransport:
             if sftp is None:
                 raise TransportError(f"sftp: {self.describe()} did not open an SFTP session")
             sftp.get_channel().settimeout(params.timeout)
+            self._read_size, self._write_size = _request_sizes(sftp)
         except BaseException:
             ssh.close()
             raise
@@ -398,7 +405,7 @@ class SFTPTransport:
             with atomic_local_file(local_path) as temporary:
                 with sftp.open(remote_path, "rb") as remote, temporary.open("wb") as handle:
                     expected = remote.stat().st_size or 0
-                    _pipelined_read(sftp, remote, expected, handle)
+                    _pipelined_read(sftp, remote, expected, handle, self._read_size)
                 written = temporary.stat().st_size
                 if written != expected:
                     raise TransportError(
@@ -416,9 +423,13 @@ class SFTPTransport:
 
         def operation(sftp: paramiko.SFTPClient) -> None:
             try:
-                with local_path.open("rb") as handle:
-                    # confirm=False: no stat afterwards, which write-only inboxes refuse.
-                    sftp.putfo(handle, temporary, confirm=False)
+                # Pipelined writes (paramiko's putfo(confirm=False) does the same with 32 KiB
+                # requests); no stat afterwards, which write-only inboxes refuse.
+                with local_path.open("rb") as handle, sftp.open(temporary, "wb", 0) as remote:
+                    remote.set_pipelined(True)
+                    remote.MAX_REQUEST_SIZE = self._write_size
+                    while block := handle.read(UPLOAD_BLOCK):
+                        remote.write(block)
                 self._rename(sftp, temporary, remote_path)
             except BaseException:
                 if self._ssh is not None and self._ssh.is_active():
@@ -487,6 +498,24 @@ class SFTPTransport:
         self._run("create directory", path, operation)
 
 
+def _request_sizes(sftp: paramiko.SFTPClient) -> tuple[int, int]:
+    """Return (read, write) request sizes the server accepts: its limits@openssh.com
+    answer capped at MAX_REQUEST_SIZE, else the 32 KiB every server must accept."""
+    try:
+        kind, message = sftp._request(CMD_EXTENDED, "limits@openssh.com")
+    except (OSError, paramiko.SFTPError):  # "Operation unsupported": not OpenSSH, or < 8.6
+        return DEFAULT_REQUEST_SIZE, DEFAULT_REQUEST_SIZE
+    if kind != CMD_EXTENDED_REPLY:
+        return DEFAULT_REQUEST_SIZE, DEFAULT_REQUEST_SIZE
+    message.get_int64()  # largest packet
+    limits = [message.get_int64(), message.get_int64()]  # largest read, largest write
+    read, write = (
+        min(limit, MAX_REQUEST_SIZE) if limit >= DEFAULT_REQUEST_SIZE else DEFAULT_REQUEST_SIZE
+        for limit in limits
+    )
+    return read, write
+
+
 class _ReadResponses:
     """Collects read answers that arrive while we wait for an older one."""
 
@@ -521,7 +550,11 @@ def _status_error(message: paramiko.Message) -> Exception:
 
 
 def _pipelined_read(
-    sftp: paramiko.SFTPClient, remote: paramiko.SFTPFile, size: int, sink: BinaryIO
+    sftp: paramiko.SFTPClient,
+    remote: paramiko.SFTPFile,
+    size: int,
+    sink: BinaryIO,
+    request_size: int,
 ) -> None:
     """Read ``size`` bytes of ``remote`` into ``sink`` keeping PIPELINE_DEPTH requests in flight.
 
@@ -534,7 +567,7 @@ def _pipelined_read(
     offset = 0
     while pending or offset < size:
         while len(pending) < PIPELINE_DEPTH and offset < size:
-            length = min(READ_REQUEST_SIZE, size - offset)
+            length = min(request_size, size - offset)
             number = sftp._async_request(
                 responses, CMD_READ, remote.handle, int64(offset), int(length)
             )

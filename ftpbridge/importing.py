@@ -317,47 +317,54 @@ def _apply_chunk(
     applied = decided[decided["outcome"] == APPLIED]
     if applied.empty:
         return
-    new = pd.DataFrame(
-        {
-            "item_id": applied["item_id"],
-            "status": "shipped",
-            "shipped_date": applied["new_shipped_date"],
-            "carrier": applied["new_carrier"],
-            "tracking_number": applied["new_tracking_number"],
-        }
-    )
+    item_ids = applied["item_id"]
+    new = {
+        "status": pd.Series("shipped", index=applied.index),
+        "shipped_date": applied["new_shipped_date"],
+        "carrier": applied["new_carrier"],
+        "tracking_number": applied["new_tracking_number"],
+    }
     old = {
         "status": applied["old_status"],
-        "shipped_date": applied["old_shipped_date"],
+        # text on SQLite, a date on PostgreSQL: the same YYYY-MM-DD text either way
+        "shipped_date": pd.to_datetime(applied["old_shipped_date"], errors="coerce").dt.strftime(
+            "%Y-%m-%d"
+        ),
         "carrier": applied["old_carrier"],
         "tracking_number": applied["old_tracking_number"],
     }
-    audit_frames = []
+    changes = list(
+        zip(
+            item_ids.tolist(),
+            new["status"].tolist(),
+            new["shipped_date"].tolist(),
+            new["carrier"].tolist(),
+            new["tracking_number"].tolist(),
+            strict=True,
+        )
+    )
+    audit_rows: list[tuple[Any, ...]] = []
+    rows = applied["row"].astype("int64")
     for field_name in SHIP_FIELDS:
-        before = old[field_name].astype(object).where(old[field_name].notna(), None)
+        before = old[field_name].astype(object)
+        before = before.where(before.notna(), None)
         after = new[field_name].astype(object)
-        changed = before.astype(str) != after.astype(str)
+        changed = before.isna() | (before.astype(str) != after.astype(str))
         if not changed.any():
             continue
-        audit_frames.append(
-            pd.DataFrame(
-                {
-                    "item_id": applied["item_id"][changed],
-                    "field": field_name,
-                    "old_value": before[changed].map(_text_or_none, na_action="ignore"),
-                    "new_value": after[changed].astype(str),
-                    "file_id": file_id,
-                    "source": name,
-                    "row_number": applied["row"][changed].astype("int64"),
-                }
+        count = int(changed.sum())
+        audit_rows.extend(
+            zip(
+                item_ids[changed].tolist(),
+                [field_name] * count,
+                before[changed].tolist(),
+                after[changed].tolist(),
+                [file_id] * count,
+                [name] * count,
+                rows[changed].tolist(),
+                strict=True,
             )
         )
-    audit_rows: list[dict[str, Any]] = []
-    if audit_frames:
-        audit_frame = pd.concat(audit_frames, ignore_index=True)
-        audit_frame = audit_frame.astype(object).where(audit_frame.notna(), None)
-        audit_rows = audit_frame.to_dict("records")
-    changes = new.astype(object).to_dict("records")
     apply_shipments(connection, changes, audit_rows, now)
     if len(result.preview) < PREVIEW_LIMIT:
         room = PREVIEW_LIMIT - len(result.preview)
@@ -373,11 +380,3 @@ def _apply_chunk(
             ]
         ].head(room)
         result.preview.extend(preview.astype(object).to_dict("records"))
-
-
-def _text_or_none(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)

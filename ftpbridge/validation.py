@@ -110,7 +110,7 @@ def validate(chunk: pd.DataFrame, state: pd.DataFrame, rules: Rules) -> pd.DataF
     order_created_at (aware datetime).
 
     Returns the chunk with columns outcome, reason, and the normalised new values
-    new_shipped_date (date), new_carrier, new_tracking_number.
+    new_shipped_date (YYYY-MM-DD text), new_carrier, new_tracking_number.
     """
     index = chunk.index
     verdicts = Verdicts(index)
@@ -221,7 +221,7 @@ def validate(chunk: pd.DataFrame, state: pd.DataFrame, rules: Rules) -> pd.DataF
         + accepted
         + ")",
     )
-    ship_day = dates.dt.date
+    ship_day = dates.dt.strftime("%Y-%m-%d")
     latest = pd.Timestamp(rules.latest_date)
     problem(
         dates.notna() & (dates > latest),

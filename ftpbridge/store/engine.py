@@ -180,3 +180,46 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
             engine.dispose()
             raise
     return store
+
+
+# --------------------------------------------------------------------------- bulk paths
+# Hundreds of thousands of rows go through the DB-API driver directly: SQLAlchemy's
+# per-row parameter processing costs more than the database's own work at that size
+# (measured: 5.3 s of 6.7 s for 500,000 rows on SQLite). The SQL stays portable; only the
+# parameter marker follows the driver ("?" for sqlite3, "%s" for psycopg).
+
+
+def driver_sql(connection: Connection, sql: str) -> str:
+    """``sql`` written with ``?`` markers, in the driver's parameter style."""
+    return sql if connection.dialect.paramstyle == "qmark" else sql.replace("?", "%s")
+
+
+def execute_many(connection: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """Run ``sql`` (``?`` markers) once per row through the driver's executemany."""
+    if rows:
+        connection.exec_driver_sql(driver_sql(connection, sql), rows)
+
+
+def fetch_all(
+    connection: Connection, sql: str, parameters: tuple[Any, ...]
+) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` (``?`` markers) as plain tuples, straight from the driver."""
+    return [
+        tuple(row) for row in connection.exec_driver_sql(driver_sql(connection, sql), parameters)
+    ]
+
+
+def timestamp_value(connection: Connection, value: dt.datetime) -> Any:
+    """A UTC timestamp as the driver stores it: the text SQLAlchemy writes for SQLite
+    (naive UTC), the aware datetime for PostgreSQL."""
+    if connection.dialect.name == "sqlite":
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
+def date_value(connection: Connection, value: dt.date | str | None) -> Any:
+    """A date as the driver takes it: ISO ``YYYY-MM-DD`` text (SQLite stores that text;
+    psycopg sends text untyped, so PostgreSQL casts it to the date column)."""
+    if value is None or isinstance(value, str):
+        return value
+    return value.isoformat()

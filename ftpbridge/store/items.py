@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, and_, bindparam, func, or_, select, update
 
-from ftpbridge.store.schema import audit, items, orders
+from ftpbridge.store.engine import date_value, execute_many, fetch_all, timestamp_value
+from ftpbridge.store.schema import items, orders
 
 BATCH = 5_000
 UNSHIPPED = ("pending", "acknowledged")
@@ -96,13 +97,25 @@ LOOKUP_COLUMNS = (
 LOOKUP_NAMES = tuple(column.name for column in LOOKUP_COLUMNS)
 
 
+_LOOKUP_SQL = (
+    "SELECT items.id, items.order_id, items.partner, items.status, items.shipped_date,"
+    " items.carrier, items.tracking_number, orders.created_at"
+    " FROM items JOIN orders ON orders.id = items.order_id"
+)
+
+
 def lookup(connection: Connection, item_ids: Sequence[str]) -> list[tuple[Any, ...]]:
-    """Current state of the given items (those that exist), as tuples in LOOKUP_NAMES order."""
+    """Current state of the given items (those that exist), as tuples in LOOKUP_NAMES order.
+
+    Straight from the driver: dates and times come back as the driver gives them (text on
+    SQLite, date/datetime on PostgreSQL); callers parse them with pandas either way.
+    """
     rows: list[tuple[Any, ...]] = []
-    base = select(*LOOKUP_COLUMNS).select_from(items.join(orders, items.c.order_id == orders.c.id))
     for start in range(0, len(item_ids), BATCH):
-        chunk = list(item_ids[start : start + BATCH])
-        rows.extend(tuple(row) for row in connection.execute(base.where(items.c.id.in_(chunk))))
+        chunk = tuple(item_ids[start : start + BATCH])
+        markers = ",".join("?" * len(chunk))
+        sql = _LOOKUP_SQL + f" WHERE items.id IN ({markers})"  # only "?" markers are added
+        rows.extend(fetch_all(connection, sql, chunk))
     return rows
 
 
@@ -111,42 +124,32 @@ SHIP_FIELDS = ("status", "shipped_date", "carrier", "tracking_number")
 
 def apply_shipments(
     connection: Connection,
-    changes: list[dict[str, Any]],
-    audit_rows: list[dict[str, Any]],
+    changes: list[tuple[Any, ...]],
+    audit_rows: list[tuple[Any, ...]],
     now: dt.datetime,
 ) -> None:
     """Write shipment details and their audit rows, in the caller's transaction.
 
-    ``changes``: dicts with ``item_id`` and the SHIP_FIELDS; ``audit_rows``: dicts with
-    item_id, field, old_value, new_value, file_id, source, row_number.
+    ``changes``: tuples (item_id, status, shipped_date: date, carrier, tracking_number);
+    ``audit_rows``: tuples (item_id, field, old_value, new_value, file_id, source,
+    row_number).
     """
-    if changes:
-        statement = (
-            update(items)
-            .where(items.c.id == bindparam("b_id"))
-            .values(
-                status=bindparam("b_status"),
-                shipped_date=bindparam("b_shipped_date"),
-                carrier=bindparam("b_carrier"),
-                tracking_number=bindparam("b_tracking_number"),
-                updated_at=now,
-            )
-        )
-        connection.execute(
-            statement,
-            [
-                {
-                    "b_id": change["item_id"],
-                    "b_status": change["status"],
-                    "b_shipped_date": change["shipped_date"],
-                    "b_carrier": change["carrier"],
-                    "b_tracking_number": change["tracking_number"],
-                }
-                for change in changes
-            ],
-        )
-    if audit_rows:
-        connection.execute(audit.insert(), [{**row, "changed_at": now} for row in audit_rows])
+    stamp = timestamp_value(connection, now)
+    execute_many(
+        connection,
+        "UPDATE items SET status = ?, shipped_date = ?, carrier = ?, tracking_number = ?,"
+        " updated_at = ? WHERE id = ?",
+        [
+            (status, date_value(connection, shipped), carrier, tracking, stamp, item_id)
+            for item_id, status, shipped, carrier, tracking in changes
+        ],
+    )
+    execute_many(
+        connection,
+        "INSERT INTO audit (item_id, field, old_value, new_value, file_id, source, row_number,"
+        " changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(*row, stamp) for row in audit_rows],
+    )
 
 
 FILTERS = ("all", "pending", "acknowledged", "not_shipped", "shipped", "cancelled", "past_due")

@@ -53,7 +53,6 @@ from ftpbridge.store.state import job_finished
 logger = structlog.get_logger()
 
 STOP_GRACE_SECONDS = 25.0
-RETRY_FIRST_SECONDS = 60.0
 RETRY_MAX_SECONDS = 1800.0
 
 
@@ -204,7 +203,8 @@ class Daemon:
     def schedule(self, *, at_start: bool) -> None:
         """(Re)create every partner's jobs from ``self.settings``."""
         for job in self.scheduler.get_jobs():
-            if job.id.startswith(("export:", "poll:", "retry:")):
+            # Pending retries survive a reload (they look the partner up when they run).
+            if job.id.startswith(("export:", "poll:")):
                 job.remove()
         now = utcnow()
         for partner in self.partners():
@@ -312,7 +312,8 @@ class Daemon:
         """Try a failed export again later, with backoff, until the partner's day ends."""
         attempt = self._export_retries.get(partner.name, 0) + 1
         self._export_retries[partner.name] = attempt
-        delay = min(RETRY_FIRST_SECONDS * 2 ** (attempt - 1), RETRY_MAX_SECONDS)
+        first = self.settings.daemon.export_retry_seconds
+        delay = min(first * 2 ** (attempt - 1), RETRY_MAX_SECONDS)
         now = utcnow()
         when = now + dt.timedelta(seconds=delay)
         zone = partner.zone

@@ -59,6 +59,9 @@ class DaemonSettings(_Strict):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     max_file_bytes: int = Field(200_000_000, ge=1)
     misfire_grace_seconds: int = Field(300, ge=1)
+    export_retry_seconds: float = Field(60, gt=0)
+    """First wait before a failed export upload is tried again; it doubles each time
+    (capped at 30 minutes) until it works or the partner's day ends."""
 
 
 class PartnerSettings(_Strict):

@@ -373,3 +373,59 @@ def test_sigterm_during_a_slow_download_exits_cleanly(tmp_path: Path) -> None:
         assert counts(tmp_path) == (17, 68, 1)
     finally:
         server.stop()
+
+
+def test_failed_export_is_retried_until_it_works(site: dict[str, Any]) -> None:
+    """An export whose upload fails (the outbox cannot be created) is retried with backoff
+    and succeeds once the problem is fixed, without a restart."""
+    home = site["home"]
+    out = home / "acme" / "out"
+    out.rmdir()
+    out.write_text("a file where the outbox folder should be")
+    config = site["folder"] / "config.toml"
+    config.write_text(
+        config.read_text().replace("[daemon]\n", "[daemon]\nexport_retry_seconds = 0.5\n")
+    )
+    daemon = site["start"]()
+    wait_for(
+        lambda: any(e.get("event") == "export will be retried" for e in daemon.events()), "a retry"
+    )
+    out.unlink()
+    out.mkdir()
+    wait_for(lambda: uploaded_export(home), "the upload after the retry")
+    assert daemon.stop() == 0
+    assert any(e.get("event") == "export failed" for e in daemon.events())
+
+
+def test_systemd_notifications(site: dict[str, Any], tmp_path: Path) -> None:
+    """Under systemd the daemon sends READY=1 once scheduled, WATCHDOG=1 from the
+    scheduler's loop, and STOPPING=1 on shutdown, to $NOTIFY_SOCKET."""
+    import socket
+    import threading
+
+    address = str(tmp_path / "notify.sock")
+    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    receiver.bind(address)
+    receiver.settimeout(0.2)
+    messages: list[str] = []
+    done = threading.Event()
+
+    def listen() -> None:
+        while not done.is_set():
+            try:
+                messages.append(receiver.recv(4096).decode())
+            except TimeoutError:
+                continue
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    try:
+        daemon = site["start"]({"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "1000000"})
+        wait_for(lambda: any("READY=1" in m for m in messages), "READY=1")
+        wait_for(lambda: sum("WATCHDOG=1" in m for m in messages) >= 2, "two watchdog pings")
+        assert daemon.stop() == 0
+        wait_for(lambda: any("STOPPING=1" in m for m in messages), "STOPPING=1")
+    finally:
+        done.set()
+        listener.join()
+        receiver.close()

@@ -237,3 +237,69 @@ def test_check_with_wrong_credentials_fails_with_a_hint(exchange: Any, tmp_path:
     assert report.steps[0].hint
     if case.kind != "local":
         assert "password" in report.steps[0].hint
+
+
+def test_done_marker_files_are_taken_only_with_their_marker(exchange: Any, tmp_path: Path) -> None:
+    """With done_marker = true a file is taken only once NAME.done exists, and the marker is
+    removed with it."""
+    settings, store, case = exchange
+    settings = make_settings(tmp_path, case, done_marker=True, settle_seconds=3600)
+    partner = settings.partners["acme"]
+    export = export_and_upload(store, settings, partner).export
+    assert export is not None
+    name = "orders_updated_7.csv"
+    fulfil(export.path, case.disk / "in" / name, case)
+    assert poll_once(store, settings, partner).imports == []
+    case.put("in/" + name + ".done")
+    outcome = poll_once(store, settings, partner)
+    assert [result.applied for result in outcome.imports] == [17]
+    assert sorted(path.name for path in (case.disk / "in").iterdir()) == ["archive"]
+
+
+def test_archive_by_copy_when_the_server_cannot_rename_across_folders(tmp_path: Path) -> None:
+    """A server that refuses to rename into another folder: the file is archived by copy
+    and delete, completely, and the log says so."""
+    from structlog.testing import capture_logs
+
+    from tests.servers import start_ftp_server
+
+    home = tmp_path / "ftp"
+    (home / "p" / "in").mkdir(parents=True)
+    (home / "p" / "out").mkdir(parents=True)
+    with start_ftp_server(home, refuse_cross_directory_rename=True) as server:
+        settings = build_settings(
+            {
+                "store": {"url": f"sqlite:///{tmp_path / 'store.db'}"},
+                "daemon": {"state_dir": str(tmp_path / "state")},
+                "partners": {
+                    "acme": {
+                        "default": True,
+                        "transport": "ftp",
+                        "host": server.host,
+                        "port": server.port,
+                        "username": server.username,
+                        "password": server.password,
+                        "outbox": "/p/out",
+                        "inbox": "/p/in",
+                        "settle_seconds": 0,
+                        "timeout": 10,
+                    }
+                },
+            }
+        )
+        store = open_store(settings.store_url)
+        load_orders(store, EXAMPLES, list(settings.partners.values()))
+        partner = settings.partners["acme"]
+        export = export_and_upload(store, settings, partner).export
+        assert export is not None
+        frame = pd.read_csv(export.path, dtype=str, keep_default_na=False)
+        frame["shipped"], frame["carrier"], frame["tracking_number"] = "1", "UPS", UPS
+        frame["shipped_date"] = dt.datetime.now(dt.UTC).date().isoformat()
+        frame.to_csv(home / "p" / "in" / "x_updated_9.csv", index=False)
+        original = (home / "p" / "in" / "x_updated_9.csv").read_bytes()
+        with capture_logs() as logs:
+            outcome = poll_once(store, settings, partner)
+        assert [result.applied for result in outcome.imports] == [17]
+        assert (home / "p" / "in" / "archive" / "x_updated_9.csv").read_bytes() == original
+        assert not (home / "p" / "in" / "x_updated_9.csv").exists()
+        assert any("copying instead" in str(event.get("event")) for event in logs)

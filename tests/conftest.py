@@ -1,5 +1,6 @@
-"""Shared fixtures: a config with two partners, its settings, a store on a temporary SQLite
-file (empty or with the sample orders loaded), and two ways to run the command line.
+"""Shared fixtures: a config with two partners, its settings, a store (empty or with the
+sample orders loaded) on each backend in turn, SQLite and a throwaway PostgreSQL cluster,
+and two ways to run the command line.
 
 ``run_cli`` drives the click command in-process (fast, for unit-level CLI checks);
 ``cli_subprocess`` starts the installed ``ftpbridge`` entry point as a real process, which
@@ -8,6 +9,7 @@ is what tests/end_to_end uses.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -21,6 +23,13 @@ from click.testing import CliRunner, Result
 from ftpbridge.intake import load_orders
 from ftpbridge.settings import Settings, load_settings
 from ftpbridge.store import Store, open_store
+
+# `python -m pytest` puts the checkout on sys.path; plain `pytest` does not.
+_CHECKOUT = str(Path(__file__).resolve().parent.parent)
+if _CHECKOUT not in sys.path:
+    sys.path.insert(0, _CHECKOUT)
+
+from tests.postgres import PostgresServer, start_postgres  # noqa: E402
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 EXAMPLE_ORDERS = REPOSITORY / "examples" / "orders.jsonl"
@@ -42,6 +51,9 @@ timezone = "America/New_York"
 date_formats = ["%m/%d/%Y"]
 """
 
+# Every test that uses a store (the ``store`` or ``store_url`` fixture) runs on each.
+STORE_BACKENDS = ["sqlite", "postgresql"]
+
 # Variables that would make a test depend on the machine it runs on.
 _LEAKY_VARIABLES = ("CREDENTIALS_DIRECTORY", "STATE_DIRECTORY", "NOTIFY_SOCKET")
 
@@ -54,11 +66,46 @@ def _hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL cluster for the whole run (tests/postgres.py). It fails the
+    tests that need it, loudly, when it cannot start: nothing is skipped."""
+    server = start_postgres()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def store_backend(request: pytest.FixtureRequest) -> str:
+    """Each store backend in turn: every test that uses a store runs on both."""
+    return str(request.param)
+
+
 @pytest.fixture
-def config_file(tmp_path: Path) -> Path:
-    """A config file with the two partners described above, in its own folder."""
+def store_url(store_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A new, empty store of the backend under test: an SQLite file in the test's folder,
+    or a database of its own on ``pg_server`` (dropped at the end of the test)."""
+    if store_backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ftpbridge.db'}"
+        return
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    url = server.create_database()
+    yield url
+    server.drop_database(url.rsplit("/", 1)[1])
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    """A config file with the two partners described above, in its own folder. Its store
+    is ``store_url`` when the test uses a store (so both backends), else the SQLite file."""
+    text = CONFIG_TEXT
+    if "store_url" in request.fixturenames:
+        url = request.getfixturevalue("store_url")
+        text = text.replace('url = "sqlite:///ftpbridge.db"', f"url = {json.dumps(url)}")
     path = tmp_path / "config.toml"
-    path.write_text(CONFIG_TEXT, encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -69,8 +116,9 @@ def settings(config_file: Path) -> Settings:
 
 
 @pytest.fixture
-def store(settings: Settings) -> Iterator[Store]:
-    """An empty, migrated store on an SQLite file next to the config."""
+def store(settings: Settings, store_url: str) -> Iterator[Store]:
+    """An empty, migrated store (``store_url``: SQLite, then PostgreSQL) named by the config."""
+    assert settings.store_url == store_url
     opened = open_store(settings.store_url)
     try:
         yield opened

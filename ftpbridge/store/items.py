@@ -59,7 +59,13 @@ def iter_exportable(
         .where(items.c.partner == partner, items.c.status.in_(statuses))
         .order_by(orders.c.created_at, orders.c.id, items.c.id)
     )
-    result = connection.execution_options(stream_results=True, yield_per=batch).execute(query)
+    # On the statement, not the connection: Connection.execution_options() changes the
+    # connection itself in SQLAlchemy 2, and every later statement of the transaction would
+    # then be sent as a server-side cursor (PostgreSQL refuses DECLARE ... FOR INSERT).
+    # psycopg runs this one as a named (server-side) cursor; sqlite3 simply steps its rows.
+    result = connection.execute(
+        query, execution_options={"stream_results": True, "yield_per": batch}
+    )
     yield from result.partitions(batch)
 
 

@@ -46,10 +46,10 @@ def partner_table(case: TransportCase, **extra: Any) -> dict[str, Any]:
     return table
 
 
-def make_settings(tmp_path: Path, case: TransportCase, **extra: Any) -> Settings:
+def make_settings(tmp_path: Path, case: TransportCase, *, store_url: str, **extra: Any) -> Settings:
     return build_settings(
         {
-            "store": {"url": f"sqlite:///{tmp_path / 'store.db'}"},
+            "store": {"url": store_url},
             "daemon": {"state_dir": str(tmp_path / "state")},
             "partners": {"acme": partner_table(case, **extra)},
         },
@@ -59,14 +59,14 @@ def make_settings(tmp_path: Path, case: TransportCase, **extra: Any) -> Settings
 
 @pytest.fixture
 def exchange(
-    tmp_path: Path, transport_case: TransportCase
+    tmp_path: Path, transport_case: TransportCase, store_url: str
 ) -> tuple[Settings, Store, TransportCase]:
-    """Settings for one partner on the transport under test, a store with the sample orders,
-    and the partner's in/out folders created on the server."""
+    """Settings for one partner on the transport under test, a store with the sample orders
+    (SQLite, then PostgreSQL), and the partner's in/out folders created on the server."""
     for folder in ("in", "out"):
         (transport_case.disk / folder).mkdir()
         transport_case.give(transport_case.disk / folder)
-    settings = make_settings(tmp_path, transport_case)
+    settings = make_settings(tmp_path, transport_case, store_url=store_url)
     store = open_store(settings.store_url)
     load_orders(store, EXAMPLES, list(settings.partners.values()))
     return settings, store, transport_case
@@ -119,7 +119,7 @@ def test_poll_takes_settled_file_archives_it_and_uploads_its_report(
     """A file is taken only once unchanged for settle_seconds; it is applied, moved to
     archive/ with NAME.report.csv next to it, and kept in the local archive."""
     settings, store, case = exchange
-    settings = make_settings(tmp_path, case, settle_seconds=1)
+    settings = make_settings(tmp_path, case, store_url=settings.store_url, settle_seconds=1)
     partner = settings.partners["acme"]
     export = export_and_upload(store, settings, partner).export
     assert export is not None
@@ -227,9 +227,13 @@ def test_check_with_wrong_credentials_fails_with_a_hint(exchange: Any, tmp_path:
     with advice, and check is not ok."""
     settings, _store, case = exchange
     if case.kind == "local":
-        settings = make_settings(tmp_path, case, path=str(tmp_path / "no-such-share"))
+        settings = make_settings(
+            tmp_path, case, store_url=settings.store_url, path=str(tmp_path / "no-such-share")
+        )
     else:
-        settings = make_settings(tmp_path, case, password="wrong-password")
+        settings = make_settings(
+            tmp_path, case, store_url=settings.store_url, password="wrong-password"
+        )
     report = run_check(settings, settings.partners["acme"])
     assert not report.ok
     assert report.steps[0].name == "connect"
@@ -243,7 +247,9 @@ def test_done_marker_files_are_taken_only_with_their_marker(exchange: Any, tmp_p
     """With done_marker = true a file is taken only once NAME.done exists, and the marker is
     removed with it."""
     settings, store, case = exchange
-    settings = make_settings(tmp_path, case, done_marker=True, settle_seconds=3600)
+    settings = make_settings(
+        tmp_path, case, store_url=settings.store_url, done_marker=True, settle_seconds=3600
+    )
     partner = settings.partners["acme"]
     export = export_and_upload(store, settings, partner).export
     assert export is not None
@@ -256,7 +262,9 @@ def test_done_marker_files_are_taken_only_with_their_marker(exchange: Any, tmp_p
     assert sorted(path.name for path in (case.disk / "in").iterdir()) == ["archive"]
 
 
-def test_archive_by_copy_when_the_server_cannot_rename_across_folders(tmp_path: Path) -> None:
+def test_archive_by_copy_when_the_server_cannot_rename_across_folders(
+    tmp_path: Path, store_url: str
+) -> None:
     """A server that refuses to rename into another folder: the file is archived by copy
     and delete, completely, and the log says so."""
     from structlog.testing import capture_logs
@@ -269,7 +277,7 @@ def test_archive_by_copy_when_the_server_cannot_rename_across_folders(tmp_path: 
     with start_ftp_server(home, refuse_cross_directory_rename=True) as server:
         settings = build_settings(
             {
-                "store": {"url": f"sqlite:///{tmp_path / 'store.db'}"},
+                "store": {"url": store_url},
                 "daemon": {"state_dir": str(tmp_path / "state")},
                 "partners": {
                     "acme": {

@@ -24,6 +24,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -169,6 +170,9 @@ class PartnerSettings(_Strict):
             raise ValueError("set 'password' or 'password_file', not both")
         return self
 
+    # The folder of the config file, for relative secret files (set by build_settings).
+    _base_dir: Path | None = PrivateAttr(None)
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -185,22 +189,30 @@ class PartnerSettings(_Strict):
         """The password, from the config, the environment, a file or a systemd credential."""
         if self.password is not None:
             return self.password.get_secret_value()
-        return _read_secret(self.password_file, f"{self.name}-password")
+        return _read_secret(self.password_file, f"{self.name}-password", self._base_dir)
 
     def secret_passphrase(self) -> str | None:
         """The private key's passphrase, if any, from the same places as the password."""
         if self.private_key_passphrase is not None:
             return self.private_key_passphrase.get_secret_value()
-        return _read_secret(self.private_key_passphrase_file, f"{self.name}-private-key-passphrase")
+        return _read_secret(
+            self.private_key_passphrase_file,
+            f"{self.name}-private-key-passphrase",
+            self._base_dir,
+        )
 
 
-def _read_secret(path: Path | None, credential_name: str) -> str | None:
+def _read_secret(
+    path: Path | None, credential_name: str, base_dir: Path | None = None
+) -> str | None:
     credentials = os.environ.get("CREDENTIALS_DIRECTORY")
     candidates: list[Path] = []
     if path is not None:
+        path = path.expanduser()
         if not path.is_absolute() and credentials:
             candidates.append(Path(credentials) / path)
-        candidates.append(path)
+        # Like every other path in the config: relative to the config file's folder.
+        candidates.append(_absolute(path, base_dir) if base_dir is not None else path)
     elif credentials:
         candidates.append(Path(credentials) / credential_name)
     for candidate in candidates:
@@ -214,7 +226,7 @@ def _read_secret(path: Path | None, credential_name: str) -> str | None:
                 hint="check the file's permissions (the service user must be able to read it)",
             ) from None
     if path is not None:
-        raise ConfigError(f"the secret file {path} does not exist")
+        raise ConfigError(f"the secret file {candidates[-1]} does not exist")
     return None
 
 
@@ -368,6 +380,8 @@ def build_settings(data: dict[str, Any], *, config_path: Path | None = None) -> 
         name: partner if partner.name == name else partner.model_copy(update={"name": name})
         for name, partner in settings.partners.items()
     }
+    for partner in fixed.values():
+        partner._base_dir = settings.base_dir if config_path is not None else None
     return settings.model_copy(update={"partners": fixed})
 
 

@@ -217,6 +217,25 @@ def test_relative_password_file_is_looked_up_in_the_credentials_directory(
     assert settings.partners["acme"].secret_password() == "credential-file"
 
 
+def test_relative_password_file_is_next_to_the_config(tmp_path: Path, monkeypatch) -> None:
+    """A relative password_file is taken from the config file's folder, like private_key
+    and known_hosts, whatever the working directory (systemd starts the service in /)."""
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    (folder / "acme.pw").write_text("next-to-config\n", encoding="utf-8")
+    (folder / "acme.phrase").write_text("phrase-next-to-config\n", encoding="utf-8")
+    path = write(
+        folder,
+        '[partners.acme]\npassword_file = "acme.pw"\nprivate_key_passphrase_file = "acme.phrase"\n',
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    partner = load_settings(path).partners["acme"]
+    assert partner.secret_password() == "next-to-config"
+    assert partner.secret_passphrase() == "phrase-next-to-config"
+
+
 def test_no_password_anywhere_is_none(monkeypatch) -> None:
     """Without password, file or credential the password is simply absent."""
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)

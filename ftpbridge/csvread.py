@@ -234,4 +234,7 @@ def iter_chunks(path: Path, shape: CsvShape, *, chunk_rows: int) -> Iterator[pd.
 
 def _parser_message(exc: Exception) -> str:
     text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-    return text.replace("Error tokenizing data. C error: ", "")
+    text = text.replace("Error tokenizing data. C error: ", "")
+    # pandas counts records from 0 with the header as record 0 (blank lines included): one
+    # less than the row number a spreadsheet shows, which is what people look for.
+    return re.sub(r"\bat row (\d+)", lambda match: f"at row {int(match.group(1)) + 1}", text)

@@ -213,6 +213,12 @@ CORPUS: dict[str, tuple[str, str, int, list[tuple[int, str, str, str]]]] = {
             (4, "1013", "applied", "shipped"),
         ],
     ),
+    "utf16_unicode_text.txt": (
+        "acme",
+        "applied",
+        0,
+        [(2, "1007", "applied", "shipped"), (3, "1008", "unchanged", "not shipped yet")],
+    ),
     "shipped_spellings.csv": (
         "acme",
         "applied",
@@ -369,6 +375,28 @@ def test_unreadable_files_are_rejected_as_a_whole(
     assert fragment in result.message
     assert item_state(loaded_store) == before
     assert ledger_rows(loaded_store)[-1]["state"] == "rejected"
+
+
+@sqlite_only
+@pytest.mark.parametrize(
+    ("lines", "row"),
+    [
+        (["1,1001,no,,,", "1,1002,no,,,", '3,1004,TRUE,2026-11-22,UPS,"1Z'], 4),
+        (["", "", '3,1004,TRUE,2026-11-22,UPS,"1Z'], 4),
+        (['1,1001,no,,"a', 'b",', '3,1004,TRUE,2026-11-22,UPS,"1Z'], 3),
+    ],
+)
+def test_a_malformed_row_is_named_by_its_spreadsheet_row(
+    loaded_store, settings, tmp_path, lines: list[str], row: int
+) -> None:
+    """An unbalanced quote rejects the file naming the row a spreadsheet shows for it
+    (header row 1, blank lines counted, a quoted line break inside one row)."""
+    path = tmp_path / "u.csv"
+    header = "order_id,item_id,shipped,shipped_date,carrier,tracking_number"
+    path.write_text("\r\n".join([header, *lines]) + "\r\n", encoding="utf-8")
+    result = run_import(loaded_store, settings, path)
+    assert result.status == "rejected_file"
+    assert result.message.endswith(f"EOF inside string starting at row {row}")
 
 
 @sqlite_only

@@ -11,6 +11,7 @@ import datetime as dt
 import io
 import json
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import insert, select
 
-from ftpbridge import csvread, importing
+from ftpbridge import csvread, importing, validation
 from ftpbridge.exporting import export_partner
 from ftpbridge.importing import import_file
 from ftpbridge.intake import load_orders
@@ -1088,3 +1089,42 @@ def test_a_100k_line_file_is_streamed_in_chunks(store, settings, tmp_path, monke
         assert sorted(shipped_ids) == sorted(f"I{index}" for index in range(0, count, 10))
     with result.report_path.open(encoding="utf-8") as handle:
         assert sum(1 for _ in handle) == count + 1
+
+
+def lines_run_in(modules: list[Any], function) -> int:
+    """How many lines of the given modules run while ``function`` runs."""
+    count = 0
+    files = {module.__file__ for module in modules}
+
+    def local(frame, event, arg):
+        nonlocal count
+        if event == "line":
+            count += 1
+        return local
+
+    def global_(frame, event, arg):
+        return local if frame.f_code.co_filename in files else None
+
+    sys.settrace(global_)
+    try:
+        function()
+    finally:
+        sys.settrace(None)
+    return count
+
+
+@sqlite_only
+def test_no_python_line_runs_per_row(store, settings, tmp_path) -> None:
+    """Reading, validating and applying 4,000 rows runs exactly as many lines of csvread,
+    validation and importing as 200 rows: no Python loop over rows (this counts lines, it
+    does not time anything). Dry runs, so that both files meet the same store state."""
+    _big_store(store, 4_000)
+    counts = []
+    for size in (200, 4_000):
+        path = _big_file(tmp_path / f"rows_{size}.csv", size)
+        modules = [csvread, validation, importing]
+        counts.append(
+            lines_run_in(modules, lambda path=path: run_import(store, settings, path, dry_run=True))
+        )
+    assert counts[0] > 200  # the tracer did see the modules run
+    assert counts[1] == counts[0]

@@ -256,8 +256,15 @@ def export_command(
     layout = state.layout(settings)
     if upload:
         from ftpbridge.exchange import export_and_upload
+        from ftpbridge.store.locks import job_lock
 
-        outcome = export_and_upload(state.store, state.settings, settings, force=force)
+        with job_lock(state.store, settings.name, "export") as locked:
+            if not locked:
+                raise UsageError(
+                    f"another ftpbridge is exporting {settings.name} right now",
+                    hint="wait for it to finish (ftpbridge status shows the last export)",
+                )
+            outcome = export_and_upload(state.store, state.settings, settings, force=force)
         click.echo(outcome.summary)
         sys.exit(outcome.exit_code)
     if out == "-":

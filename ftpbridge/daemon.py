@@ -48,6 +48,7 @@ from ftpbridge.exchange import export_and_upload, poll_once
 from ftpbridge.settings import PartnerSettings, Settings, load_settings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
+from ftpbridge.store.locks import job_lock
 from ftpbridge.store.state import job_finished
 
 logger = structlog.get_logger()
@@ -109,49 +110,71 @@ def run_job(
     *,
     replica: str,
     stop: Callable[[], bool] = lambda: False,
-) -> bool:
-    """Run one export or poll cycle, log it, record it in the store; never raise.
+) -> bool | None:
+    """Run one export or poll cycle under its job lock, log it, record it; never raise.
 
-    Returns False when the cycle failed (the failure is counted; after ``alert_after``
-    failures in a row an ``alert`` event is logged at error level).
+    Returns True when the cycle ran, False when it failed (the failure is counted; after
+    ``alert_after`` failures in a row an ``alert`` event is logged at error level), and None
+    when another replica holds the partner's lock for this job (nothing is recorded).
     """
-    started = time.monotonic()
-    error: str | None = None
     with structlog.contextvars.bound_contextvars(partner=partner.name, job=job):
         try:
-            if job == "export":
-                outcome = export_and_upload(store, settings, partner)
-            else:
-                outcome = poll_once(store, settings, partner, stop=stop)
-            logger.info(
-                f"{job} finished",
-                seconds=round(time.monotonic() - started, 3),
-                summary=outcome.summary,
+            with job_lock(store, partner.name, job) as locked:
+                if not locked:
+                    logger.debug(f"{job} is running on another replica; not running it here")
+                    return None
+                return _run_locked(store, settings, partner, job, replica=replica, stop=stop)
+        except FtpbridgeError as exc:  # the lock itself could not be taken
+            logger.warning(f"{job} not run: cannot take its lock", error=exc.message)
+            return False
+
+
+def _run_locked(
+    store: Store,
+    settings: Settings,
+    partner: PartnerSettings,
+    job: str,
+    *,
+    replica: str,
+    stop: Callable[[], bool],
+) -> bool:
+    """``run_job`` once its lock is held: True when the cycle worked."""
+    started = time.monotonic()
+    error: str | None = None
+    try:
+        if job == "export":
+            outcome = export_and_upload(store, settings, partner)
+        else:
+            outcome = poll_once(store, settings, partner, stop=stop)
+        logger.info(
+            f"{job} finished",
+            seconds=round(time.monotonic() - started, 3),
+            summary=outcome.summary,
+        )
+    except AlreadyDoneError as exc:
+        logger.info("export skipped", reason=exc.message)
+    except FtpbridgeError as exc:
+        error = exc.message
+        logger.warning(f"{job} failed", error=exc.message, hint=exc.hint)
+    except Exception as exc:  # a job must never kill the daemon
+        error = f"{type(exc).__name__}: {exc}"
+        logger.exception(f"{job} failed unexpectedly")
+    try:
+        with store.begin() as connection:
+            failures = job_finished(
+                connection, partner.name, job, utcnow(), error=error, replica=replica
             )
-        except AlreadyDoneError as exc:
-            logger.info("export skipped", reason=exc.message)
-        except FtpbridgeError as exc:
-            error = exc.message
-            logger.warning(f"{job} failed", error=exc.message, hint=exc.hint)
-        except Exception as exc:  # a job must never kill the daemon
-            error = f"{type(exc).__name__}: {exc}"
-            logger.exception(f"{job} failed unexpectedly")
-        try:
-            with store.begin() as connection:
-                failures = job_finished(
-                    connection, partner.name, job, utcnow(), error=error, replica=replica
-                )
-        except FtpbridgeError as exc:
-            logger.error("cannot record the job's outcome in the store", error=exc.message)
-            return error is None
-        if error is not None and failures >= partner.alert_after:
-            logger.error(
-                "alert",
-                failures=failures,
-                alert_after=partner.alert_after,
-                last_error=error,
-                message=f"{partner.name}: {job} failed {failures} times in a row",
-            )
+    except FtpbridgeError as exc:
+        logger.error("cannot record the job's outcome in the store", error=exc.message)
+        return error is None
+    if error is not None and failures >= partner.alert_after:
+        logger.error(
+            "alert",
+            failures=failures,
+            alert_after=partner.alert_after,
+            last_error=error,
+            message=f"{partner.name}: {job} failed {failures} times in a row",
+        )
     return error is None
 
 
@@ -302,14 +325,20 @@ class Daemon:
                 if ok:
                     self._export_retries.pop(partner_name, None)
                 else:
-                    self._retry_export(partner)
+                    # Failed, or running on another replica (None): look again later, so
+                    # that today's file still goes out if that replica dies mid-export.
+                    self._retry_export(partner, elsewhere=ok is None)
         finally:
             with self._running_lock:
                 self._running -= 1
                 self._running_lock.notify_all()
 
-    def _retry_export(self, partner: PartnerSettings) -> None:
-        """Try a failed export again later, with backoff, until the partner's day ends."""
+    def _retry_export(self, partner: PartnerSettings, *, elsewhere: bool = False) -> None:
+        """Try a failed export again later, with backoff, until the partner's day ends.
+
+        ``elsewhere``: it was not run because another replica runs it; the next try finds
+        today's upload in the ledger (and stops) or takes over from a replica that died.
+        """
         attempt = self._export_retries.get(partner.name, 0) + 1
         self._export_retries[partner.name] = attempt
         first = self.settings.daemon.export_retry_seconds
@@ -318,10 +347,12 @@ class Daemon:
         when = now + dt.timedelta(seconds=delay)
         zone = partner.zone
         if when.astimezone(zone).date() != now.astimezone(zone).date():
-            logger.error("export not retried: the partner's day is over", partner=partner.name)
+            if not elsewhere:
+                logger.error("export not retried: the partner's day is over", partner=partner.name)
             self._export_retries.pop(partner.name, None)
             return
-        logger.info("export will be retried", in_seconds=delay, attempt=attempt)
+        log = logger.debug if elsewhere else logger.info
+        log("export will be retried", in_seconds=delay, attempt=attempt, elsewhere=elsewhere)
         self._schedule_once("export", partner.name, when)
 
     # ----------------------------------------------------------------- control

@@ -24,8 +24,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import structlog
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from ftpbridge.errors import (
     AlreadyDoneError,
@@ -132,31 +135,42 @@ def export_and_upload(
     """Export the partner's unshipped items and upload the file to its outbox.
 
     Refuses (AlreadyDoneError naming ``--force``) when a file was already uploaded for the
-    partner's current day, unless ``force``.
+    partner's current day, unless ``force``. A normal upload first claims the day in the
+    ledger (``upload_key``, unique per partner): when another replica holds it, nothing is
+    uploaded and AlreadyDoneError is raised; a failed upload gives the day back.
+
+    The caller holds the partner's export lock (``store.locks.job_lock``; on SQLite there is
+    a single daemon): a claim found not uploaded was therefore left by a run that stopped
+    between claim and upload, and is released here so that today's file still goes out.
     """
     now = now or utcnow()
     day = now.astimezone(partner.zone).date().isoformat()
     transport = partner_transport(settings, partner)
-    with store.connect() as connection:
+    with store.begin() as connection:
         earlier = ledger.uploaded_on(connection, partner.name, day)
+        if earlier is None and not force:
+            _release_abandoned_claim(connection, partner, day)
     if earlier is not None and not force:
-        raise AlreadyDoneError(
-            f"{partner.name}: today's file ({day}) was already uploaded as {earlier['name']}"
-            f" at {earlier['updated_at']:%H:%M} UTC; not uploading a second one",
-            hint=f"ftpbridge export --partner {partner.name} --upload --force",
-        )
+        raise _already_uploaded(partner, day, earlier)
     outgoing = settings.state_dir / "outgoing" / partner.name
     name = _unused_export_name(store, partner, now)
     result = export_partner(
         store, partner, partner_layout(settings, partner), outgoing, now=now, name=name
     )
     crashpoint("export_write")
+    if not force:
+        _claim_day(store, partner, result, day)
     remote = remote_join(partner.outbox, result.name)
     with structlog.contextvars.bound_contextvars(file=result.name):
-        with transport:
-            transport.makedirs(partner.outbox)
-            crashpoint("upload")
-            transport.upload(result.path, remote)
+        try:
+            with transport:
+                transport.makedirs(partner.outbox)
+                crashpoint("upload")
+                transport.upload(result.path, remote)
+        except BaseException as exc:
+            if not force:
+                _give_day_back(store, result, exc)
+            raise
         crashpoint("rename")
         with store.begin() as connection:
             ledger.change(
@@ -171,6 +185,72 @@ def export_and_upload(
         f" to {transport.describe()}{remote if remote.startswith('/') else '/' + remote}"
     )
     return outcome
+
+
+def _already_uploaded(
+    partner: PartnerSettings, day: str, earlier: dict[str, Any]
+) -> AlreadyDoneError:
+    return AlreadyDoneError(
+        f"{partner.name}: today's file ({day}) was already uploaded as {earlier['name']}"
+        f" at {earlier['updated_at']:%H:%M} UTC; not uploading a second one",
+        hint=f"ftpbridge export --partner {partner.name} --upload --force",
+    )
+
+
+def _release_abandoned_claim(connection: Connection, partner: PartnerSettings, day: str) -> None:
+    claim = ledger.upload_claim(connection, partner.name, day)
+    if claim is None:
+        return
+    # Not uploaded (uploaded_on found nothing): its run stopped before the upload finished.
+    # Its file never got its final name on the server, or it did and the upload below
+    # replaces it under the same name (names count only uploaded exports).
+    logger.warning(
+        "releasing today's upload claim of an export that never finished",
+        file=claim["name"],
+        claimed_at=claim["updated_at"].isoformat(),
+    )
+    ledger.release_upload(
+        connection,
+        claim["id"],
+        utcnow(),
+        state="abandoned",
+        message="the run that claimed today's upload stopped before it finished",
+    )
+
+
+def _claim_day(store: Store, partner: PartnerSettings, result: ExportResult, day: str) -> None:
+    """Claim the partner's day for this export; AlreadyDoneError when another has it."""
+    try:
+        with store.begin() as connection:
+            ledger.claim_upload(connection, result.file_id, day, utcnow())
+    except IntegrityError:
+        with store.begin() as connection:
+            holder = ledger.upload_claim(connection, partner.name, day)
+            ledger.release_upload(
+                connection,
+                result.file_id,
+                utcnow(),
+                state="not_uploaded",
+                message="another ftpbridge replica claimed today's upload first",
+            )
+        name = holder["name"] if holder else "another file"
+        raise AlreadyDoneError(
+            f"{partner.name}: another ftpbridge replica is uploading or uploaded today's file"
+            f" ({day}, {name}); not uploading a second one",
+            hint=f"ftpbridge export --partner {partner.name} --upload --force",
+        ) from None
+
+
+def _give_day_back(store: Store, result: ExportResult, error: BaseException) -> None:
+    """The upload failed: release the claim so that a retry (any replica) can upload."""
+    message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
+    try:
+        with store.begin() as connection:
+            ledger.release_upload(
+                connection, result.file_id, utcnow(), state="failed", message=message
+            )
+    except FtpbridgeError as exc:  # the upload's own error is the one to report
+        logger.error("cannot release today's upload claim", error=exc.message)
 
 
 def _unused_export_name(store: Store, partner: PartnerSettings, now: dt.datetime) -> str:

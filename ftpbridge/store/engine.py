@@ -164,7 +164,10 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
                 ) from None
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     else:
-        kwargs["pool_pre_ping"] = True
+        # A running job uses up to two connections at once (its lock's and its work's):
+        # keep ten idle ones and open more when many jobs run side by side ([daemon]
+        # workers bounds them), instead of making a job wait for the pool.
+        kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=-1)
     try:
         engine = create_engine(parsed, **kwargs)
     except (ArgumentError, ModuleNotFoundError) as exc:

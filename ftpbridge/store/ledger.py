@@ -118,3 +118,40 @@ def export_names_like(connection: Connection, partner: str, name: str) -> set[st
         )
     )
     return {row[0] for row in rows}
+
+
+# --------------------------------------------------------------------------- upload claims
+# A normal export claims its partner's day on its own ledger row (``upload_key``) just
+# before the upload. The unique constraint lets one row per partner and day hold it: a
+# second replica that got that far (a lost lock, a race) fails to claim and uploads nothing.
+
+
+def claim_upload(connection: Connection, file_id: int, day: str, now: dt.datetime) -> None:
+    """Claim ``day`` for the export ``file_id``. Raises sqlalchemy's IntegrityError when
+    another export of the same partner holds that day (its transaction is then unusable)."""
+    connection.execute(
+        update(files).where(files.c.id == file_id).values(upload_key=day, updated_at=now)
+    )
+
+
+def release_upload(
+    connection: Connection, file_id: int, now: dt.datetime, *, state: str, message: str
+) -> None:
+    """Give the day back (the upload failed or never happened) so a later run can claim it."""
+    connection.execute(
+        update(files)
+        .where(files.c.id == file_id)
+        .values(upload_key=None, state=state, message=message, updated_at=now)
+    )
+
+
+def upload_claim(connection: Connection, partner: str, day: str) -> dict[str, Any] | None:
+    """The export row holding the partner's ``day``, if any (uploaded or not yet)."""
+    row = (
+        connection.execute(
+            select(files).where(files.c.partner == partner, files.c.upload_key == day)
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None

@@ -106,6 +106,9 @@ items = Table(
 # The ledger of exchanged files. ``import_key`` is the file's sha256 for imports and NULL
 # for exports: the unique constraint makes applying the same file twice impossible, even
 # for two processes racing (NULLs never collide, on SQLite and PostgreSQL alike).
+# ``upload_key`` is the partner's day on the row of that day's normal export, claimed just
+# before the upload: a second replica cannot claim the same day (NULL for imports, forced
+# exports and released claims).
 files = Table(
     "files",
     metadata,
@@ -122,12 +125,14 @@ files = Table(
     Column("rows_unchanged", Integer, nullable=False, default=0),
     Column("rows_rejected", Integer, nullable=False, default=0),
     Column("day", String(10), nullable=True),  # the partner's local date of an export
+    Column("upload_key", String(10), nullable=True),
     Column("local_path", Text, nullable=True),
     Column("remote_path", Text, nullable=True),
     Column("message", Text, nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     UniqueConstraint("partner", "import_key", name="uq_files_partner_import_key"),
+    UniqueConstraint("partner", "upload_key", name="uq_files_partner_upload_key"),
     Index("ix_files_partner_direction_created", "partner", "direction", "created_at"),
 )
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -342,3 +344,88 @@ def test_reload_routes_pending_items_again(store, tmp_path) -> None:
     second = build_settings({"partners": {"main": {"default": True}, "ac": {"skus": ["AC-*"]}}})
     load_orders(store, path, list(second.partners.values()))
     assert item_rows(store)["11"]["partner"] == "ac"
+
+
+# ----------------------------------------------------------------------------- orders list
+
+
+def test_list_filters_and_past_due(loaded_store, settings) -> None:
+    """orders list: each filter selects its items; past_due means unshipped and ordered more
+    than past_due_days (3) before now, per partner."""
+    from ftpbridge.reports import list_orders
+
+    now = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+
+    def ids(**kwargs: Any) -> list[str]:
+        rows = list_orders(loaded_store, settings, now=now, **kwargs)
+        return [row["item_id"] for row in rows]
+
+    every = ids(partner=None, status_filter="all")
+    assert len(every) == 18
+    assert ids(partner=None, status_filter="cancelled") == ["1018"]
+    assert len(ids(partner=None, status_filter="not_shipped")) == 17
+    assert ids(partner="ac", status_filter="all") == ["1003", "1012", "1013", "1017"]
+    # Orders before 2026-11-17 12:00: orders 1-6 (items 1001-1009).
+    assert ids(partner=None, status_filter="past_due") == [
+        "1001",
+        "1002",
+        "1003",
+        "1004",
+        "1005",
+        "1006",
+        "1007",
+        "1008",
+        "1009",
+    ]
+    assert ids(partner="ac", status_filter="past_due") == ["1003"]
+    lenient = build_settings(
+        {"partners": {"acme": {"default": True, "past_due_days": 6}, "ac": {"skus": ["AC-*"]}}}
+    )
+    rows = list_orders(loaded_store, lenient, partner="acme", status_filter="past_due", now=now)
+    assert [row["item_id"] for row in rows] == ["1001", "1002", "1004", "1005"]
+
+
+def test_list_rows_are_plain_json_values(loaded_store, settings) -> None:
+    """Identifiers are strings, dates ISO text or None, quantity an int."""
+    from ftpbridge.reports import list_orders
+
+    rows = list_orders(loaded_store, settings, partner=None, status_filter="all")
+    row = next(row for row in rows if row["item_id"] == "1004")
+    assert row["order_id"] == "3"
+    assert row["warehouse_sku"] == "007"
+    assert row["sku_id"] == "25"
+    assert row["order_date"] == "2026-11-13T11:15:00Z"
+    assert row["quantity"] == 1
+    assert (row["shipped_date"], row["carrier"], row["tracking_number"]) == (None, None, None)
+    json.dumps(rows)  # nothing in it needs a custom encoder
+
+
+def test_list_formats_through_the_command(run_cli, loaded_store) -> None:
+    """--format table/csv/json render the same items; an unknown partner is exit 2."""
+    table = run_cli("orders", "list", "--partner", "ac")
+    assert table.exit_code == 0
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == [
+        "order_id",
+        "item_id",
+        "partner",
+        "status",
+        "order_date",
+        "warehouse_sku",
+        "quantity",
+        "shipped_date",
+        "carrier",
+        "tracking_number",
+    ]
+    assert lines[-1] == "4 item(s)"
+    as_csv = run_cli("orders", "list", "--partner", "ac", "--format", "csv")
+    records = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert [record["item_id"] for record in records] == ["1003", "1012", "1013", "1017"]
+    assert {record["shipped_date"] for record in records} == {""}
+    as_json = run_cli("orders", "list", "--filter", "cancelled", "--format", "json")
+    assert [item["item_id"] for item in json.loads(as_json.stdout)] == ["1018"]
+    empty = run_cli("orders", "list", "--filter", "shipped")
+    assert empty.stdout == "No items.\n"
+    unknown = run_cli("orders", "list", "--partner", "nobody")
+    assert unknown.exit_code == 2
+    assert unknown.stderr.startswith("Error: no partner named 'nobody'")

@@ -230,6 +230,40 @@ def _read_secret(
     return None
 
 
+class _EnvironmentForFilePartners(PydanticBaseSettingsSource):
+    """The environment source, with partner names matched to the file's spelling.
+
+    Environment names are case-insensitive (FTPBRIDGE_PARTNERS__ACME__PASSWORD arrives as
+    partner "acme"); without this, an override for a partner the file calls "Acme" would
+    land on a new, empty partner "acme" and never reach "Acme".
+    """
+
+    def __init__(
+        self,
+        settings_cls: type[BaseSettings],
+        environment: PydanticBaseSettingsSource,
+        init: PydanticBaseSettingsSource,
+    ) -> None:
+        super().__init__(settings_cls)
+        self._environment = environment
+        self._init = init
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # __call__ does the work
+
+    def __call__(self) -> dict[str, Any]:
+        data = self._environment()
+        from_environment = data.get("partners")
+        from_file = getattr(self._init, "init_kwargs", {}).get("partners")
+        if isinstance(from_environment, dict) and isinstance(from_file, dict):
+            spelling = {name.casefold(): name for name in from_file}
+            data["partners"] = {
+                spelling.get(name.casefold(), name): table
+                for name, table in from_environment.items()
+            }
+        return data
+
+
 class Settings(BaseSettings):
     """The whole configuration. Build it with :func:`load_settings`."""
 
@@ -257,7 +291,10 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The environment wins over the file (passed in as init kwargs).
-        return (env_settings, init_settings)
+        return (
+            _EnvironmentForFilePartners(settings_cls, env_settings, init_settings),
+            init_settings,
+        )
 
     @model_validator(mode="after")
     def _partners_consistent(self) -> Settings:

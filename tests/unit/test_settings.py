@@ -101,6 +101,30 @@ def test_environment_overrides_a_partner_key(tmp_path: Path, monkeypatch) -> Non
     assert partner.name == "x"
 
 
+def test_environment_override_reaches_a_partner_named_with_capitals(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Environment names are case-insensitive: FTPBRIDGE_PARTNERS__ACME__PASSWORD overrides
+    the partner the file calls "Acme", and no second partner "acme" appears."""
+    path = write(tmp_path, '[partners.Acme]\ndefault = true\nhost = "from-file"\n')
+    monkeypatch.setenv("FTPBRIDGE_PARTNERS__ACME__HOST", "from-env")
+    monkeypatch.setenv("FTPBRIDGE_PARTNERS__ACME__PASSWORD", "env-secret")
+    settings = load_settings(path)
+    assert list(settings.partners) == ["Acme"]
+    partner = settings.partners["Acme"]
+    assert (partner.name, partner.host, partner.default) == ("Acme", "from-env", True)
+    assert partner.secret_password() == "env-secret"
+
+
+def test_environment_can_add_a_partner(tmp_path: Path, monkeypatch) -> None:
+    """A partner that only the environment names is added, with its name."""
+    path = write(tmp_path, "[partners.acme]\ndefault = true\n")
+    monkeypatch.setenv("FTPBRIDGE_PARTNERS__EXTRA__SKUS", '["X-*"]')
+    settings = load_settings(path)
+    assert settings.partners["extra"].name == "extra"
+    assert settings.partners["extra"].skus == ("X-*",)
+
+
 def test_environment_override_with_a_wrong_type_names_the_key(tmp_path: Path, monkeypatch) -> None:
     """A bad value from the environment is reported like one from the file."""
     path = write(tmp_path, "[partners.x]\ndefault = true\n")

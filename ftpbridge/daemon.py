@@ -41,6 +41,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.engine import make_url
 
 from ftpbridge import sdnotify
 from ftpbridge.errors import AlreadyDoneError, ConfigError, FtpbridgeError, StoreError
@@ -77,8 +78,14 @@ def single_instance(settings: Settings) -> Iterator[None]:
     if not settings.store_url.startswith("sqlite"):
         yield
         return
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    lock_path = settings.state_dir / "ftpbridge-run.lock"
+    # Next to the database file when there is one: two configs (or state folders) naming
+    # the same SQLite file must still meet on one lock.
+    database = make_url(settings.store_url).database
+    if database and database != ":memory:":
+        lock_path = Path(database).with_name(Path(database).name + ".run-lock")
+    else:
+        lock_path = settings.state_dir / "ftpbridge-run.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
     handle = lock_path.open("a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -397,3 +397,37 @@ def test_three_replicas_apply_every_file_once_and_survive_a_kill(site: dict[str,
         assert replica.process.wait(timeout=40) == 0
         text = replica.log_path.read_text(errors="replace")
         assert "Traceback" not in text
+
+
+def test_a_second_run_on_one_sqlite_store_refuses_to_start(tmp_path: Path) -> None:
+    """SQLite has no replicas: a second ``ftpbridge run`` on the same file (even from another
+    config and state folder) exits with a message naming the store and PostgreSQL, while
+    the first keeps running."""
+
+    def config_with_state(state: Path) -> str:
+        return (
+            f'[store]\nurl = "sqlite:///{tmp_path / "store.db"}"\n[daemon]\nstate_dir = "{state}"\n'
+        )
+
+    (tmp_path / "replica-1").mkdir()
+    (tmp_path / "replica-1" / "config.toml").write_text(config_with_state(tmp_path / "one"))
+    config = tmp_path / "config.toml"
+    config.write_text(config_with_state(tmp_path / "two"))  # same store, other state folder
+    first = Replica(tmp_path, 1)
+    try:
+        wait_for(first.running, "the first daemon")
+        second = subprocess.run(
+            [FTPBRIDGE, "--config", str(config), "run"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert second.returncode != 0
+        assert "already uses this SQLite store" in second.stderr + second.stdout
+        assert "PostgreSQL" in second.stderr + second.stdout
+        assert first.process.poll() is None
+    finally:
+        first.process.send_signal(signal.SIGTERM)
+        first.process.wait(timeout=40)
+        first.log_file.close()

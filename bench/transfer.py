@@ -50,7 +50,7 @@ def _timed(action: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
-def _row(step: str, ours: float, floor: float, size_mb: int) -> dict[str, Any]:
+def _row(step: str, ours: float, floor: float, size_mb: float) -> dict[str, Any]:
     return {
         "step": step,
         "ftpbridge_s": round(ours, 3),
@@ -85,7 +85,7 @@ def _raw_ftplib(server: FTPServer, tls: bool) -> ftplib.FTP:
     return client
 
 
-def _bench_ftp(server: FTPServer, source: Path, work: Path, size_mb: int) -> list[dict[str, Any]]:
+def _bench_ftp(server: FTPServer, source: Path, work: Path, size_mb: float) -> list[dict[str, Any]]:
     tls = server.kind == "ftps"
     rows = []
     times: dict[str, list[float]] = {"up": [], "down": [], "raw_up": [], "raw_down": []}
@@ -132,7 +132,7 @@ def _openssh_batch(sshd: SSHServer, batch: str) -> float:
     )
 
 
-def _bench_sftp(sshd: SSHServer, source: Path, work: Path, size_mb: int) -> list[dict[str, Any]]:
+def _bench_sftp(sshd: SSHServer, source: Path, work: Path, size_mb: float) -> list[dict[str, Any]]:
     remote = sshd.remote_root
     login = min(_openssh_batch(sshd, "pwd\n") for _ in range(ROUNDS))
     times: dict[str, list[float]] = {"up": [], "down": [], "raw_up": [], "raw_down": []}
@@ -157,8 +157,9 @@ def _bench_sftp(sshd: SSHServer, source: Path, work: Path, size_mb: int) -> list
     ]
 
 
-def run_transfer_bench(size_mb: int) -> list[dict[str, Any]]:
-    """Create a ``size_mb`` file; upload and download it with ftpbridge and with the floor
+def run_transfer_bench(size_mb: int, *, source: Path | None = None) -> list[dict[str, Any]]:
+    """Create a ``size_mb`` file (or take a copy of ``source``, e.g. an export, when given);
+    upload and download it with ftpbridge and with the floor
     (raw ftplib for FTP/FTPS, OpenSSH's sftp for SFTP) on the same local servers.
 
     Return one row per step: ``{step, ftpbridge_s, floor_s, ratio, mb_per_s}``. SFTP rows
@@ -169,16 +170,20 @@ def run_transfer_bench(size_mb: int) -> list[dict[str, Any]]:
     work = Path(tempfile.mkdtemp(prefix="ftpbridge-bench-", dir=shm if room else None))
     rows: list[dict[str, Any]] = []
     try:
-        source = work / "source.bin"
-        _write_random(source, size_mb)
+        if source is None:
+            source = work / "source.bin"
+            _write_random(source, size_mb)
+        else:
+            source = Path(shutil.copyfile(source, work / "source.bin"))
+        size = source.stat().st_size / (1024 * 1024)
         home = work / "home"
         home.mkdir()
         certificate = make_certificate(work / "tls")
         for options in ({}, {"certificate": certificate}):
             with start_ftp_server(home, **options) as server:  # type: ignore[arg-type]
-                rows += _bench_ftp(server, source, work, size_mb)
+                rows += _bench_ftp(server, source, work, size)
         with start_sshd() as sshd:
-            rows += _bench_sftp(sshd, source, work, size_mb)
+            rows += _bench_sftp(sshd, source, work, size)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return rows

@@ -24,12 +24,17 @@ bare ``\r`` would go out unquoted and split the row for every reader.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ftpbridge.csvfiles import atomic_output, replace_durably, sha256_of
@@ -38,6 +43,7 @@ from ftpbridge.settings import PartnerSettings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
 from ftpbridge.store.items import EXPORT_NAMES, iter_exportable, mark_exported
+from ftpbridge.textarrays import WHITESPACE, CodePoints, strip
 
 # Fields whose content comes from customers or the shop catalogue.
 UNTRUSTED_FIELDS = frozenset(
@@ -63,14 +69,65 @@ UNTRUSTED_FIELDS = frozenset(
 )
 _DANGEROUS_START = r"^[=+\-@\t\r]"
 _HARMLESS = r"\+[0-9\s()./\-]*|-[0-9]+(?:[.,][0-9]+)?"
+# The same rules as code points, checked a column at a time (see _formula_cells).
+_DANGEROUS_CODES = np.array([ord(sign) for sign in "=+-@\t\r"], dtype=np.uint32)
+_PHONE_CODES = np.concatenate(
+    [np.array([ord(sign) for sign in "0123456789()./-"], dtype=np.uint32), WHITESPACE]
+)
+
+
+def _is_digit(codes: np.ndarray) -> np.ndarray:
+    return (codes >= ord("0")) & (codes <= ord("9"))
+
+
+def _formula_cells(values: np.ndarray) -> np.ndarray:
+    """Where a cell would run as a formula: it starts with a dangerous sign and is not a
+    phone number (``+`` then digits, whitespace and ``( ) . / -``) or a plain negative
+    number (``-`` then digits with at most one ``.`` or ``,`` between digits): the
+    regexes ``_DANGEROUS_START`` and ``_HARMLESS``, as numpy over code points."""
+    points = CodePoints.of(values)
+    first = points.first()
+    dangerous = np.isin(first, _DANGEROUS_CODES)
+    signed = np.flatnonzero(dangerous & ((first == ord("+")) | (first == ord("-"))))
+    if signed.size == 0:
+        return dangerous
+    count = signed.size
+    owner, offset, codes = points.characters(signed)
+    rest = offset > 0
+    digit = _is_digit(codes)
+    plus = first[signed] == ord("+")
+    not_phone = np.bincount(owner[rest & ~np.isin(codes, _PHONE_CODES)], minlength=count)
+    sizes = points.lengths[signed]
+    not_digit = np.bincount(owner[rest & ~digit], minlength=count)
+    separators = np.bincount(
+        owner[rest & ((codes == ord(".")) | (codes == ord(",")))], minlength=count
+    )
+    second_is_digit = np.zeros(count, dtype=bool)
+    second_is_digit[owner[(offset == 1) & digit]] = True
+    last_is_digit = np.zeros(count, dtype=bool)
+    last_is_digit[owner[rest & (offset == sizes[owner] - 1) & digit]] = True
+    number = second_is_digit & last_is_digit & (separators <= 1) & (not_digit == separators)
+    harmless = np.where(plus, not_phone == 0, number)
+    dangerous[signed[harmless]] = False
+    return dangerous
+
+
+def _neutralised(values: np.ndarray) -> np.ndarray:
+    formula = _formula_cells(values)
+    if not formula.any():
+        return values
+    result = values.copy()
+    result[formula] = "'" + values[formula]
+    return result
 
 
 def neutralise_formulas(values: pd.Series) -> pd.Series:
     """Prefix ``'`` to cells a spreadsheet would run as a formula (see the module doc)."""
-    dangerous = values.str.contains(_DANGEROUS_START, regex=True) & ~values.str.fullmatch(_HARMLESS)
-    if not dangerous.any():
+    array = values.to_numpy(dtype=object)
+    result = _neutralised(array)
+    if result is array:
         return values
-    return values.mask(dangerous, "'" + values)
+    return pd.Series(result, index=values.index, name=values.name, dtype=values.dtype)
 
 
 @dataclass(frozen=True)
@@ -91,37 +148,74 @@ def file_name(partner: PartnerSettings, now: dt.datetime) -> str:
     return partner.filename_template.format(date=local, partner=partner.name)
 
 
-def _frame(rows: list[Any], layout: Layout, partner: PartnerSettings) -> pd.DataFrame:
-    raw = pd.DataFrame.from_records(rows, columns=list(EXPORT_NAMES))
-    text = {
-        name: raw[name].fillna("").astype(str).str.replace("\r(?!\n)", "\n", regex=True)
-        for name in EXPORT_NAMES
-        if name not in ("order_date", "quantity", "shipped_date")
-    }
-    order_date = (
-        pd.to_datetime(raw["order_date"], utc=True)
-        .dt.tz_convert(partner.timezone)
-        .dt.strftime(partner.date_format)
-    )
-    fields: dict[str, pd.Series] = {
-        **text,
-        "order_date": order_date,
-        "quantity": raw["quantity"].astype("int64").astype(str),
-        "ship_name": (text["ship_firstname"] + " " + text["ship_lastname"]).str.strip(),
-        "shipped": pd.Series("False", index=raw.index),
-        "shipped_date": pd.Series("", index=raw.index),
-        "carrier": pd.Series("", index=raw.index),
-        "tracking_number": pd.Series("", index=raw.index),
-    }
-    columns = {}
-    for position, column in enumerate(layout.columns):
-        values = fields[column.field]
+# Directives of strftime that depend on the date only: a date_format made of these alone
+# is formatted once per distinct day of a batch instead of once per row.
+_DATE_ONLY_FORMAT = re.compile(r"(?:[^%]|%[-#]?[YymdbBhaAjUWuwGVgDFeC%])*")
+
+
+def _text(values: Sequence[Any]) -> np.ndarray:
+    """A column from the store as str, "" for NULL; a lone carriage return becomes a line
+    feed (see the module doc). One join finds out whether any work is needed."""
+    array = np.array(values, dtype=object)
+    if len(array) == 0:
+        return array
+    if pd.api.types.infer_dtype(array, skipna=False) != "string":
+        array = pd.Series(array, dtype=object).fillna("").astype(str).to_numpy(dtype=object)
+    if "\r" in "".join(array):
+        array = (
+            pd.Series(array, dtype=object)
+            .str.replace("\r(?!\n)", "\n", regex=True)
+            .to_numpy(dtype=object)
+        )
+    return array
+
+
+def _order_dates(values: Sequence[Any], partner: PartnerSettings) -> np.ndarray:
+    """Order times (text from SQLite, datetimes from PostgreSQL; UTC) as the partner's
+    local date_format. strftime runs once per distinct value, not per row."""
+    moments = pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601")
+    local = moments.dt.tz_convert(partner.timezone)
+    if _DATE_ONLY_FORMAT.fullmatch(partner.date_format):
+        local = local.dt.normalize()
+    codes, uniques = pd.factorize(local)
+    written = np.asarray(uniques.strftime(partner.date_format), dtype=object)
+    return written[codes]
+
+
+def _batch_columns(rows: list[Any], layout: Layout, partner: PartnerSettings) -> list[np.ndarray]:
+    """The layout's columns for a batch of store rows (tuples in EXPORT_NAMES order), as
+    arrays of text ready for the CSV writer."""
+    size = len(rows)
+    raw = dict(zip(EXPORT_NAMES, zip(*rows, strict=True), strict=True))
+    empty = np.full(size, "", dtype=object)
+    fields: dict[str, np.ndarray] = {}
+
+    def field(name: str) -> np.ndarray:
+        if name in fields:
+            return fields[name]
+        if name == "order_date":
+            value = _order_dates(raw[name], partner)
+        elif name == "quantity":
+            value = np.array(raw[name], dtype=np.int64).astype(str).astype(object)
+        elif name == "ship_name":
+            joined = field("ship_firstname") + " " + field("ship_lastname")
+            value = strip(joined)
+        elif name == "shipped":
+            value = np.full(size, "False", dtype=object)
+        elif name in ("shipped_date", "carrier", "tracking_number"):
+            value = empty
+        else:
+            value = _text(raw[name])
+        fields[name] = value
+        return value
+
+    columns = []
+    for column in layout.columns:
+        values = field(column.field)
         if column.field in UNTRUSTED_FIELDS:
-            values = neutralise_formulas(values)
-        columns[position] = values
-    frame = pd.DataFrame(columns)
-    frame.columns = layout.headers
-    return frame
+            values = _neutralised(values)
+        columns.append(values)
+    return columns
 
 
 def export_partner(
@@ -147,24 +241,16 @@ def export_partner(
         if partner.bom:
             handle.write("\ufeff".encode(partner.encoding))
         text = io.TextIOWrapper(handle, encoding=partner.encoding, errors="replace", newline="")
-        header_written = False
+        # The csv module is what DataFrame.to_csv writes through (QUOTE_MINIMAL, doubled
+        # quotes); given the columns directly it writes the same bytes in half the time.
+        writer = csv.writer(text, delimiter=partner.delimiter, lineterminator=newline)
+        writer.writerow(layout.headers)
+        item_position = EXPORT_NAMES.index("item_id")
         for batch in iter_exportable(
             connection, partner.name, new_only=partner.export_mode == "new_only"
         ):
-            frame = _frame(batch, layout, partner)
-            frame.to_csv(
-                text,
-                sep=partner.delimiter,
-                lineterminator=newline,
-                index=False,
-                header=not header_written,
-            )
-            header_written = True
-            exported_ids.extend(row[EXPORT_NAMES.index("item_id")] for row in batch)
-        if not header_written:
-            pd.DataFrame(columns=layout.headers).to_csv(
-                text, sep=partner.delimiter, lineterminator=newline, index=False
-            )
+            writer.writerows(zip(*_batch_columns(batch, layout, partner), strict=True))
+            exported_ids.extend(map(itemgetter(item_position), batch))
         text.flush()
         text.detach()
         handle.flush()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
+from itertools import repeat
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Row, and_, func, or_, select, type_coerce
+from sqlalchemy.types import NullType
 
 from ftpbridge.store.engine import (
     copy_rows,
@@ -20,10 +22,12 @@ from ftpbridge.store.schema import items, orders
 BATCH = 5_000
 UNSHIPPED = ("pending", "acknowledged")
 
-# The columns export writes from: every item field joined with its order's.
+# The columns export writes from: every item field joined with its order's. The order
+# time is read as the driver gives it (text on SQLite, a datetime on PostgreSQL) and parsed
+# a column at a time by export: a type that converts each row costs more than the rest.
 EXPORT_COLUMNS = (
     orders.c.id.label("order_id"),
-    orders.c.created_at.label("order_date"),
+    type_coerce(orders.c.created_at, NullType()).label("order_date"),
     items.c.id.label("item_id"),
     items.c.sku_id,
     items.c.warehouse_sku,
@@ -42,10 +46,6 @@ EXPORT_COLUMNS = (
     orders.c.ship_country,
     orders.c.ship_phone,
     orders.c.email,
-    items.c.status,
-    items.c.shipped_date,
-    items.c.carrier,
-    items.c.tracking_number,
 )
 EXPORT_NAMES = tuple(column.name for column in EXPORT_COLUMNS)
 
@@ -76,24 +76,19 @@ def iter_exportable(
 
 
 def mark_exported(connection: Connection, item_ids: Sequence[str], now: dt.datetime) -> None:
-    """Mark items as exported: ``acknowledged``, with first/last export times."""
-    statement = (
-        update(items)
-        # (no IN here: SQLAlchemy cannot expand a list inside executemany)
-        .where(
-            items.c.id == bindparam("b_id"),
-            or_(items.c.status == "pending", items.c.status == "acknowledged"),
-        )
-        .values(
-            status="acknowledged",
-            last_exported_at=now,
-            first_exported_at=func.coalesce(items.c.first_exported_at, now),
-            updated_at=now,
-        )
+    """Mark items as exported: ``acknowledged``, with first/last export times.
+
+    Through the driver's executemany with plain tuples: SQLAlchemy's per-row parameter
+    handling cost 3.6 s of a 100,000-line export, the database's own work a fraction.
+    """
+    stamp = timestamp_value(connection, now)
+    execute_many(
+        connection,
+        "UPDATE items SET status = 'acknowledged', last_exported_at = ?,"
+        " first_exported_at = COALESCE(first_exported_at, ?), updated_at = ?"
+        " WHERE id = ? AND status IN ('pending', 'acknowledged')",
+        list(zip(repeat(stamp), repeat(stamp), repeat(stamp), item_ids)),
     )
-    for start in range(0, len(item_ids), BATCH):
-        chunk = item_ids[start : start + BATCH]
-        connection.execute(statement, [{"b_id": item_id} for item_id in chunk])
 
 
 LOOKUP_COLUMNS = (

@@ -1,0 +1,442 @@
+"""Run the benchmark: ``python -m bench --lines 1000000`` (see ``--help``).
+
+Steps, each in a fresh process so that its peak RSS (VmHWM) is its own:
+
+- build: a store with N pending order lines (not compared; the setup).
+- export: ``export_partner`` to a CSV file, next to a plain cursor over the same rows and
+  ``DataFrame.to_csv`` per batch.
+- import: the export with every row shipped, through ``import_file`` (read, validate,
+  apply, commit, report), next to ``read_csv(dtype=str)`` of the same file plus one
+  ``executemany`` UPDATE by primary key, each on its own copy of the same database.
+- re-import: the same file again (already processed: hashed and found in the ledger).
+- ftp/ftps/sftp upload and download of the export (``bench/transfer.py``), next to raw
+  ftplib and OpenSSH's ``sftp`` on the same servers (``--skip-transfers`` leaves them out).
+- poll: ``poll_once`` over an FTP inbox of 5,000 unrelated files, next to one raw MLSD.
+
+The table's ratio is ftpbridge's time over the floor's (lower is better; for transfers
+1/ratio is ftpbridge's share of the floor's throughput). A missed target says by how much.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import platform
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import steps
+from bench.isolated import run_isolated
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ROOT = Path(__file__).resolve().parents[1]
+MB = 1024 * 1024
+
+
+# --------------------------------------------------------------------------- targets
+
+
+@dataclass(frozen=True)
+class Target:
+    """An upper bound on one measure of a step: ``ratio`` (ours/floor), ``seconds`` or
+    ``rss_mb``."""
+
+    measure: str
+    limit: float
+    text: str
+
+
+EXPORT = (Target("ratio", 1.5, "≤ 1.5× floor"),)
+IMPORT = (
+    Target("ratio", 2.0, "≤ 2× floor"),
+    Target("seconds", 30.0, "< 30 s"),
+    Target("rss_mb", 400.0, "≤ 400 MB RSS"),
+)
+REIMPORT = (Target("seconds", 1.0, "< 1 s"),)
+FTP = (Target("ratio", 1 / 0.9, "≥ 90% of ftplib"),)
+SFTP = (Target("ratio", 1 / 0.7, "≥ 70% of OpenSSH"),)
+POLL = (Target("seconds", 2.0, "< 2 s, no download"),)
+
+
+@dataclass
+class Row:
+    step: str
+    ftpbridge_s: float
+    floor_s: float | None = None
+    lines: int | None = None
+    peak_rss_mb: float | None = None
+    floor_rss_mb: float | None = None
+    targets: tuple[Target, ...] = ()
+    details: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float | None:
+        if self.floor_s is None or self.floor_s <= 0:
+            return None
+        return self.ftpbridge_s / self.floor_s
+
+    @property
+    def lines_per_s(self) -> float | None:
+        if not self.lines or self.ftpbridge_s <= 0:
+            return None
+        return self.lines / self.ftpbridge_s
+
+    def misses(self) -> list[str]:
+        """Each missed target, with by how much; plus any problem found on the way."""
+        found = list(self.problems)
+        values = {"ratio": self.ratio, "seconds": self.ftpbridge_s, "rss_mb": self.peak_rss_mb}
+        units = {"ratio": "×", "seconds": " s", "rss_mb": " MB"}
+        for target in self.targets:
+            value = values[target.measure]
+            if value is None or value <= target.limit:
+                continue
+            over = (value / target.limit - 1) * 100
+            unit = units[target.measure]
+            found.append(f"{value:.2f}{unit} > {target.limit:.2f}{unit} (+{over:.0f}%)")
+        return found
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "ftpbridge_s": round(self.ftpbridge_s, 3),
+            "floor_s": None if self.floor_s is None else round(self.floor_s, 3),
+            "ratio": None if self.ratio is None else round(self.ratio, 3),
+            "lines": self.lines,
+            "lines_per_s": None if self.lines_per_s is None else round(self.lines_per_s),
+            "peak_rss_mb": self.peak_rss_mb,
+            "floor_rss_mb": self.floor_rss_mb,
+            "targets": [asdict(target) for target in self.targets],
+            "met": not self.misses(),
+            "misses": self.misses(),
+            "details": self.details,
+        }
+
+
+# --------------------------------------------------------------------------- files
+
+
+def copy_database(source: Path, target: Path) -> None:
+    """A consistent copy of an SQLite store (its WAL folded in first)."""
+    connection = sqlite3.connect(source)
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    connection.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(source, target)
+
+
+# --------------------------------------------------------------------------- machine
+
+
+def machine() -> dict[str, Any]:
+    import numpy
+    import pandas
+
+    try:
+        import pyarrow
+
+        arrow = pyarrow.__version__
+    except ImportError:
+        arrow = None
+    cpu = ""
+    memory = 0
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu or platform.processor(),
+        "memory_mb": memory,
+        "python": platform.python_version(),
+        "pandas": pandas.__version__,
+        "numpy": numpy.__version__,
+        "pyarrow": arrow,
+        "sqlite": sqlite3.sqlite_version,
+        "commit": commit,
+    }
+
+
+# --------------------------------------------------------------------------- table
+
+
+def _number(value: float | None, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def table(rows: list[Row]) -> str:
+    """The results as one plain-text table."""
+    header = (
+        "step",
+        "ftpbridge s",
+        "floor s",
+        "ratio",
+        "lines/s",
+        "peak RSS MB",
+        "floor RSS MB",
+        "target",
+        "result",
+    )
+    body = []
+    for row in rows:
+        misses = row.misses()
+        verdict = "-" if not row.targets and not misses else ("ok" if not misses else "MISSED ")
+        if misses:
+            verdict += "; ".join(misses)
+        body.append(
+            (
+                row.step,
+                _number(row.ftpbridge_s),
+                _number(row.floor_s),
+                "-" if row.ratio is None else f"{row.ratio:.2f}×",
+                _number(row.lines_per_s, 0),
+                _number(row.peak_rss_mb, 0),
+                _number(row.floor_rss_mb, 0),
+                ", ".join(target.text for target in row.targets) or "-",
+                verdict,
+            )
+        )
+    widths = [max(len(line[column]) for line in (header, *body)) for column in range(len(header))]
+    lines = []
+    for number, line in enumerate((header, *body)):
+        cells = [
+            cell.ljust(width) if column in (0, 7, 8) else cell.rjust(width)
+            for column, (cell, width) in enumerate(zip(line, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+        if number == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def run(arguments: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
+    lines = arguments.lines
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    work = Path(tempfile.mkdtemp(prefix="ftpbridge-bench-", dir=arguments.work))
+    rows: list[Row] = []
+    info: dict[str, Any] = {"work": str(work)}
+    try:
+        base = work / "base.db"
+        _say(f"building a store with {lines:,} lines in {work} ...")
+        built = run_isolated(steps.build, database=base, lines=lines, now=now)
+        info["orders"] = built["orders"]
+        info["build_s"] = round(built["seconds"], 2)
+
+        _say("export ...")
+        export_db = work / "export.db"
+        copy_database(base, export_db)
+        (work / "out").mkdir()
+        ours = run_isolated(
+            steps.export_ours, work=work, database=export_db, folder=work / "out", now=now
+        )
+        floor = run_isolated(steps.export_floor, database=base, target=work / "floor.csv")
+        export_file = Path(ours["path"])
+        row = Row(
+            "export",
+            ours["seconds"],
+            floor["seconds"],
+            lines,
+            ours["peak_rss_mb"],
+            floor["peak_rss_mb"],
+            EXPORT,
+            {"bytes": ours["bytes"]},
+        )
+        if ours["rows"] != lines or floor["rows"] != lines:
+            row.problems.append(f"exported {ours['rows']} rows, floor {floor['rows']}")
+        rows.append(row)
+
+        _say("import ...")
+        shipped = work / "updated_orders.csv"
+        run_isolated(steps.shipped_file, export_file=export_file, target=shipped, today=now.date())
+        import_db, floor_db = work / "import.db", work / "import_floor.db"
+        copy_database(export_db, import_db)
+        copy_database(export_db, floor_db)
+        ours = run_isolated(
+            steps.import_ours,
+            work=work,
+            database=import_db,
+            path=shipped,
+            now=now,
+            report=work / "report.csv",
+        )
+        floor = run_isolated(steps.import_floor, database=floor_db, path=shipped, now=now)
+        row = Row(
+            "import",
+            ours["seconds"],
+            floor["seconds"],
+            lines,
+            ours["peak_rss_mb"],
+            floor["peak_rss_mb"],
+            IMPORT,
+            {key: ours[key] for key in ("status", "applied", "unchanged", "rejected")},
+        )
+        if ours["status"] != "applied" or ours["applied"] != lines:
+            row.problems.append(
+                f"{ours['status']}: applied {ours['applied']} of {lines}"
+                f" (rejected {ours['rejected']}) {ours['message']}".strip()
+            )
+        rows.append(row)
+
+        _say("re-import ...")
+        again = run_isolated(
+            steps.import_ours,
+            work=work,
+            database=import_db,
+            path=shipped,
+            now=now,
+            report=work / "report-again.csv",
+        )
+        row = Row(
+            "re-import",
+            again["seconds"],
+            None,
+            lines,
+            again["peak_rss_mb"],
+            targets=REIMPORT,
+            details={"status": again["status"]},
+        )
+        if again["status"] != "already_processed":
+            row.problems.append(f"status {again['status']}, not already_processed")
+        rows.append(row)
+
+        if not arguments.skip_transfers:
+            _say("transfers (FTP, FTPS, SFTP; best of 3 each) ...")
+            source = None if arguments.transfer_mb else export_file
+            size_mb = arguments.transfer_mb or max(1, math.ceil(export_file.stat().st_size / MB))
+            moved = run_isolated(steps.transfers, source=source, size_mb=size_mb)
+            for result in moved["rows"]:
+                kind = result["step"].split()[0]
+                row = Row(
+                    result["step"],
+                    result["ftpbridge_s"],
+                    result["floor_s"],
+                    lines if source is not None else None,
+                    moved["peak_rss_mb"],
+                    targets=SFTP if kind == "sftp" else FTP,
+                    details={"mb_per_s": result["mb_per_s"], "mb": round(size_mb, 1)},
+                )
+                rows.append(row)
+
+        _say(f"poll over {arguments.poll_files:,} unrelated files ...")
+        polled = run_isolated(
+            steps.poll, work=work, database=export_db, files=arguments.poll_files, now=now
+        )
+        row = Row(
+            f"poll ({arguments.poll_files:,} files)",
+            polled["seconds"],
+            polled["floor_seconds"],
+            None,
+            polled["peak_rss_mb"],
+            targets=POLL,
+            details={key: polled[key] for key in ("downloads", "imports", "listed")},
+        )
+        if polled["downloads"] or polled["imports"]:
+            row.problems.append(f"downloaded {polled['downloads']} file(s)")
+        rows.append(row)
+    finally:
+        if arguments.keep:
+            _say(f"kept the files in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return rows, info
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--lines", type=int, default=1_000_000, help="order lines (1,000,000)")
+    parser.add_argument(
+        "--skip-transfers",
+        action="store_true",
+        help="leave out the FTP/FTPS/SFTP transfers (SFTP needs root and sshd)",
+    )
+    parser.add_argument(
+        "--transfer-mb",
+        type=int,
+        default=None,
+        help="transfer a random file of this size instead of the export",
+    )
+    parser.add_argument(
+        "--poll-files", type=int, default=5_000, help="unrelated files in the polled inbox (5,000)"
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="where to write the results (bench/results/<timestamp>.json)",
+    )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="folder for the store and files (a temporary folder)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    arguments = parser.parse_args(argv)
+    if arguments.lines < 1:
+        parser.error("--lines must be at least 1")
+    return arguments
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parse(argv)
+    started = time.time()
+    rows, info = run(arguments)
+    text = table(rows)
+    print(f"ftpbridge benchmark: {arguments.lines:,} order lines ({info['orders']:,} orders)")
+    print(text)
+    record = {
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "lines": arguments.lines,
+        "orders": info["orders"],
+        "build_s": info["build_s"],
+        "wall_s": round(time.time() - started, 1),
+        "machine": machine(),
+        "steps": [row.as_json() for row in rows],
+        "table": text.splitlines(),
+    }
+    target = arguments.json or RESULTS / f"{dt.datetime.now():%Y%m%d-%H%M%S}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"results written to {target}")
+    # Missed targets are reported, not failed: only a wrong result (rows not exported or
+    # applied, a download during the poll) makes the run fail.
+    return 1 if any(row.problems for row in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -334,6 +334,22 @@ def run(arguments: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
             row.problems.append(f"status {again['status']}, not already_processed")
         rows.append(row)
 
+        if not arguments.skip_postgres:
+            from bench.postgres import run_postgres_import_bench
+
+            _say("import on PostgreSQL (a throwaway cluster) ...")
+            for result in run_postgres_import_bench(lines, repeat=1):
+                rows.append(
+                    Row(
+                        result["step"],
+                        result["ftpbridge_s"],
+                        result["floor_s"],
+                        result["lines"],
+                        targets=(IMPORT[0],),
+                        details={"floor": "read_csv + COPY + the same UPDATE ... FROM"},
+                    )
+                )
+
         if not arguments.skip_transfers:
             _say("transfers (FTP, FTPS, SFTP; best of 3 each) ...")
             source = None if arguments.transfer_mb else export_file
@@ -383,6 +399,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--skip-transfers",
         action="store_true",
         help="leave out the FTP/FTPS/SFTP transfers (SFTP needs root and sshd)",
+    )
+    parser.add_argument(
+        "--skip-postgres",
+        action="store_true",
+        help="leave out the import on PostgreSQL (needs PostgreSQL's initdb and pg_ctl)",
     )
     parser.add_argument(
         "--transfer-mb",

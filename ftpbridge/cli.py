@@ -7,6 +7,7 @@ rejected as a whole; 3 a server or the store could not be used.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -309,6 +310,14 @@ def import_command(
     settings = state.partner(partner)
     if not file.exists():
         raise UsageError(f"no file {file}", hint="check the path")
+    from ftpbridge.importing import default_report_path
+
+    report_folder = (report or default_report_path(file)).parent
+    if not os.access(report_folder, os.W_OK):
+        raise UsageError(
+            f"cannot write the report into {report_folder} (no permission)",
+            hint="choose where it goes with --report PATH",
+        )
     result = import_file(
         state.store,
         settings,

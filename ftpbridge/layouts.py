@@ -60,7 +60,7 @@ REQUIRED_ON_IMPORT = (
 COMMON_ALIASES: dict[str, tuple[str, ...]] = {
     "order_id": ("order id", "order", "order number", "order no", "order #", "orderid"),
     "item_id": ("item id", "item", "order item id", "line item id", "item #", "itemid"),
-    "shipped": ("shipped", "shipped status", "status", "is shipped"),
+    "shipped": ("shipped", "shipped status", "is shipped"),
     "shipped_date": ("shipped date", "ship date", "date shipped", "shipping date"),
     "carrier": ("carrier", "shipping company", "shipping carrier", "tracking type", "shipper"),
     "tracking_number": (

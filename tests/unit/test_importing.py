@@ -1128,3 +1128,60 @@ def test_no_python_line_runs_per_row(store, settings, tmp_path) -> None:
         )
     assert counts[0] > 200  # the tracer did see the modules run
     assert counts[1] == counts[0]
+
+
+# ----------------------------------------------------------------------------- review fixes
+
+
+@sqlite_only
+@pytest.mark.parametrize("spelling", ["t", "x", "f", "maybe"])
+def test_shipped_spellings_outside_the_contract_are_rejected(
+    loaded_store, settings, tmp_path, spelling: str
+) -> None:
+    """Only true/false, yes/no, y/n, 1/0 and shipped/pending count; "t", "x", "f" are
+    refused rather than guessed."""
+    path = write_csv(tmp_path / "u.csv", [["1", "1001", spelling, "2026-11-22", "UPS", UPS1]])
+    result = run_import(loaded_store, settings, path)
+    [row] = read_report(result)
+    assert row["outcome"] == "rejected"
+    assert "shipped is" in row["reason"]
+
+
+@sqlite_only
+def test_a_date_format_with_a_time_still_means_the_day(loaded_store, settings, tmp_path) -> None:
+    """With date_formats = ["%m/%d/%Y %H:%M"], tomorrow at 10:00 is not "in the future",
+    the stored date is the day, and the same row sent again is unchanged."""
+    partner = settings.partners["acme"].model_copy(update={"date_formats": ("%m/%d/%Y %H:%M",)})
+    rows = [["1", "1001", "TRUE", "11/24/2026 10:00", "UPS", UPS1]]
+    first = run_import(
+        loaded_store, settings, write_csv(tmp_path / "a.csv", rows), configured=partner
+    )
+    assert [row["outcome"] for row in read_report(first)] == ["applied"]
+    assert item_state(loaded_store)["1001"] == shipped("2026-11-24", "UPS", UPS1)
+    resent = write_csv(  # the same row in a new file (an extra column changes its bytes)
+        tmp_path / "b.csv", [[*rows[0], "resent"]], [*REQUIRED, "note"]
+    )
+    again = run_import(loaded_store, settings, resent, configured=partner)
+    assert {row["outcome"] for row in read_report(again)} == {"unchanged"}
+
+
+@sqlite_only
+def test_a_fulfillers_own_status_column_is_not_taken_for_shipped(
+    loaded_store, settings, tmp_path
+) -> None:
+    """A "Status" column beside "shipped" (the warehouse's own) is ignored, not a clash."""
+    header = [
+        "order_id",
+        "item_id",
+        "shipped",
+        "Status",
+        "shipped_date",
+        "carrier",
+        "tracking_number",
+    ]
+    path = write_csv(
+        tmp_path / "u.csv", [["1", "1001", "TRUE", "In transit", "2026-11-22", "UPS", UPS1]], header
+    )
+    result = run_import(loaded_store, settings, path)
+    assert result.status == "applied"
+    assert [row["outcome"] for row in read_report(result)] == ["applied"]

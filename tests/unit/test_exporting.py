@@ -154,7 +154,8 @@ def test_every_unshipped_item_exactly_once_in_stable_order(loaded_store, setting
 
 
 def test_order_with_the_same_time_is_sorted_by_order_then_item(store, settings, tmp_path) -> None:
-    """Orders created at the same moment come out by order id, their items by item id."""
+    """Orders created at the same moment come out by order id, their items by item id, in
+    natural order ("9" before "10")."""
     lines = []
     for order_id, item_ids in (("B-2", ["9", "10"]), ("A-1", ["30", "20"])):
         lines.append(
@@ -173,7 +174,7 @@ def test_order_with_the_same_time_is_sorted_by_order_then_item(store, settings, 
     second = [
         row["item_id"] for row in read_rows(export(store, settings, folder=tmp_path / "b").path)
     ]
-    assert first == second == ["20", "30", "10", "9"]
+    assert first == second == ["20", "30", "9", "10"]
 
 
 def test_unshipped_items_come_again_without_duplicates(loaded_store, settings, tmp_path) -> None:
@@ -450,3 +451,57 @@ def test_a_failed_export_leaves_no_file_and_marks_nothing(
     assert list(folder.iterdir()) == []
     assert {row["status"] for row in item_rows(loaded_store).values()} == {"pending", "cancelled"}
     assert ledger_rows(loaded_store) == []
+
+
+def test_orders_placed_at_the_same_moment_come_in_numeric_id_order(
+    store, settings, tmp_path
+) -> None:
+    """Order "9" comes before order "10" (and item "9" before "10") when their order times
+    are equal: identifiers are text, but the export order is the natural one."""
+    from ftpbridge.store.engine import utcnow
+    from ftpbridge.store.orders import upsert_orders
+
+    when = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
+    blank = {
+        field: ""
+        for field in (
+            "email",
+            "ship_firstname",
+            "ship_lastname",
+            "ship_address1",
+            "ship_address2",
+            "ship_city",
+            "ship_state",
+            "ship_postal_code",
+            "ship_country",
+            "ship_phone",
+        )
+    }
+    orders_rows = [{"id": order_id, "created_at": when, **blank} for order_id in ("10", "9")]
+    item_rows = [
+        {
+            "id": item_id,
+            "order_id": order_id,
+            "sku_id": "1",
+            "warehouse_sku": "W",
+            "upc": "",
+            "product_name": "P",
+            "product_type": "",
+            "attributes": "",
+            "quantity": 1,
+            "partner": "acme",
+            "status": "pending",
+        }
+        for order_id, item_id in (("10", "100"), ("9", "10"), ("9", "9"))
+    ]
+    with store.begin() as connection:
+        upsert_orders(connection, orders_rows, item_rows, utcnow())
+    partner = settings.partners["acme"]
+    result = export_partner(store, partner, load_layout(partner.layout), tmp_path)
+    with result.path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(row["order_id"], row["item_id"]) for row in rows] == [
+        ("9", "9"),
+        ("9", "10"),
+        ("10", "100"),
+    ]

@@ -14,9 +14,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy.exc import IntegrityError
 
@@ -28,7 +30,7 @@ from ftpbridge.layouts import Layout
 from ftpbridge.settings import PartnerSettings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
-from ftpbridge.store.items import LOOKUP_NAMES, apply_shipments, lookup
+from ftpbridge.store.items import LOOKUP_NAMES, AuditSource, apply_shipments, lookup
 from ftpbridge.validation import (
     APPLIED,
     REJECTED,
@@ -256,9 +258,9 @@ class _ReportWriter:
         csv.writer(self._text, lineterminator="\r\n").writerow(REPORT_COLUMNS)
 
     def write(self, decided: pd.DataFrame) -> None:
-        decided[list(REPORT_COLUMNS)].to_csv(
-            self._text, header=False, index=False, lineterminator="\r\n"
-        )
+        # What to_csv writes through, given the columns directly: the same bytes, faster.
+        columns = [decided[name].to_numpy(dtype=object) for name in REPORT_COLUMNS]
+        csv.writer(self._text, lineterminator="\r\n").writerows(zip(*columns, strict=True))
 
     def write_rows(self, rows: list[tuple[Any, ...]]) -> None:
         csv.writer(self._text, lineterminator="\r\n").writerows(rows)
@@ -274,16 +276,53 @@ def _signature(chunk: pd.DataFrame) -> pd.Series:
 
 
 def _duplicate_rows(path: Path, shape: CsvShape, chunk_rows: int) -> pd.DataFrame:
-    """First pass: rows naming an item that another row names too (usually none)."""
-    keys = [
-        pd.DataFrame(
-            {"item_id": chunk["item_id"], "signature": _signature(chunk), "row": chunk["row"]}
-        )
-        for chunk in iter_chunks(path, shape, chunk_rows=chunk_rows)
-    ]
-    if not keys:
+    """First pass: rows naming an item that another row names too (usually none).
+
+    What it keeps per row is a 64-bit hash of the item id and the row number, in numpy
+    arrays (16 bytes a row: 16 MB for a million rows, no Python strings). Rows whose hash
+    occurs more than once are candidates; only when there are any is the file read once
+    more, keeping just those rows with their text, so that the ids themselves decide
+    (two ids may share a hash) and their values are compared by meaning.
+    """
+    hashes: list[np.ndarray] = []
+    rows: list[np.ndarray] = []
+    for chunk in iter_chunks(path, shape, chunk_rows=chunk_rows, fields=("item_id",)):
+        named = (chunk["item_id"] != "").to_numpy(dtype=bool)
+        item_ids = chunk["item_id"].to_numpy(dtype=object)[named]
+        hashes.append(pd.util.hash_array(item_ids, categorize=False))
+        rows.append(chunk["row"].to_numpy(dtype=np.int64)[named])
+    candidates = _rows_with_repeated_hash(hashes, rows)
+    if candidates.size == 0:
         return find_duplicates(pd.DataFrame({"item_id": [], "signature": [], "row": []}))
+    keys = []
+    for chunk in iter_chunks(path, shape, chunk_rows=chunk_rows):
+        chosen = chunk[np.isin(chunk["row"].to_numpy(dtype=np.int64), candidates)]
+        if not chosen.empty:
+            keys.append(
+                pd.DataFrame(
+                    {
+                        "item_id": chosen["item_id"],
+                        "signature": _signature(chosen),
+                        "row": chosen["row"],
+                    }
+                )
+            )
     return find_duplicates(pd.concat(keys, ignore_index=True)).set_index("row")
+
+
+def _rows_with_repeated_hash(hashes: list[np.ndarray], rows: list[np.ndarray]) -> np.ndarray:
+    """The row numbers whose hash occurs more than once, sorted."""
+    if not hashes:
+        return np.empty(0, dtype=np.int64)
+    every_hash = np.concatenate(hashes)
+    every_row = np.concatenate(rows)
+    order = np.argsort(every_hash, kind="stable")
+    ordered = every_hash[order]
+    same_as_next = ordered[1:] == ordered[:-1]
+    repeated = np.zeros(ordered.size, dtype=bool)
+    repeated[1:] |= same_as_next
+    repeated[:-1] |= same_as_next
+    return np.sort(every_row[order[repeated]])
 
 
 def _decide_chunk(
@@ -317,55 +356,17 @@ def _apply_chunk(
     applied = decided[decided["outcome"] == APPLIED]
     if applied.empty:
         return
-    item_ids = applied["item_id"]
-    new = {
-        "status": pd.Series("shipped", index=applied.index),
-        "shipped_date": applied["new_shipped_date"],
-        "carrier": applied["new_carrier"],
-        "tracking_number": applied["new_tracking_number"],
-    }
-    old = {
-        "status": applied["old_status"],
-        # text on SQLite, a date on PostgreSQL: the same YYYY-MM-DD text either way
-        "shipped_date": pd.to_datetime(applied["old_shipped_date"], errors="coerce").dt.strftime(
-            "%Y-%m-%d"
-        ),
-        "carrier": applied["old_carrier"],
-        "tracking_number": applied["old_tracking_number"],
-    }
     changes = list(
         zip(
-            item_ids.tolist(),
-            new["status"].tolist(),
-            new["shipped_date"].tolist(),
-            new["carrier"].tolist(),
-            new["tracking_number"].tolist(),
-            strict=True,
+            applied["item_id"].tolist(),
+            repeat("shipped"),
+            applied["new_shipped_date"].tolist(),
+            applied["new_carrier"].tolist(),
+            applied["new_tracking_number"].tolist(),
+            applied["row"].astype("int64").tolist(),
         )
     )
-    audit_rows: list[tuple[Any, ...]] = []
-    rows = applied["row"].astype("int64")
-    for field_name in SHIP_FIELDS:
-        before = old[field_name].astype(object)
-        before = before.where(before.notna(), None)
-        after = new[field_name].astype(object)
-        changed = before.isna() | (before.astype(str) != after.astype(str))
-        if not changed.any():
-            continue
-        count = int(changed.sum())
-        audit_rows.extend(
-            zip(
-                item_ids[changed].tolist(),
-                [field_name] * count,
-                before[changed].tolist(),
-                after[changed].tolist(),
-                [file_id] * count,
-                [name] * count,
-                rows[changed].tolist(),
-                strict=True,
-            )
-        )
-    apply_shipments(connection, changes, audit_rows, now)
+    apply_shipments(connection, changes, AuditSource(file_id, name), now)
     if len(result.preview) < PREVIEW_LIMIT:
         room = PREVIEW_LIMIT - len(result.preview)
         preview = applied[

@@ -69,15 +69,20 @@ class CodePoints:
         return owner, offset, codes
 
 
-def strip(values: np.ndarray) -> np.ndarray:
-    """``str.strip()`` of each value; only values that start or end with whitespace are
-    touched (usually none), the others are returned as they are."""
+def strip(values: np.ndarray, characters: str | None = None) -> np.ndarray:
+    """``str.strip(characters)`` of each value (whitespace by default); only values that
+    start or end with one of those characters are touched (usually none), the others are
+    returned as they are."""
+    if len(values) == 0:
+        return values
+    if characters is None:
+        stripped = WHITESPACE
+    else:
+        stripped = np.array([ord(character) for character in characters], dtype=np.uint32)
     points = CodePoints.of(values)
-    padded = np.flatnonzero(
-        np.isin(points.first(), WHITESPACE) | np.isin(points.last(), WHITESPACE)
-    )
+    padded = np.flatnonzero(np.isin(points.first(), stripped) | np.isin(points.last(), stripped))
     if padded.size == 0:
         return values
     result = values.copy()
-    result[padded] = [value.strip() for value in values[padded]]
+    result[padded] = [value.strip(characters) for value in values[padded]]
     return result

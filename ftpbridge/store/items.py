@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
 
@@ -12,7 +14,7 @@ from sqlalchemy.types import NullType
 
 from ftpbridge.store.engine import (
     copy_rows,
-    date_value,
+    driver_sql,
     execute_many,
     fetch_all,
     timestamp_value,
@@ -21,6 +23,17 @@ from ftpbridge.store.schema import items, orders
 
 BATCH = 5_000
 UNSHIPPED = ("pending", "acknowledged")
+
+# Order date, then order id and item id in natural order: identifiers are text, and a
+# shorter digit string is the smaller number ("9" before "10"); equal lengths compare as
+# text. length() is standard SQL, the same on SQLite and PostgreSQL.
+_NATURAL_ORDER = (
+    orders.c.created_at,
+    func.length(orders.c.id),
+    orders.c.id,
+    func.length(items.c.id),
+    items.c.id,
+)
 
 # The columns export writes from: every item field joined with its order's. The order
 # time is read as the driver gives it (text on SQLite, a datetime on PostgreSQL) and parsed
@@ -63,7 +76,7 @@ def iter_exportable(
         select(*EXPORT_COLUMNS)
         .select_from(items.join(orders, items.c.order_id == orders.c.id))
         .where(items.c.partner == partner, items.c.status.in_(statuses))
-        .order_by(orders.c.created_at, orders.c.id, items.c.id)
+        .order_by(*_NATURAL_ORDER)
     )
     # On the statement, not the connection: Connection.execution_options() changes the
     # connection itself in SQLAlchemy 2, and every later statement of the transaction would
@@ -135,83 +148,108 @@ def lookup(connection: Connection, item_ids: Sequence[str]) -> list[tuple[Any, .
 SHIP_FIELDS = ("status", "shipped_date", "carrier", "tracking_number")
 
 
+@dataclass(frozen=True)
+class AuditSource:
+    """Where the changes of an import come from, for their audit rows."""
+
+    file_id: int | None
+    source: str
+
+
 def apply_shipments(
     connection: Connection,
     changes: list[tuple[Any, ...]],
-    audit_rows: list[tuple[Any, ...]],
+    audit: AuditSource,
     now: dt.datetime,
 ) -> None:
     """Write shipment details and their audit rows, in the caller's transaction.
 
-    ``changes``: tuples (item_id, status, shipped_date: date, carrier, tracking_number);
-    ``audit_rows``: tuples (item_id, field, old_value, new_value, file_id, source,
-    row_number).
+    ``changes``: tuples (item_id, status, shipped_date as YYYY-MM-DD text, carrier,
+    tracking_number, row_number), each item at most once. Every field whose value changes
+    gets an audit row (item, field, old and new value, ``audit``'s file and source, row
+    number), items in row order, fields in SHIP_FIELDS order.
 
-    SQLite: one executemany UPDATE by primary key and one executemany INSERT. PostgreSQL:
-    COPY into a temporary table and one ``UPDATE ... FROM`` it, and COPY of the audit rows
-    (a round trip per row is what costs on a server, not the work of each row).
+    The rows go into a temporary table (executemany on SQLite, COPY on PostgreSQL); the
+    audit rows are derived from it and the items' values before the change by one
+    ``INSERT ... SELECT``, and the items change by one ``UPDATE ... FROM``. Four audit rows
+    per line made a million-line import spend 11 s binding parameters on SQLite; the
+    database does the same work in under one.
     """
-    if connection.dialect.name == "postgresql":
-        _apply_shipments_by_copy(connection, changes, audit_rows, now)
+    if not changes:
         return
+    postgresql = connection.dialect.name == "postgresql"
     stamp = timestamp_value(connection, now)
-    execute_many(
-        connection,
-        "UPDATE items SET status = ?, shipped_date = ?, carrier = ?, tracking_number = ?,"
-        " updated_at = ? WHERE id = ?",
-        [
-            (status, date_value(connection, shipped), carrier, tracking, stamp, item_id)
-            for item_id, status, shipped, carrier, tracking in changes
-        ],
+    if postgresql:
+        connection.exec_driver_sql(SHIPMENTS_CREATE_SQL)
+        copy_rows(connection, SHIPMENTS_TABLE, (*SHIPMENTS_COLUMNS, "row_number"), changes)
+    else:
+        connection.exec_driver_sql(SHIPMENTS_CREATE_SQL.replace(" ON COMMIT DROP", ""))
+        execute_many(
+            connection,
+            "INSERT INTO ftpbridge_shipments (item_id, status, shipped_date, carrier,"
+            " tracking_number, row_number) VALUES (?, ?, ?, ?, ?, ?)",
+            changes,
+        )
+    audit_sql = _AUDIT_FROM_SHIPMENTS_SQL
+    if postgresql:  # SQLite's IS NOT is null-safe on any value; PostgreSQL's on booleans only
+        audit_sql = audit_sql.replace(" IS NOT ", " IS DISTINCT FROM ")
+    else:
+        # SQLite joins in the order it scans: the temporary table (row order), then the
+        # four fields (in order). Sorting 400,000 audit rows a chunk to say so cost 40%.
+        audit_sql = audit_sql.replace(" ORDER BY row_number, position", "")
+    connection.exec_driver_sql(
+        driver_sql(connection, audit_sql), (audit.file_id, audit.source, stamp)
     )
-    execute_many(
-        connection,
-        "INSERT INTO audit (item_id, field, old_value, new_value, file_id, source, row_number,"
-        " changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [(*row, stamp) for row in audit_rows],
-    )
+    if postgresql or sqlite3.sqlite_version_info >= (3, 33):
+        connection.exec_driver_sql(driver_sql(connection, _UPDATE_SQL), (stamp,))
+    else:  # SQLite before 3.33 has no UPDATE ... FROM
+        execute_many(
+            connection,
+            "UPDATE items SET status = ?, shipped_date = ?, carrier = ?, tracking_number = ?,"
+            " updated_at = ? WHERE id = ?",
+            [
+                (status, shipped, carrier, tracking, stamp, item_id)
+                for item_id, status, shipped, carrier, tracking, _row in changes
+            ],
+        )
+    connection.exec_driver_sql(f"DROP TABLE {SHIPMENTS_TABLE}")
 
 
-# PostgreSQL's bulk path. The temporary table lives for one chunk (dropped after its
-# UPDATE; ON COMMIT DROP also covers a rolled-back transaction). bench/ times the same
-# statements issued directly as the floor of an import on PostgreSQL.
+# The temporary table lives for one chunk (dropped after its UPDATE; on PostgreSQL ON
+# COMMIT DROP also covers a rolled-back transaction, on SQLite the rollback does).
+# bench/ times the same statements issued directly as the floor of an import on PostgreSQL.
 SHIPMENTS_TABLE = "ftpbridge_shipments"
 SHIPMENTS_COLUMNS = ("item_id", "status", "shipped_date", "carrier", "tracking_number")
 SHIPMENTS_CREATE_SQL = (
     f"CREATE TEMPORARY TABLE {SHIPMENTS_TABLE} (item_id varchar(64) NOT NULL,"
     " status varchar(20) NOT NULL, shipped_date date, carrier varchar(40),"
-    " tracking_number varchar(100)) ON COMMIT DROP"
+    " tracking_number varchar(100), row_number integer) ON COMMIT DROP"
 )
 SHIPMENTS_UPDATE_SQL = (
     "UPDATE items SET status = s.status, shipped_date = s.shipped_date,"
     " carrier = s.carrier, tracking_number = s.tracking_number, updated_at = %s"
     " FROM ftpbridge_shipments AS s WHERE items.id = s.item_id"
 )
-AUDIT_COLUMNS = (
-    "item_id",
-    "field",
-    "old_value",
-    "new_value",
-    "file_id",
-    "source",
-    "row_number",
-    "changed_at",
+_UPDATE_SQL = SHIPMENTS_UPDATE_SQL.replace("%s", "?")
+# One audit row per changed field: the four fields side by side (CROSS JOIN), compared as
+# text (a date column on PostgreSQL, its YYYY-MM-DD text on SQLite), before the UPDATE.
+# (ftpbridge_shipments is SHIPMENTS_TABLE, written out: the SQL is a constant.)
+_AUDIT_FROM_SHIPMENTS_SQL = (
+    "INSERT INTO audit (item_id, field, old_value, new_value, file_id, source, row_number,"
+    " changed_at)"
+    " SELECT item_id, field, old_value, new_value, ?, ?, row_number, ? FROM ("
+    " SELECT s.item_id, s.row_number, f.position, f.field,"
+    " CASE f.position WHEN 0 THEN items.status"
+    " WHEN 1 THEN CAST(items.shipped_date AS TEXT) WHEN 2 THEN items.carrier"
+    " ELSE items.tracking_number END AS old_value,"
+    " CASE f.position WHEN 0 THEN s.status WHEN 1 THEN CAST(s.shipped_date AS TEXT)"
+    " WHEN 2 THEN s.carrier ELSE s.tracking_number END AS new_value"
+    " FROM ftpbridge_shipments AS s JOIN items ON items.id = s.item_id"
+    " CROSS JOIN (SELECT 0 AS position, 'status' AS field"
+    " UNION ALL SELECT 1, 'shipped_date' UNION ALL SELECT 2, 'carrier'"
+    " UNION ALL SELECT 3, 'tracking_number') AS f"
+    ") AS fields WHERE old_value IS NOT new_value ORDER BY row_number, position"
 )
-
-
-def _apply_shipments_by_copy(
-    connection: Connection,
-    changes: list[tuple[Any, ...]],
-    audit_rows: list[tuple[Any, ...]],
-    now: dt.datetime,
-) -> None:
-    if changes:
-        connection.exec_driver_sql(SHIPMENTS_CREATE_SQL)
-        copy_rows(connection, SHIPMENTS_TABLE, SHIPMENTS_COLUMNS, changes)
-        connection.exec_driver_sql(SHIPMENTS_UPDATE_SQL, (now,))
-        connection.exec_driver_sql(f"DROP TABLE {SHIPMENTS_TABLE}")
-    if audit_rows:
-        copy_rows(connection, "audit", AUDIT_COLUMNS, ((*row, now) for row in audit_rows))
 
 
 FILTERS = ("all", "pending", "acknowledged", "not_shipped", "shipped", "cancelled", "past_due")
@@ -263,7 +301,7 @@ def list_items(
                 )
             ),
         )
-    query = query.order_by(orders.c.created_at, items.c.order_id, items.c.id)
+    query = query.order_by(*_NATURAL_ORDER)
     if limit is not None:
         query = query.limit(limit)
     return [dict(row) for row in connection.execute(query).mappings()]

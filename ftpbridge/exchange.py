@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import errno
 import fnmatch
 import os
 import posixpath
 import secrets
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -477,7 +479,27 @@ def _keep_locally(
     stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
     for source, suffix in ((local, ""), (report, REPORT_SUFFIX)):
         if source.exists():
-            os.replace(source, archive / f"{stamp}_{name}{suffix}")
+            _move_file(source, archive / f"{stamp}_{name}{suffix}")
+
+
+def _move_file(source: Path, target: Path) -> None:
+    """Move ``source`` onto ``target``; across file systems (staging on a tmpfs of its
+    own) by copying to a temporary name next to ``target`` first, so that ``target`` is
+    never a partial copy, then deleting ``source``."""
+    try:
+        os.replace(source, target)
+        return
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+    try:
+        shutil.copyfile(source, temporary)
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    source.unlink()
 
 
 # --------------------------------------------------------------------------- check

@@ -339,6 +339,9 @@ def poll_once(
                 break
             with structlog.contextvars.bound_contextvars(file=name):
                 result = _take(store, settings, partner, transport, candidates[name])
+            if result is None:  # gone from the inbox since the listing
+                outcome.lines.append(f"{partner.name}: {name}: gone before it was downloaded")
+                continue
             outcome.imports.append(result)
             outcome.lines.append(_describe(result))
             if result.status == "rejected_file" or result.rejected:
@@ -365,8 +368,12 @@ def _take(
     partner: PartnerSettings,
     transport: Transport,
     entry: RemoteFile,
-) -> ImportResult:
-    """Download, import, archive and report one settled file."""
+) -> ImportResult | None:
+    """Download, import, archive and report one settled file.
+
+    None when the file is gone from the inbox before it could be downloaded (the partner
+    renamed or removed it since the listing): nothing to take, not a failure.
+    """
     name = entry.name
     inbox = partner.inbox_dir
     remote = remote_join(inbox, name)
@@ -397,7 +404,15 @@ def _take(
                 message=result.message,
             )
     else:
-        transport.download(remote, local)
+        try:
+            transport.download(remote, local)
+        except RemoteNotFoundError:
+            if _still_listed(transport, inbox, name):
+                raise
+            logger.warning("file gone from the inbox before it was downloaded; skipped")
+            with store.begin() as connection:
+                forget(connection, partner.name, name)
+            return None
         crashpoint("download")
         result = import_file(
             store,
@@ -433,7 +448,14 @@ def _take(
     if not (result.status == "already_processed" and report_name in taken):
         transport.upload(report, remote_join(destination, report_name))
     crashpoint("archive")
-    move(transport, remote, target, staging)
+    try:
+        move(transport, remote, target, staging)
+    except RemoteNotFoundError:
+        if _still_listed(transport, inbox, name):
+            raise
+        # Renamed or removed by the partner while we took it: what we applied is in the
+        # ledger and the local archive; under a new name it is found already processed.
+        logger.warning("file gone from the inbox before it could be archived", report=report_name)
     if partner.done_marker:
         try:
             transport.delete(remote + DONE_SUFFIX)
@@ -445,6 +467,12 @@ def _take(
         if result.file_id is not None and result.status != "already_processed":
             ledger.change(connection, result.file_id, utcnow(), remote_path=target)
     return result
+
+
+def _still_listed(transport: Transport, inbox: str, name: str) -> bool:
+    """Whether ``name`` is still in the inbox: a server saying "not found" about a file it
+    still lists means something else (some answer 550 for a refused permission)."""
+    return any(entry.name == name for entry in transport.list(inbox))
 
 
 def _free_name(name: str, taken: set[str], now: dt.datetime) -> str:

@@ -13,9 +13,11 @@ imports it (nothing was committed) or finds it already processed and archives it
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import errno
+import fcntl
 import fnmatch
 import os
 import posixpath
@@ -23,7 +25,7 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -305,7 +307,7 @@ def poll_once(
     outcome = CycleOutcome(partner.name, "poll")
     transport = partner_transport(settings, partner)
     inbox = partner.inbox_dir
-    with transport:
+    with _staging(settings, partner), transport:
         crashpoint("list")
         entries = transport.list(inbox)
         candidates = {entry.name: entry for entry in entries if is_candidate(entry, partner)}
@@ -349,6 +351,27 @@ def poll_once(
     if not outcome.imports and not outcome.lines:
         outcome.lines.append(f"{partner.name}: no updated files waiting in {inbox}")
     return outcome
+
+
+@contextlib.contextmanager
+def _staging(settings: Settings, partner: PartnerSettings) -> Iterator[Path]:
+    """The partner's staging folder, held for one poll (polls of a partner on this machine
+    take turns: the daemon's and a manual ``poll --once``).
+
+    Temporary files found there (``.NAME.*.part``: a download or report in progress) were
+    left by a poll that was killed (the lock says no other poll runs): they are removed,
+    so that crashes do not pile up partial files.
+    """
+    staging = settings.state_dir / "staging" / partner.name
+    staging.mkdir(parents=True, exist_ok=True)
+    locks = settings.state_dir / "locks"
+    locks.mkdir(exist_ok=True)
+    with (locks / f"poll-{partner.name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for stale in staging.glob(".*.part"):
+            stale.unlink(missing_ok=True)
+            logger.info("removed a partial file left by an interrupted poll", path=stale.name)
+        yield staging
 
 
 def _describe(result: ImportResult) -> str:

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from ftpbridge.csvfiles import atomic_output, replace_durably
 from ftpbridge.csvread import CsvShape, detect_shape, inspect_bytes, iter_chunks
 from ftpbridge.errors import InputFileError, StoreError
+from ftpbridge.exporting import neutralise_formulas
 from ftpbridge.faults import crashpoint
 from ftpbridge.layouts import Layout
 from ftpbridge.settings import PartnerSettings
@@ -44,6 +45,7 @@ from ftpbridge.validation import (
 CHUNK_ROWS = 100_000
 REPORT_COLUMNS = ("row", "order_id", "item_id", "outcome", "reason")
 PREVIEW_LIMIT = 200
+_ECHOED = ("order_id", "item_id")  # report columns copied from the partner's cells
 SHIP_FIELDS = ("status", "shipped_date", "carrier", "tracking_number")
 
 
@@ -259,7 +261,14 @@ class _ReportWriter:
 
     def write(self, decided: pd.DataFrame) -> None:
         # What to_csv writes through, given the columns directly: the same bytes, faster.
-        columns = [decided[name].to_numpy(dtype=object) for name in REPORT_COLUMNS]
+        # The ids are echoed from the partner's file and the report is opened in a
+        # spreadsheet: a cell like =HYPERLINK(...) is written as text (CSV injection).
+        columns = [
+            (neutralise_formulas(decided[name]) if name in _ECHOED else decided[name]).to_numpy(
+                dtype=object
+            )
+            for name in REPORT_COLUMNS
+        ]
         csv.writer(self._text, lineterminator="\r\n").writerows(zip(*columns, strict=True))
 
     def write_rows(self, rows: list[tuple[Any, ...]]) -> None:

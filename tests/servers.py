@@ -198,6 +198,8 @@ def start_ftp_server(
     fake_names: tuple[str, ...] = (),
     refuse_cross_directory_rename: bool = False,
     refuse_rename_overwrite: bool = False,
+    passive_port_closed: bool = False,
+    permissions: dict[Path, str] | None = None,
 ) -> FTPServer:
     """Start a threaded pyftpdlib server on 127.0.0.1 (free port) serving ``home``.
 
@@ -210,6 +212,10 @@ def start_ftp_server(
     - ``fake_names`` are added to every directory listing (hostile names no disk can hold).
     - ``refuse_cross_directory_rename`` / ``refuse_rename_overwrite`` mimic servers that
       cannot rename into another directory / onto an existing file.
+    - ``passive_port_closed``: the server announces a passive port (227) but nothing can
+      connect to it, as behind a firewall that rejects the passive port range.
+    - ``permissions`` overrides the user's permissions (pyftpdlib letters) for folders of
+      ``home``, e.g. ``{home / "in" / "archive": "elr"}`` for a folder it may not write.
     """
     from pyftpdlib.authorizers import DummyAuthorizer
     from pyftpdlib.filesystems import AbstractedFS
@@ -220,6 +226,8 @@ def start_ftp_server(
     stats = FTPServerStats(cuts_left=cuts if cut_data_after_bytes else 0)
     authorizer = DummyAuthorizer()
     authorizer.add_user(username, password, str(home), perm="elradfmwMT")
+    for folder, perm in (permissions or {}).items():
+        authorizer.override_perm(username, str(folder), perm, recursive=True)
 
     base_handler: Any = FTPHandler
     base_dtp: Any = ThrottledDTPHandler if throttle_bytes_per_second else DTPHandler
@@ -289,8 +297,14 @@ def start_ftp_server(
         proto_cmds.pop("MLSD", None)
         proto_cmds.pop("MLST", None)
 
+    class ClosedPassiveDTP(base_handler.passive_dtp):  # type: ignore[misc, name-defined]
+        def __init__(self, cmd_channel: Any, extmode: bool = False) -> None:
+            super().__init__(cmd_channel, extmode)  # binds, listens, answers 227/229
+            self.close()  # ... and the port is gone: connecting to it is refused
+
     class Handler(base_handler):  # type: ignore[misc, valid-type]
         dtp_handler = DTP
+        passive_dtp = ClosedPassiveDTP if passive_port_closed else base_handler.passive_dtp
         abstracted_fs = FakeNamesFS if fake_names else AbstractedFS
         auth_failed_timeout = 0  # answer a wrong password at once (pyftpdlib waits 3 s)
         use_sendfile = False  # so that DTP.send sees every byte (cuts, counting)

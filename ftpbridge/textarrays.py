@@ -36,12 +36,15 @@ class CodePoints:
     lengths: np.ndarray
 
     @classmethod
-    def of(cls, values: np.ndarray) -> CodePoints:
+    def of(cls, values: np.ndarray, joined: str | None = None) -> CodePoints:
+        """The code points of ``values``; ``joined`` is ``"".join(values)`` when the
+        caller has it already."""
         sizes = lengths(values)
+        if joined is None:
+            joined = "".join(values)
         # surrogatepass: a lone surrogate (possible in str, never in valid UTF-8) is one
         # code unit like any other character instead of an error.
-        joined = "".join(values).encode("utf-32-le", errors="surrogatepass")
-        codes = np.frombuffer(joined, dtype=np.uint32)
+        codes = np.frombuffer(joined.encode("utf-32-le", errors="surrogatepass"), np.uint32)
         return cls(codes, np.cumsum(sizes) - sizes, sizes)
 
     def first(self) -> np.ndarray:

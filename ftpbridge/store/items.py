@@ -88,18 +88,40 @@ def iter_exportable(
     yield from result.partitions(batch)
 
 
-def mark_exported(connection: Connection, item_ids: Sequence[str], now: dt.datetime) -> None:
-    """Mark items as exported: ``acknowledged``, with first/last export times.
+def mark_exported(
+    connection: Connection,
+    partner: str,
+    item_ids: Sequence[str],
+    now: dt.datetime,
+    *,
+    new_only: bool,
+) -> None:
+    """Mark the items that :func:`iter_exportable` just returned (same arguments, same
+    transaction) as exported: ``acknowledged``, with first/last export times.
 
-    Through the driver's executemany with plain tuples: SQLAlchemy's per-row parameter
-    handling cost 3.6 s of a 100,000-line export, the database's own work a fraction.
+    On SQLite the transaction holds the write lock from its start (BEGIN IMMEDIATE), so the
+    items iter_exportable's condition selects now are exactly the ones it returned: one
+    UPDATE with that condition marks them, in half the time of an UPDATE per id (checked
+    by its row count). Elsewhere each id is updated, through the driver's executemany with
+    plain tuples (SQLAlchemy's per-row parameter handling cost more than the database).
     """
     stamp = timestamp_value(connection, now)
-    execute_many(
-        connection,
+    statuses = ("pending",) if new_only else UNSHIPPED
+    assignments = (
         "UPDATE items SET status = 'acknowledged', last_exported_at = ?,"
         " first_exported_at = COALESCE(first_exported_at, ?), updated_at = ?"
-        " WHERE id = ? AND status IN ('pending', 'acknowledged')",
+    )
+    if connection.dialect.name == "sqlite":
+        marked = connection.exec_driver_sql(
+            assignments + " WHERE partner = ? AND status IN (?, ?)",
+            (stamp, stamp, stamp, partner, statuses[0], statuses[-1]),
+        ).rowcount
+        if marked != len(item_ids):
+            raise RuntimeError(f"marked {marked} items as exported, but {len(item_ids)} were")
+        return
+    execute_many(
+        connection,
+        assignments + " WHERE id = ? AND status IN ('pending', 'acknowledged')",
         list(zip(repeat(stamp), repeat(stamp), repeat(stamp), item_ids)),
     )
 

@@ -97,12 +97,7 @@ DOWN_CASES = [
     ("stalled_banner", "ftp"),
     ("stalled_banner", "sftp"),
 ]
-QUICK_DOWN = {
-    ("refused", "ftp"),
-    ("refused", "sftp"),
-    ("black_hole", "sftp"),
-    ("stalled_banner", "ftp"),
-}
+QUICK_DOWN = {("refused", "sftp"), ("black_hole", "ftp"), ("stalled_banner", "sftp")}
 
 
 @pytest.mark.parametrize(

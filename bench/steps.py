@@ -36,7 +36,7 @@ EXPORT_SQL = (
     " items.shipped_date, items.carrier, items.tracking_number"
     " FROM items JOIN orders ON items.order_id = orders.id"
     " WHERE items.partner = ? AND items.status IN ('pending', 'acknowledged')"
-    " ORDER BY orders.created_at, orders.id, items.id"
+    " ORDER BY orders.created_at, length(orders.id), orders.id, length(items.id), items.id"
 )
 FLOOR_BATCH = 20_000
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, func, or_, select, type_coerce
+from sqlalchemy import Connection, and_, func, or_, select, type_coerce
 from sqlalchemy.types import NullType
 
 from ftpbridge.store.engine import (
@@ -65,7 +65,7 @@ EXPORT_NAMES = tuple(column.name for column in EXPORT_COLUMNS)
 
 def iter_exportable(
     connection: Connection, partner: str, *, new_only: bool, batch: int = 20_000
-) -> Iterator[list[Row[Any]]]:
+) -> Iterator[Sequence[Sequence[Any]]]:
     """The partner's items waiting to ship, in batches, ordered by order date, order id, item id.
 
     ``new_only``: only items never exported before (``pending``); otherwise every item
@@ -78,10 +78,25 @@ def iter_exportable(
         .where(items.c.partner == partner, items.c.status.in_(statuses))
         .order_by(*_NATURAL_ORDER)
     )
+    if connection.dialect.name == "sqlite":
+        # sqlite3 steps its rows as they are fetched: its own cursor streams already, and
+        # gives plain tuples (SQLAlchemy's buffered Row per row cost a third of the time
+        # of a million-line export).
+        compiled = query.compile(
+            dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+        )
+        parameters = tuple(compiled.params[name] for name in compiled.positiontup or ())
+        result = connection.exec_driver_sql(compiled.string, parameters)
+        try:
+            while rows := result.cursor.fetchmany(batch):
+                yield rows
+        finally:
+            result.close()
+        return
     # On the statement, not the connection: Connection.execution_options() changes the
     # connection itself in SQLAlchemy 2, and every later statement of the transaction would
     # then be sent as a server-side cursor (PostgreSQL refuses DECLARE ... FOR INSERT).
-    # psycopg runs this one as a named (server-side) cursor; sqlite3 simply steps its rows.
+    # psycopg runs this one as a named (server-side) cursor.
     result = connection.execute(
         query, execution_options={"stream_results": True, "yield_per": batch}
     )

@@ -206,6 +206,10 @@ def iter_chunks(
             encoding=shape.encoding,
             encoding_errors="strict",
             header=0,
+            # Rows with more fields than the header (a trailing delimiter on every data line
+            # is common) must not shift the columns: without this pandas takes the extra
+            # leading fields as the index and misaligns every column.
+            index_col=False,
             usecols=usecols,
             dtype=str,
             keep_default_na=False,

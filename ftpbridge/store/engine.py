@@ -78,14 +78,36 @@ class Store:
             ) from exc
 
     def upgrade(self) -> None:
-        """Bring the schema to the newest migration (creates it in an empty database)."""
+        """Bring the schema to the newest migration (creates it in an empty database).
+
+        On SQLite, Alembic's batch mode rebuilds a table (copy, drop, rename) to change it;
+        with foreign keys enforced, dropping a table others point at fails half-way. So the
+        migration runs with foreign keys off, checks them all before it commits (``PRAGMA
+        foreign_key_check``), and its connection is discarded afterwards, never reused
+        with the checks off.
+        """
         config = _alembic_config()
+        sqlite = self.dialect == "sqlite"
         try:
-            with self.engine.begin() as connection:
-                if _current_revision(connection) == _head_revision(config):
-                    return
-                config.attributes["connection"] = connection
-                command.upgrade(config, "head")
+            with self.engine.connect().execution_options(
+                ftpbridge_write=True, ftpbridge_migrate=True
+            ) as connection:
+                try:
+                    with connection.begin():
+                        if _current_revision(connection) == _head_revision(config):
+                            return
+                        config.attributes["connection"] = connection
+                        command.upgrade(config, "head")
+                        if sqlite:
+                            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                            if broken:
+                                raise StoreError(
+                                    f"the migration of {self.url_for_people} would leave"
+                                    f" {len(broken)} broken references; nothing was changed"
+                                )
+                finally:
+                    if sqlite:
+                        connection.invalidate()
         except SQLAlchemyError as exc:
             raise StoreError(
                 f"cannot create or upgrade the store schema in {self.url_for_people}:"
@@ -130,7 +152,11 @@ def _sqlite_begin(connection: Connection) -> None:
     # A writing transaction takes SQLite's write lock up front (BEGIN IMMEDIATE): two
     # writers then queue on busy_timeout instead of failing half-way with "database is
     # locked". Readers (Store.connect) stay deferred and never block the daemon.
-    if connection.get_execution_options().get("ftpbridge_write"):
+    options = connection.get_execution_options()
+    if options.get("ftpbridge_migrate"):
+        # Only outside a transaction does this pragma take effect (see Store.upgrade).
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    if options.get("ftpbridge_write"):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     else:
         connection.exec_driver_sql("BEGIN")

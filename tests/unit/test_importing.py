@@ -1185,3 +1185,20 @@ def test_a_fulfillers_own_status_column_is_not_taken_for_shipped(
     result = run_import(loaded_store, settings, path)
     assert result.status == "applied"
     assert [row["outcome"] for row in read_report(result)] == ["applied"]
+
+
+@sqlite_only
+def test_a_trailing_delimiter_on_every_row_does_not_shift_the_columns(
+    loaded_store, settings, tmp_path
+) -> None:
+    """Data rows with one more (empty) field than the header, as some systems write them,
+    keep their columns; a row with extra trailing fields is read by its header too."""
+    path = tmp_path / "trailing.csv"
+    path.write_text(
+        ",".join(REQUIRED) + "\r\n"
+        f"1,1001,TRUE,2026-11-22,UPS,{UPS1},\r\n"
+        f"1,1002,TRUE,2026-11-22,UPS,{UPS2},extra,more\r\n"
+    )
+    result = run_import(loaded_store, settings, path)
+    assert [row["outcome"] for row in read_report(result)] == ["applied", "applied"]
+    assert item_state(loaded_store)["1002"] == shipped("2026-11-22", "UPS", UPS2)

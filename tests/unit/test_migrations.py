@@ -1,0 +1,78 @@
+"""Upgrading a store that is in use: every migration keeps the data and its references."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from sqlalchemy import func, select
+
+from ftpbridge.intake import load_orders
+from ftpbridge.settings import build_settings
+from ftpbridge.store import open_store
+from ftpbridge.store.engine import _alembic_config, driver_sql, timestamp_value, utcnow
+from ftpbridge.store.schema import audit, files, items
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "orders.jsonl"
+UPS = "1Z5R89390357567127"
+
+
+def stamp(connection: Any) -> Any:
+    return timestamp_value(connection, utcnow())
+
+
+def test_a_store_with_imports_upgrades_to_the_newest_schema(store_url: str, tmp_path: Path) -> None:
+    """A store at 0002 with orders, an applied import and its audit rows (which point at
+    the ledger) upgrades to head on open, on SQLite and PostgreSQL, keeping every row.
+
+    On SQLite the upgrade rebuilds the ledger table; with foreign keys enforced that used
+    to fail with "FOREIGN KEY constraint failed" and left the store unusable."""
+    settings = build_settings({"partners": {"acme": {"default": True}}})
+    old = open_store(store_url, migrate=False)
+    config = _alembic_config()
+    with old.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002")
+    load_orders(old, EXAMPLES, list(settings.partners.values()))
+    with old.engine.begin() as connection:  # an import as 0002 recorded it
+        connection.exec_driver_sql(
+            driver_sql(
+                connection,
+                "INSERT INTO files (id, partner, direction, name, sha256, size, state, import_key,"
+                " rows_total, rows_applied, rows_unchanged, rows_rejected, created_at, updated_at)"
+                " VALUES (7, 'acme', 'import', 'orders_updated_1.csv', 'abc', 10, 'applied',"
+                " 'abc', 1, 1, 0, 0, ?, ?)",
+            ),
+            (stamp(connection), stamp(connection)),
+        )
+        for field, old_value, new_value in (
+            ("status", "acknowledged", "shipped"),
+            ("shipped_date", None, "2026-11-22"),
+            ("carrier", None, "UPS"),
+            ("tracking_number", None, UPS),
+        ):
+            connection.exec_driver_sql(
+                driver_sql(
+                    connection,
+                    "INSERT INTO audit (item_id, field, old_value, new_value, file_id, source,"
+                    " row_number, changed_at) VALUES ('1001', ?, ?, ?, 7, 'orders_updated_1.csv',"
+                    " 2, ?)",
+                ),
+                (field, old_value, new_value, stamp(connection)),
+            )
+    old.close()
+
+    store = open_store(store_url)
+    assert store.revision()[0] == store.revision()[1]
+    with store.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(audit)).scalar() == 4
+        assert connection.execute(select(func.count()).select_from(files)).scalar() == 1
+        status = connection.execute(select(items.c.status).where(items.c.id == "1001")).scalar()
+    assert status == "pending"
+    if store.dialect == "sqlite":
+        with store.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+            # Connections handed out after the upgrade enforce foreign keys again.
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    store.close()

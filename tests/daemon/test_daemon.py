@@ -9,7 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,23 +20,12 @@ _CHECKOUT = str(Path(__file__).resolve().parents[2])
 if _CHECKOUT not in sys.path:
     sys.path.insert(0, _CHECKOUT)
 
-from tests.servers import FTPServer, free_port, start_ftp_server  # noqa: E402
+from tests.servers import FTPServer, free_port, start_ftp_server, wait_for  # noqa: E402
 
 FTPBRIDGE = str(Path(sys.executable).parent / "ftpbridge")
 EXAMPLES = Path(_CHECKOUT) / "examples" / "orders.jsonl"
 UPS = "1Z5R89390357567127"
 UPDATED = "Shop-orders-csv-updated_5.1.2011.csv"
-
-
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    """Wait until ``condition()`` is truthy (bounded); fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def partner_toml(name: str, server: FTPServer | None, port: int | None = None, **extra: Any) -> str:

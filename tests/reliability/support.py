@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import os
 import shutil
 import signal
@@ -35,6 +36,7 @@ from ftpbridge.status import partner_status
 from ftpbridge.store import Store, open_store
 from ftpbridge.store.engine import driver_sql
 from tests.servers import FTPServer, SSHServer, start_ftp_server
+from tests.servers import wait_for as _wait_for
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 EXAMPLES = REPOSITORY / "examples" / "orders.jsonl"
@@ -44,6 +46,8 @@ AUDIT_ROWS_PER_SHIPMENT = 4  # status, shipped_date, carrier, tracking_number
 # examples/orders.jsonl: 17 items to ship (one is cancelled); AC-* SKUs are bravo's.
 ITEMS = {"acme": 13, "bravo": 4}
 UPDATED = "Shop-orders-csv-updated_5.1.2011.csv"
+# Fault cases look for short-lived states (a .part file mid-transfer): poll tightly.
+wait_for = functools.partial(_wait_for, interval=0.002)
 
 
 def ftp_table(server: FTPServer, base: str, **extra: Any) -> dict[str, Any]:
@@ -426,16 +430,6 @@ def frozen_sessions(sshd: SSHServer) -> Iterator[list[int]]:
     finally:
         signal_all(sessions, signal.SIGKILL)
         signal_all(sessions, signal.SIGCONT)
-
-
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.002)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 # --------------------------------------------------------------------------- bad servers

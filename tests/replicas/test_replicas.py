@@ -26,6 +26,7 @@ if _CHECKOUT not in sys.path:
 from ftpbridge.store.locks import lock_key  # noqa: E402
 from tests.postgres import PostgresServer  # noqa: E402
 from tests.servers import FTPServer, start_ftp_server  # noqa: E402
+from tests.servers import wait_for as _wait_for  # noqa: E402
 
 FTPBRIDGE = str(Path(sys.executable).parent / "ftpbridge")
 PARTNERS = ("north", "south", "east", "west")
@@ -36,14 +37,8 @@ SHIP_FIELDS = 4  # status, shipped_date, carrier, tracking_number: one audit row
 
 
 def wait_for(condition: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
-    """Wait until ``condition()`` is truthy (bounded); fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    """tests.servers.wait_for with a minute by default: three replicas start slowly."""
+    return _wait_for(condition, what, timeout)
 
 
 def write_orders(path: Path) -> int:

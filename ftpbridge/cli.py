@@ -345,7 +345,7 @@ def import_command(
 @friendly_errors
 def check_command(state: Context, partner: str, trust_host_key: bool) -> None:
     """Test the connection: log in, list, upload, rename and delete a probe file."""
-    from ftpbridge.exchange import describe_check, run_check
+    from ftpbridge.check import describe_check, run_check
 
     report = run_check(state.settings, state.partner(partner), trust_host_key=trust_host_key)
     for line in describe_check(report):

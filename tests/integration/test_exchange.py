@@ -10,8 +10,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from ftpbridge.check import run_check
 from ftpbridge.errors import AlreadyDoneError
-from ftpbridge.exchange import export_and_upload, poll_once, run_check
+from ftpbridge.exchange import export_and_upload, poll_once
 from ftpbridge.importing import import_file
 from ftpbridge.intake import load_orders
 from ftpbridge.settings import Settings, build_settings

@@ -43,6 +43,12 @@ class Context:
         if self._store is None:
             from ftpbridge.store import open_store
 
+            if self.settings.config_path is None:
+                click.echo(
+                    "Note: no config file (./config.toml, --config or $FTPBRIDGE_CONFIG);"
+                    f" using the default store in {self.settings.state_dir}",
+                    err=True,
+                )
             self._store = open_store(self.settings.store_url)
         return self._store
 

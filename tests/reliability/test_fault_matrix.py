@@ -294,10 +294,11 @@ def test_ftp_connection_cut_mid_download(
 def test_sftp_session_killed_mid_download(
     tmp_path: Path, request: pytest.FixtureRequest, bravo: FTPServer, figures: Figures
 ) -> None:
-    """The session's sshd processes are killed (SIGKILL) while a 30 MB file downloads: the
-    transport reconnects, downloads again, and the file is applied exactly once."""
+    """The session's sshd processes are killed (SIGKILL) while a 100 MB file downloads: the
+    transport reconnects, downloads again, and the file is applied exactly once. (At
+    loopback speed 30 MB was sometimes done before the kill landed.)"""
     site, sshd = two_partner_site("sftp", tmp_path, request, bravo)
-    site.drop(UPDATED, padding=30_000_000)
+    site.drop(UPDATED, padding=100_000_000)
     staging = site.settings.state_dir / "staging" / "acme"
     outcome: dict[str, Any] = {}
     thread = threading.Thread(target=lambda: outcome.update(run=job(site)))
@@ -351,7 +352,7 @@ def test_ftp_connection_cut_mid_upload(
 def test_sftp_session_killed_mid_upload(
     tmp_path: Path, request: pytest.FixtureRequest, figures: Figures
 ) -> None:
-    """The session's sshd processes are killed while a 30 MB file uploads: the transport
+    """The session's sshd processes are killed while a 100 MB file uploads: the transport
     reconnects and uploads again; the final name only ever holds the complete file and no
     ``.part`` file is left. (An export is a few kB: the cut is made on a large file through
     the same upload path the export uses.)"""
@@ -359,7 +360,7 @@ def test_sftp_session_killed_mid_upload(
     (disk / "out").mkdir()
     os.chown(disk / "out", *owner)  # type: ignore[misc]
     local = tmp_path / "big.csv"
-    local.write_bytes(os.urandom(30_000_000))
+    local.write_bytes(os.urandom(100_000_000))
     seen_final_early: list[int] = []
     transport = open_transport("sftp", sshd.params(timeout=5))
     outcome: dict[str, Any] = {}

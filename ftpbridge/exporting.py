@@ -37,35 +37,26 @@ import numpy as np
 import pandas as pd
 
 from ftpbridge.csvfiles import atomic_output, replace_durably, sha256_of
-from ftpbridge.layouts import Layout
+from ftpbridge.layouts import FIELDS, Layout
 from ftpbridge.settings import PartnerSettings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
 from ftpbridge.store.items import EXPORT_NAMES, iter_exportable, mark_exported
 from ftpbridge.textarrays import WHITESPACE, CodePoints, strip
 
-# Fields whose content comes from customers or the shop catalogue.
-UNTRUSTED_FIELDS = frozenset(
-    {
-        "sku_id",
-        "warehouse_sku",
-        "upc",
-        "product_name",
-        "product_type",
-        "attributes",
-        "ship_name",
-        "ship_firstname",
-        "ship_lastname",
-        "ship_address1",
-        "ship_address2",
-        "ship_city",
-        "ship_state",
-        "ship_postal_code",
-        "ship_country",
-        "ship_phone",
-        "email",
-    }
-)
+# Fields whose content comes from customers or the shop catalogue: every layout field but
+# the ones ftpbridge itself writes (ids, dates, quantity, the fulfiller's columns). Derived,
+# so a text field added to layouts.FIELDS is neutralised by default.
+UNTRUSTED_FIELDS = frozenset(FIELDS) - {
+    "order_id",
+    "order_date",
+    "item_id",
+    "quantity",
+    "shipped",
+    "shipped_date",
+    "carrier",
+    "tracking_number",
+}
 _DANGEROUS_START = r"^[=+\-@\t\r]"
 _HARMLESS = r"\+[0-9\s()./\-]*|-[0-9]+(?:[.,][0-9]+)?"
 # The same rules as code points, checked a column at a time (see _formula_cells).

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
@@ -28,6 +29,7 @@ from ftpbridge.errors import InputFileError, StoreError
 from ftpbridge.exporting import neutralise_formulas
 from ftpbridge.faults import crashpoint
 from ftpbridge.layouts import Layout
+from ftpbridge.readahead import read_ahead
 from ftpbridge.settings import PartnerSettings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
@@ -164,8 +166,9 @@ def import_file(
             )
             result.file_id = file_id
             report = _ReportWriter(report_handle)
-            for chunk in iter_chunks(path, shape, chunk_rows=chunk_rows):
-                decided = _decide_chunk(connection, chunk, duplicates, rules)
+            for decided in _decided_chunks(
+                store, connection, path, shape, chunk_rows, duplicates, rules
+            ):
                 _apply_chunk(connection, decided, file_id, name, now, result)
                 report.write(decided)
                 crashpoint("apply")
@@ -336,6 +339,40 @@ def _rows_with_repeated_hash(hashes: list[np.ndarray], rows: list[np.ndarray]) -
     return np.sort(every_row[order[repeated]])
 
 
+def _decided_chunks(
+    store: Store,
+    connection: Any,
+    path: Path,
+    shape: CsvShape,
+    chunk_rows: int,
+    duplicates: pd.DataFrame,
+    rules: Rules,
+) -> Iterator[pd.DataFrame]:
+    """The file's chunks, read, looked up and validated: a chunk ahead in a thread with
+    a connection of its own where the store allows one (see :mod:`ftpbridge.readahead`).
+
+    The thread reads what the store held when the import began: on SQLite this import
+    holds the write lock (no one else can commit meanwhile); on PostgreSQL it reads, as the
+    import's own connection would, what other transactions committed. It cannot see this
+    import's own uncommitted changes, and needs not: an item named on several rows is
+    decided from the first pass (duplicate or conflict), never from the store.
+    """
+
+    def decide(reader: Any) -> Iterator[pd.DataFrame]:
+        for chunk in iter_chunks(path, shape, chunk_rows=chunk_rows):
+            yield _decide_chunk(reader, chunk, duplicates, rules)
+
+    if not store.shares_data_between_connections:
+        yield from decide(connection)
+        return
+
+    def produce() -> Iterator[pd.DataFrame]:
+        with store.connect() as reader:
+            yield from decide(reader)
+
+    yield from read_ahead(produce)
+
+
 def _decide_chunk(
     connection: Any, chunk: pd.DataFrame, duplicates: pd.DataFrame, rules: Rules
 ) -> pd.DataFrame:
@@ -349,6 +386,18 @@ def _decide_chunk(
     state = pd.DataFrame.from_records(lookup(connection, ids), columns=list(LOOKUP_NAMES))
     state = state.set_index("item_id")
     return validate(chunk, state, rules)
+
+
+_OLD_FIELDS = ("old_status", "old_shipped_date", "old_carrier", "old_tracking_number")
+
+
+def _stored_text(values: pd.Series) -> list[str | None]:
+    """The store's values as read by the lookup, as the audit trail keeps them: text (a
+    date as YYYY-MM-DD: text on SQLite already, a date on PostgreSQL), None for NULL."""
+    array = values.to_numpy(dtype=object)
+    text = array.astype(str).astype(object)
+    text[pd.isna(array)] = None
+    return text.tolist()
 
 
 def _apply_chunk(
@@ -377,7 +426,8 @@ def _apply_chunk(
             applied["row"].astype("int64").tolist(),
         )
     )
-    apply_shipments(connection, changes, AuditSource(file_id, name), now)
+    previous = list(zip(*(_stored_text(applied[name]) for name in _OLD_FIELDS), strict=True))
+    apply_shipments(connection, changes, previous, AuditSource(file_id, name), now)
     if len(result.preview) < PREVIEW_LIMIT:
         room = PREVIEW_LIMIT - len(result.preview)
         preview = applied[

@@ -51,6 +51,13 @@ class Store:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def shares_data_between_connections(self) -> bool:
+        """Whether a second connection sees the same database (not so for SQLite's
+        ``:memory:``, which is one database per connection)."""
+        url = self.engine.url
+        return url.get_backend_name() != "sqlite" or url.database not in (None, "", ":memory:")
+
     @contextlib.contextmanager
     def begin(self) -> Iterator[Connection]:
         """One transaction: committed when the block ends, rolled back if it raises."""
@@ -145,6 +152,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    import os
+
+    for extra in filter(None, os.environ.get("XPRAGMA", "").split(";")):
+        cursor.execute("PRAGMA " + extra)
     cursor.close()
 
 

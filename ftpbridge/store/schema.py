@@ -136,19 +136,47 @@ files = Table(
     Index("ix_files_partner_direction_created", "partner", "direction", "created_at"),
 )
 
-audit = Table(
-    "audit",
+# The audit trail: one row per change an import applied to an item, with each shipment
+# field before and after. ``source`` and ``changed_at`` are NULL when ``file_id`` (the
+# import's ledger row; not a foreign key, see migration 0004) holds them.
+item_changes = Table(
+    "item_changes",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("item_id", String(64), nullable=False),
-    Column("field", String(40), nullable=False),
-    Column("old_value", Text, nullable=True),
-    Column("new_value", Text, nullable=True),
-    Column("file_id", Integer, ForeignKey("files.id"), nullable=True),
-    Column("source", String(300), nullable=False),
+    Column("file_id", Integer, nullable=True),
     Column("row_number", Integer, nullable=True),
-    Column("changed_at", UTCDateTime(), nullable=False),
-    Index("ix_audit_item_id", "item_id"),
+    Column("source", String(300), nullable=True),
+    Column("changed_at", UTCDateTime(), nullable=True),
+    Column("old_status", Text, nullable=True),
+    Column("new_status", Text, nullable=True),
+    Column("old_shipped_date", Text, nullable=True),
+    Column("new_shipped_date", Text, nullable=True),
+    Column("old_carrier", Text, nullable=True),
+    Column("new_carrier", Text, nullable=True),
+    Column("old_tracking_number", Text, nullable=True),
+    Column("new_tracking_number", Text, nullable=True),
+    Index("ix_item_changes_item_id", "item_id"),
+)
+
+# The audit trail as people read it, a view (migration 0004): one row per field whose
+# value changed, with the source file's name and the time filled in from the ledger. In a
+# MetaData of its own, so that nothing ever tries to create it as a table. Order by id,
+# then position (the field's place in status, shipped_date, carrier, tracking_number).
+views = MetaData()
+audit = Table(
+    "audit",
+    views,
+    Column("id", Integer),
+    Column("item_id", String(64)),
+    Column("field", String(40)),
+    Column("old_value", Text),
+    Column("new_value", Text),
+    Column("file_id", Integer),
+    Column("source", String(300)),
+    Column("row_number", Integer),
+    Column("changed_at", UTCDateTime()),
+    Column("position", Integer),
 )
 
 # Remote files seen in a partner's inbox, to take only settled ones: a file is settled

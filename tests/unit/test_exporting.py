@@ -445,6 +445,7 @@ def test_a_failed_export_leaves_no_file_and_marks_nothing(
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(exporting, "mark_exported", broken)
+    monkeypatch.setattr(exporting, "mark_all_exported", broken)  # SQLite: marked in a thread
     folder = Path(settings.base_dir) / "out"
     with pytest.raises(RuntimeError, match="disk on fire"):
         export(loaded_store, settings, folder=folder)

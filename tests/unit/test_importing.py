@@ -9,9 +9,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import json
 import shutil
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from ftpbridge.intake import load_orders
 from ftpbridge.layouts import load_layout
 from ftpbridge.settings import build_settings
 from ftpbridge.store.engine import utcnow
-from ftpbridge.store.schema import audit, files, items, orders
+from ftpbridge.store.schema import audit, files, item_changes, items, orders
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
@@ -85,8 +87,9 @@ def item_state(store) -> dict[str, tuple[Any, ...]]:
 
 
 def audit_rows(store) -> list[dict[str, Any]]:
+    """The audit trail as people read it (the view: source and time from the ledger)."""
     with store.connect() as connection:
-        query = select(audit).order_by(audit.c.id)
+        query = select(audit).order_by(audit.c.id, audit.c.position)
         return [dict(row) for row in connection.execute(query).mappings()]
 
 
@@ -486,6 +489,12 @@ def test_first_shipment_is_audited_field_by_field(loaded_store, settings, tmp_pa
     assert {row["source"] for row in rows} == {"orders_updated_a.csv"}
     assert {row["file_id"] for row in rows} == {result.file_id}
     assert {row["changed_at"] for row in rows} == {NOW}
+    # Stored as one change of the item, which does not repeat the file's name and time.
+    with loaded_store.connect() as connection:
+        stored = connection.execute(select(item_changes)).mappings().all()
+    assert [
+        (row["item_id"], row["row_number"], row["source"], row["changed_at"]) for row in stored
+    ] == [("1001", 3, None, None)]
 
 
 def test_exported_item_is_audited_from_acknowledged(loaded_store, settings, tmp_path) -> None:
@@ -871,11 +880,11 @@ def test_all_or_nothing_when_the_store_fails_mid_import(
     calls: list[int] = []
     real_apply = importing.apply_shipments
 
-    def failing_apply(connection, changes, audit_rows_, now):
+    def failing_apply(connection, changes, previous, source, now):
         calls.append(len(changes))
         if len(calls) == 2:
             raise RuntimeError("the store went away")
-        real_apply(connection, changes, audit_rows_, now)
+        real_apply(connection, changes, previous, source, now)
 
     monkeypatch.setattr(importing, "apply_shipments", failing_apply)
     with pytest.raises(RuntimeError, match="went away"):
@@ -1092,25 +1101,27 @@ def test_a_100k_line_file_is_streamed_in_chunks(store, settings, tmp_path, monke
 
 
 def lines_run_in(modules: list[Any], function) -> int:
-    """How many lines of the given modules run while ``function`` runs."""
-    count = 0
+    """How many lines of the given modules run while ``function`` runs, in this thread and
+    in threads it starts (the import's read-ahead)."""
+    lines = itertools.count()  # next() is one C call: no increment lost between threads
     files = {module.__file__ for module in modules}
 
     def local(frame, event, arg):
-        nonlocal count
         if event == "line":
-            count += 1
+            next(lines)
         return local
 
     def global_(frame, event, arg):
         return local if frame.f_code.co_filename in files else None
 
+    threading.settrace(global_)
     sys.settrace(global_)
     try:
         function()
     finally:
         sys.settrace(None)
-    return count
+        threading.settrace(None)  # type: ignore[arg-type]
+    return next(lines)
 
 
 @sqlite_only

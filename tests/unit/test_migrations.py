@@ -12,7 +12,7 @@ from ftpbridge.intake import load_orders
 from ftpbridge.settings import build_settings
 from ftpbridge.store import open_store
 from ftpbridge.store.engine import _alembic_config, driver_sql, timestamp_value, utcnow
-from ftpbridge.store.schema import audit, files, items
+from ftpbridge.store.schema import audit, files, item_changes, items
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "orders.jsonl"
 UPS = "1Z5R89390357567127"
@@ -67,6 +67,20 @@ def test_a_store_with_imports_upgrades_to_the_newest_schema(store_url: str, tmp_
     assert store.revision()[0] == store.revision()[1]
     with store.connect() as connection:
         assert connection.execute(select(func.count()).select_from(audit)).scalar() == 4
+        # Audit rows written before 0004 read the same through the view audit (one change
+        # of the item in item_changes, keeping its own source and time).
+        trail = connection.execute(
+            select(audit.c.field, audit.c.old_value, audit.c.new_value, audit.c.source).order_by(
+                audit.c.position
+            )
+        ).all()
+        assert [tuple(row) for row in trail] == [
+            ("status", "acknowledged", "shipped", "orders_updated_1.csv"),
+            ("shipped_date", None, "2026-11-22", "orders_updated_1.csv"),
+            ("carrier", None, "UPS", "orders_updated_1.csv"),
+            ("tracking_number", None, UPS, "orders_updated_1.csv"),
+        ]
+        assert connection.execute(select(func.count()).select_from(item_changes)).scalar() == 1
         assert connection.execute(select(func.count()).select_from(files)).scalar() == 1
         status = connection.execute(select(items.c.status).where(items.c.id == "1001")).scalar()
     assert status == "pending"

@@ -182,9 +182,11 @@ def _order_dates(values: np.ndarray, partner: PartnerSettings) -> np.ndarray:
     return written[codes]
 
 
-def _batch_columns(rows: list[Any], layout: Layout, partner: PartnerSettings) -> list[np.ndarray]:
+def _batch_columns(
+    rows: list[Any], layout: Layout, partner: PartnerSettings
+) -> list[tuple[np.ndarray, str | None]]:
     """The layout's columns for a batch of store rows (tuples in EXPORT_NAMES order), as
-    arrays of text ready for the CSV writer."""
+    arrays of text ready for the CSV writer, each with its values joined where known."""
     size = len(rows)
     raw = dict(zip(EXPORT_NAMES, zip(*rows, strict=True), strict=True))
     empty = np.full(size, "", dtype=object)
@@ -212,10 +214,48 @@ def _batch_columns(rows: list[Any], layout: Layout, partner: PartnerSettings) ->
     columns = []
     for column in layout.columns:
         values = field(column.field)
+        text = joined.get(column.field)
         if column.field in UNTRUSTED_FIELDS:
-            values = _neutralised(values, joined.get(column.field))
-        columns.append(values)
+            neutralised = _neutralised(values, text)
+            if neutralised is not values:
+                values, text = neutralised, None
+        columns.append((values, text))
     return columns
+
+
+# What makes the CSV writer quote a cell (QUOTE_MINIMAL): the delimiter, the quote, and
+# the characters of a line ending (a lone CR never remains: see _text).
+_QUOTED_IF = ('"', "\r", "\n")
+
+
+def _csv_block(columns: list[tuple[np.ndarray, str | None]], delimiter: str, newline: str) -> str:
+    """A batch's rows as CSV text, exactly as ``csv.writer`` (QUOTE_MINIMAL) writes them.
+
+    The csv module examines every character of every cell (about 7 µs a row of 22 cells:
+    the largest part of an export). Almost every cell needs nothing: a column whose joined
+    text holds no delimiter, quote or line break is written as it is, and in the others
+    only the cells that hold one are quoted. Rows are then joined in C (str.join).
+    ``columns``: the arrays of text with, where known, their values joined.
+    """
+    triggers = (delimiter, *_QUOTED_IF)
+    ready = []
+    for values, joined in columns:
+        text = "".join(values) if joined is None else joined
+        if any(trigger in text for trigger in triggers):
+            values = _quote_where_needed(values, text, triggers)
+        ready.append(values)
+    return newline.join(map(delimiter.join, zip(*ready, strict=True))) + newline
+
+
+def _quote_where_needed(values: np.ndarray, joined: str, triggers: tuple[str, ...]) -> np.ndarray:
+    points = CodePoints.of(values, joined)
+    positions = np.flatnonzero(np.isin(points.codes, [ord(trigger) for trigger in triggers]))
+    # The cell owning each such character: the last one starting at or before it (an
+    # empty cell starts where the next one does, and owns no character).
+    owners = np.unique(np.searchsorted(points.starts, positions, side="right") - 1)
+    result = values.copy()
+    result[owners] = ['"' + value.replace('"', '""') + '"' for value in values[owners]]
+    return result
 
 
 @dataclass
@@ -292,14 +332,16 @@ def export_partner(
         if partner.bom:
             handle.write("\ufeff".encode(partner.encoding))
         text = io.TextIOWrapper(handle, encoding=partner.encoding, errors="replace", newline="")
-        # The csv module is what DataFrame.to_csv writes through (QUOTE_MINIMAL, doubled
-        # quotes); given the columns directly it writes the same bytes in half the time.
-        writer = csv.writer(text, delimiter=partner.delimiter, lineterminator=newline)
-        writer.writerow(layout.headers)
+        # RFC 4180 as the csv module writes it (QUOTE_MINIMAL, doubled quotes): the header
+        # through the module, the rows through _csv_block (the same bytes, faster).
+        csv.writer(text, delimiter=partner.delimiter, lineterminator=newline).writerow(
+            layout.headers
+        )
         item_position = EXPORT_NAMES.index("item_id")
         with _marking_alongside(store, connection, partner.name, now, new_only) as source:
             for batch in iter_exportable(source.reader, partner.name, new_only=new_only):
-                writer.writerows(zip(*_batch_columns(batch, layout, partner), strict=True))
+                columns = _batch_columns(batch, layout, partner)
+                text.write(_csv_block(columns, partner.delimiter, newline))
                 exported_ids.extend(map(itemgetter(item_position), batch))
         text.flush()
         text.detach()

@@ -41,7 +41,7 @@ from tests.servers import (
 )
 
 BLOCK = 256 * 1024
-ROUNDS = 3
+ROUNDS = 5
 
 
 def _timed(action: Callable[[], Any]) -> float:

@@ -68,7 +68,8 @@ UNTRUSTED_FIELDS = frozenset(FIELDS) - {
 _DANGEROUS_START = r"^[=+\-@\t\r]"
 _HARMLESS = r"\+[0-9\s()./\-]*|-[0-9]+(?:[.,][0-9]+)?"
 # The same rules as code points, checked a column at a time (see _formula_cells).
-_DANGEROUS_CODES = np.array([ord(sign) for sign in "=+-@\t\r"], dtype=np.uint32)
+_SIGNS = "=+-@\t\r"
+_DANGEROUS_CODES = np.array([ord(sign) for sign in _SIGNS], dtype=np.uint32)
 _PHONE_CODES = np.concatenate(
     [np.array([ord(sign) for sign in "0123456789()./-"], dtype=np.uint32), WHITESPACE]
 )
@@ -112,6 +113,8 @@ def _formula_cells(values: np.ndarray, joined: str | None = None) -> np.ndarray:
 
 
 def _neutralised(values: np.ndarray, joined: str | None = None) -> np.ndarray:
+    if joined is not None and not any(sign in joined for sign in _SIGNS):
+        return values  # no cell holds a dangerous sign anywhere, so none starts with one
     formula = _formula_cells(values, joined)
     if not formula.any():
         return values
@@ -157,9 +160,11 @@ def _text(values: np.ndarray) -> tuple[np.ndarray, str]:
     feed (see the module doc). Returns it with its values joined, which says whether any
     work is needed and serves the formula check too."""
     array = np.ascontiguousarray(values)
-    if len(array) and pd.api.types.infer_dtype(array, skipna=False) != "string":
+    try:
+        joined = "".join(array)  # fails on anything but str: a NULL, a number
+    except TypeError:
         array = pd.Series(array, dtype=object).fillna("").astype(str).to_numpy(dtype=object)
-    joined = "".join(array)
+        joined = "".join(array)
     if "\r" in joined:
         array = (
             pd.Series(array, dtype=object)

@@ -284,10 +284,10 @@ def _marking_alongside(
     marks (the same condition), and the caller compares the counts. The UPDATE runs in the
     database's C code with the GIL released, on the other core: a million-line export
     spent 2.4 s there after writing. A failure anywhere rolls both back (same transaction).
-    Elsewhere (PostgreSQL, an in-memory SQLite database), the rows are read on the export's
-    own connection and the caller marks them after writing.
+    Elsewhere (PostgreSQL; SQLite in memory or not in WAL mode, see Store.reads_beside),
+    the rows are read on the export's own connection and the caller marks them after.
     """
-    if store.dialect != "sqlite" or not store.shares_data_between_connections:
+    if store.dialect != "sqlite" or not store.reads_beside(connection):
         yield _Source(connection)
         return
     with store.connect() as reader:

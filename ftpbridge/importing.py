@@ -362,7 +362,7 @@ def _decided_chunks(
         for chunk in iter_chunks(path, shape, chunk_rows=chunk_rows):
             yield _decide_chunk(reader, chunk, duplicates, rules)
 
-    if not store.shares_data_between_connections:
+    if not store.reads_beside(connection):
         yield from decide(connection)
         return
 

@@ -51,12 +51,18 @@ class Store:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    @property
-    def shares_data_between_connections(self) -> bool:
-        """Whether a second connection sees the same database (not so for SQLite's
-        ``:memory:``, which is one database per connection)."""
-        url = self.engine.url
-        return url.get_backend_name() != "sqlite" or url.database not in (None, "", ":memory:")
+    def reads_beside(self, writer: Connection) -> bool:
+        """Whether a second connection can read the store while ``writer`` (in a writing
+        transaction) writes, without either waiting for the other.
+
+        PostgreSQL: always. SQLite: only in WAL mode (a filesystem without shared memory
+        leaves it in rollback-journal mode, where a reader blocks the writer's commit) and
+        not for ``:memory:`` (one database per connection)."""
+        if self.dialect != "sqlite":
+            return True
+        if self.engine.url.database in (None, "", ":memory:"):
+            return False
+        return str(writer.exec_driver_sql("PRAGMA journal_mode").scalar()).lower() == "wal"
 
     @contextlib.contextmanager
     def begin(self) -> Iterator[Connection]:

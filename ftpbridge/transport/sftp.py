@@ -71,6 +71,7 @@ MAX_PACKET_SIZE = 128 * 1024
 # Read and write requests: 32 KiB is what every server must accept. OpenSSH (8.6+)
 # announces larger limits through its limits@openssh.com extension; we then use up to
 # 128 KiB, which cuts paramiko's per-request Python cost by four.
+PREFERRED_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
 DEFAULT_REQUEST_SIZE = 32 * 1024
 MAX_REQUEST_SIZE = 128 * 1024
 # Downloads keep this many read requests in flight, like OpenSSH's client.
@@ -136,8 +137,13 @@ def _start(
         transport.banner_timeout = timeout
         transport.auth_timeout = timeout
         transport.channel_timeout = timeout
+        options = transport.get_security_options()
+        # AES-GCM first (an AEAD cipher: one pass instead of CTR plus an HMAC): uploads went
+        # from 163-204 to 215-227 MB/s on loopback against OpenSSH 9.2. A server without it
+        # negotiates the next in paramiko's list, as before.
+        gcm = [name for name in PREFERRED_CIPHERS if name in options.ciphers]
+        options.ciphers = gcm + [name for name in options.ciphers if name not in gcm]
         if known:
-            options = transport.get_security_options()
             wanted = []
             for key_type in known:
                 wanted += ["rsa-sha2-512", "rsa-sha2-256"] if key_type == "ssh-rsa" else [key_type]

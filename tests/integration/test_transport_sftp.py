@@ -237,3 +237,27 @@ def test_upload_overwrites_with_posix_rename(sshd_server: SSHServer, tmp_path: P
         transport.upload(local, f"{sshd_server.remote_root}/posix.csv")
     assert target.read_bytes() == b"new"
     assert not (sshd_server.upload_dir / ".posix.csv.part").exists()
+
+
+@pytest.fixture(scope="module")
+def ctr_only_sshd() -> Iterator[SSHServer]:
+    """An sshd that offers no AES-GCM (only CTR ciphers)."""
+    server = start_sshd(extra_config="Ciphers aes256-ctr,aes128-ctr\n")
+    yield server
+    server.stop()
+
+
+def test_aes_gcm_is_chosen_where_offered_and_ctr_where_not(
+    sshd_server: SSHServer, ctr_only_sshd: SSHServer, tmp_path: Path
+) -> None:
+    """AES-GCM is preferred (measured faster, bench/transfer.py); a server without it still
+    works with what it offers, upload and download alike."""
+    local = tmp_path / "cipher.csv"
+    local.write_bytes(b"order_id,item_id\r\n1,1001\r\n" * 1000)
+    for server, cipher in ((sshd_server, "aes128-gcm@openssh.com"), (ctr_only_sshd, "aes128-ctr")):
+        with open_transport("sftp", server.params()) as transport:
+            transport.upload(local, f"{server.remote_root}/cipher.csv")
+            transport.download(f"{server.remote_root}/cipher.csv", tmp_path / "back.csv")
+            negotiated = transport._ssh.local_cipher  # type: ignore[attr-defined]
+        assert negotiated == cipher
+        assert (tmp_path / "back.csv").read_bytes() == local.read_bytes()

@@ -90,3 +90,52 @@ def test_a_store_with_imports_upgrades_to_the_newest_schema(store_url: str, tmp_
             # Connections handed out after the upgrade enforce foreign keys again.
             assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     store.close()
+
+
+def test_0004_downgrades_back_to_an_audit_table_with_the_same_rows(
+    store_url: str, tmp_path: Path
+) -> None:
+    """An import's audit trail after 0004, downgraded to 0003: the audit table has one row
+    per changed field, with the file's name and time filled in from the ledger."""
+    from ftpbridge.importing import import_file
+    from ftpbridge.layouts import load_layout
+
+    settings = build_settings({"partners": {"acme": {"default": True}}})
+    store = open_store(store_url)
+    load_orders(store, EXAMPLES, list(settings.partners.values()))
+    path = tmp_path / "orders_updated_1.csv"
+    path.write_text(
+        "order_id,item_id,shipped,shipped_date,carrier,tracking_number\n"
+        f"1,1001,TRUE,2026-11-22,UPS,{UPS}\n",
+        encoding="utf-8",
+    )
+    now = utcnow()
+    result = import_file(store, settings.partners["acme"], load_layout("default"), path, now=now)
+    assert result.applied == 1
+    with store.connect() as connection:
+        before = connection.execute(
+            select(audit.c.field, audit.c.old_value, audit.c.new_value, audit.c.source).order_by(
+                audit.c.id, audit.c.position
+            )
+        ).all()
+    config = _alembic_config()
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0003")
+    with store.connect() as connection:
+        after = connection.exec_driver_sql(
+            "SELECT field, old_value, new_value, source FROM audit ORDER BY id"
+        ).all()
+        assert (
+            connection.exec_driver_sql(
+                "SELECT count(*) FROM audit WHERE changed_at IS NULL"
+            ).scalar()
+            == 0
+        )
+    assert [tuple(row) for row in after] == [tuple(row) for row in before]
+    assert [row[0] for row in after] == ["status", "shipped_date", "carrier", "tracking_number"]
+    assert {row[3] for row in after} == {"orders_updated_1.csv"}
+    store.close()
+    reopened = open_store(store_url)  # and up again to the newest
+    assert reopened.revision()[0] == reopened.revision()[1]
+    reopened.close()

@@ -23,6 +23,7 @@ from typing import Any, BinaryIO, Self
 
 import paramiko
 import structlog
+from paramiko.buffered_pipe import BufferedPipe
 from paramiko.sftp import (
     CMD_CLOSE,
     CMD_DATA,
@@ -339,11 +340,14 @@ class SFTPTransport:
             self._check_host_key(ssh.get_remote_server_key(), known)
             self._authenticate(ssh)
             ssh.set_keepalive(KEEPALIVE_SECONDS)
-            sftp = paramiko.SFTPClient.from_transport(
-                ssh, window_size=WINDOW_SIZE, max_packet_size=MAX_PACKET_SIZE
-            )
-            if sftp is None:
+            # What SFTPClient.from_transport does, with a faster receive buffer put in
+            # before the server sends anything (see _ChunkedPipe).
+            channel = ssh.open_session(window_size=WINDOW_SIZE, max_packet_size=MAX_PACKET_SIZE)
+            if channel is None:
                 raise TransportError(f"sftp: {self.describe()} did not open an SFTP session")
+            channel.in_buffer = _ChunkedPipe()
+            channel.invoke_subsystem("sftp")
+            sftp = paramiko.SFTPClient(channel)
             sftp.get_channel().settimeout(params.timeout)
             self._read_size, self._write_size = _request_sizes(sftp)
         except BaseException:
@@ -553,6 +557,66 @@ def _status_error(message: paramiko.Message) -> Exception:
     if code == SFTP_PERMISSION_DENIED:
         return OSError(errno.EACCES, text)
     return OSError(text)
+
+
+class _ChunkedBuffer:
+    """The bytes a channel has received, kept as the packets they came in.
+
+    paramiko's BufferedPipe keeps them in one ``array`` and takes a read off its front with
+    ``del buffer[:n]``: a memmove of everything still buffered, up to the 8 MiB a pipelined
+    download keeps in flight, for every 128 KiB read (0.38 s per 200 MB measured alone),
+    plus a copy of every packet into the array. Here a packet is queued as it is, and a
+    read copies only what it takes. It offers what BufferedPipe uses of its buffer:
+    ``len``, ``del buffer[:n]`` / ``del buffer[:]``, and append/take (the hooks below).
+    """
+
+    def __init__(self) -> None:
+        self._chunks: deque[memoryview] = deque()
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def append(self, data: bytes) -> None:
+        if data:
+            self._chunks.append(memoryview(bytes(data)))
+            self._size += len(data)
+
+    def take(self, limit: int | None = None) -> bytes:
+        wanted = self._size if limit is None else min(limit, self._size)
+        parts = []
+        for chunk in self._chunks:
+            if wanted <= 0:
+                break
+            parts.append(chunk[:wanted])
+            wanted -= len(parts[-1])
+        return b"".join(parts)
+
+    def __delitem__(self, key: slice) -> None:
+        dropped = self._size if key.stop is None else min(key.stop, self._size)
+        self._size -= dropped
+        while dropped:
+            first = self._chunks[0]
+            if len(first) <= dropped:
+                self._chunks.popleft()
+                dropped -= len(first)
+            else:
+                self._chunks[0] = first[dropped:]
+                dropped = 0
+
+
+class _ChunkedPipe(BufferedPipe):
+    """paramiko's BufferedPipe (locking, timeouts, close) over a :class:`_ChunkedBuffer`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._buffer = _ChunkedBuffer()  # type: ignore[assignment]
+
+    def _buffer_frombytes(self, data: bytes) -> None:
+        self._buffer.append(data)  # type: ignore[attr-defined]
+
+    def _buffer_tobytes(self, limit: int | None = None) -> bytes:
+        return self._buffer.take(limit)  # type: ignore[attr-defined, no-any-return]
 
 
 def _pipelined_read(

@@ -388,18 +388,6 @@ def _decide_chunk(
     return validate(chunk, state, rules)
 
 
-_OLD_FIELDS = ("old_status", "old_shipped_date", "old_carrier", "old_tracking_number")
-
-
-def _stored_text(values: pd.Series) -> list[str | None]:
-    """The store's values as read by the lookup, as the audit trail keeps them: text (a
-    date as YYYY-MM-DD: text on SQLite already, a date on PostgreSQL), None for NULL."""
-    array = values.to_numpy(dtype=object)
-    text = array.astype(str).astype(object)
-    text[pd.isna(array)] = None
-    return text.tolist()
-
-
 def _apply_chunk(
     connection: Any,
     decided: pd.DataFrame,
@@ -426,8 +414,7 @@ def _apply_chunk(
             applied["row"].astype("int64").tolist(),
         )
     )
-    previous = list(zip(*(_stored_text(applied[name]) for name in _OLD_FIELDS), strict=True))
-    apply_shipments(connection, changes, previous, AuditSource(file_id, name), now)
+    apply_shipments(connection, changes, AuditSource(file_id, name), now)
     if len(result.preview) < PREVIEW_LIMIT:
         room = PREVIEW_LIMIT - len(result.preview)
         preview = applied[

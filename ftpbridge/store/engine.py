@@ -158,10 +158,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    import os
-
-    for extra in filter(None, os.environ.get("XPRAGMA", "").split(";")):
-        cursor.execute("PRAGMA " + extra)
     cursor.close()
 
 

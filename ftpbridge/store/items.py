@@ -15,7 +15,6 @@ from sqlalchemy.types import NullType
 
 from ftpbridge.store.engine import (
     copy_rows,
-    driver_sql,
     execute_many,
     fetch_all,
     timestamp_value,
@@ -209,63 +208,47 @@ class AuditSource:
 def apply_shipments(
     connection: Connection,
     changes: list[tuple[Any, ...]],
-    previous: list[tuple[Any, ...]],
     audit: AuditSource,
     now: dt.datetime,
 ) -> None:
     """Write shipment details and their audit trail, in the caller's transaction.
 
     ``changes``: tuples (item_id, status, shipped_date as YYYY-MM-DD text, carrier,
-    tracking_number, row_number), each item at most once. ``previous``: for each change,
-    the item's (status, shipped_date, carrier, tracking_number) as the import's validation
-    read them, as text or None. Each change becomes one ``item_changes`` row (the item,
-    ``audit``'s file, the row number, every field before and after), which the view
-    ``audit`` shows as one row per changed field. With a file, the row's source and time
-    stay NULL (they are the file's name and time on its ledger row); without one,
-    ``audit.source`` and ``now`` are written.
+    tracking_number, row_number), each item at most once. Each change becomes one
+    ``item_changes`` row (the item, ``audit``'s file, the row number, every field before
+    and after), which the view ``audit`` shows as one row per changed field. With a file,
+    the row's source and time stay NULL (they are the file's name and time on its ledger
+    row); without one, ``audit.source`` and ``now`` are written.
 
-    SQLite: the rows go into a temporary table as one JSON parameter, then one
-    ``INSERT ... SELECT`` writes the changes and one ``UPDATE ... FROM`` the items: three
-    statements, run in C with the GIL released (executemany takes the GIL back for every
-    row, and waits for it while the import's read-ahead thread computes). PostgreSQL: the
-    rows go into the temporary table and the changes into ``item_changes`` by COPY (an
-    INSERT ... SELECT inserts row by row, COPY in batches), then the same UPDATE ... FROM.
+    The values before are read by the database in the statements that change the items,
+    never taken from an earlier read: on PostgreSQL another transaction may have changed
+    an item since the import looked it up (its rows are locked, FOR UPDATE, as they are
+    read). SQLite: the rows go into a temporary table as one JSON parameter, then one
+    ``INSERT ... SELECT`` and one ``UPDATE ... FROM``, run in C with the GIL released
+    (executemany takes the GIL back for every row, and waits for it while the import's
+    read-ahead thread computes). PostgreSQL: COPY into the temporary table, then one
+    statement that locks and reads the items, writes the changes and updates the items.
     """
     if not changes:
         return
     stamp = timestamp_value(connection, now)
     if audit.file_id is None:
-        source, changed_at = audit.source, stamp
+        recorded: tuple[Any, ...] = (audit.file_id, audit.source, stamp)
     else:  # the file's ledger row holds its name and the time (see the view audit)
-        source, changed_at = None, None
+        recorded = (audit.file_id, None, None)
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql(SHIPMENTS_CREATE_SQL)
         copy_rows(connection, SHIPMENTS_TABLE, (*SHIPMENTS_COLUMNS, "row_number"), changes)
-        copy_rows(
-            connection,
-            "item_changes",
-            CHANGES_COLUMNS,
-            (
-                (
-                    change[0],
-                    audit.file_id,
-                    change[5],
-                    source,
-                    changed_at,
-                    *_before_after(change, old),
-                )
-                for change, old in zip(changes, previous, strict=True)
-            ),
-        )
-        connection.exec_driver_sql(driver_sql(connection, _UPDATE_SQL), (stamp,))
+        connection.exec_driver_sql(_POSTGRESQL_APPLY_SQL, (*recorded, stamp))
     else:
-        connection.exec_driver_sql(_SQLITE_SHIPMENTS_CREATE_SQL)
-        rows = [change + old for change, old in zip(changes, previous, strict=True)]
-        if sqlite3.sqlite_version_info >= (3, 38):  # JSON functions built in
-            connection.exec_driver_sql(_SHIPMENTS_FROM_JSON_SQL, (json.dumps(rows),))
+        connection.exec_driver_sql(SHIPMENTS_CREATE_SQL.replace(" ON COMMIT DROP", ""))
+        payload = json.dumps(changes, allow_nan=False)
+        if sqlite3.sqlite_version_info >= (3, 38) and "\\u0000" not in payload:
+            # (json_extract ends a text at NUL: such rows take the executemany way.)
+            connection.exec_driver_sql(_SHIPMENTS_FROM_JSON_SQL, (payload,))
         else:
-            execute_many(connection, _SHIPMENTS_INSERT_SQL, rows)
-        connection.exec_driver_sql(_CHANGES_FROM_SHIPMENTS_SQL, (audit.file_id, source, changed_at))
+            execute_many(connection, _SHIPMENTS_INSERT_SQL, changes)
+        connection.exec_driver_sql(_CHANGES_FROM_SHIPMENTS_SQL, recorded)
         if sqlite3.sqlite_version_info >= (3, 33):
             connection.exec_driver_sql(_UPDATE_SQL, (stamp,))
         else:  # SQLite before 3.33 has no UPDATE ... FROM
@@ -279,22 +262,6 @@ def apply_shipments(
                 ],
             )
     connection.exec_driver_sql(f"DROP TABLE {SHIPMENTS_TABLE}")
-
-
-def _before_after(change: tuple[Any, ...], old: tuple[Any, ...]) -> tuple[Any, ...]:
-    """(old_status, new_status, old_shipped_date, new_shipped_date, ...)."""
-    _item, status, shipped_date, carrier, tracking, _row = change
-    return (old[0], status, old[1], shipped_date, old[2], carrier, old[3], tracking)
-
-
-CHANGES_COLUMNS = (
-    "item_id",
-    "file_id",
-    "row_number",
-    "source",
-    "changed_at",
-    *(f"{side}_{field}" for field in SHIP_FIELDS for side in ("old", "new")),
-)
 
 
 # The temporary table lives for one chunk (dropped after its UPDATE; on PostgreSQL ON
@@ -313,28 +280,42 @@ SHIPMENTS_UPDATE_SQL = (
     " FROM ftpbridge_shipments AS s WHERE items.id = s.item_id"
 )
 _UPDATE_SQL = SHIPMENTS_UPDATE_SQL.replace("%s", "?")
-# SQLite's table also holds the values before the change, for the audit rows. (The SQL
-# below writes ftpbridge_shipments, SHIPMENTS_TABLE, out: it is constant.)
-_SQLITE_SHIPMENTS_CREATE_SQL = (
-    f"CREATE TEMPORARY TABLE {SHIPMENTS_TABLE} (item_id TEXT NOT NULL, status TEXT NOT NULL,"
-    " shipped_date TEXT, carrier TEXT, tracking_number TEXT, row_number INTEGER,"
-    " old_status TEXT, old_shipped_date TEXT, old_carrier TEXT, old_tracking_number TEXT)"
-)
-_SHIPMENTS_INSERT_SQL = "INSERT INTO ftpbridge_shipments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_SHIPMENTS_INSERT_SQL = "INSERT INTO ftpbridge_shipments VALUES (?, ?, ?, ?, ?, ?)"
 _SHIPMENTS_FROM_JSON_SQL = (
     "INSERT INTO ftpbridge_shipments SELECT json_extract(value, '$[0]'),"
     " json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'),"
-    " json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]'),"
-    " json_extract(value, '$[7]'), json_extract(value, '$[8]'), json_extract(value, '$[9]')"
-    " FROM json_each(?)"
+    " json_extract(value, '$[4]'), json_extract(value, '$[5]') FROM json_each(?)"
 )
+# One item_changes row per change: the item's values before (read here), and after.
 _CHANGES_FROM_SHIPMENTS_SQL = (
     "INSERT INTO item_changes (item_id, file_id, row_number, source, changed_at,"
     " old_status, new_status, old_shipped_date, new_shipped_date, old_carrier, new_carrier,"
     " old_tracking_number, new_tracking_number)"
-    " SELECT item_id, ?, row_number, ?, ?, old_status, status, old_shipped_date,"
-    " shipped_date, old_carrier, carrier, old_tracking_number, tracking_number"
-    " FROM ftpbridge_shipments"
+    " SELECT s.item_id, ?, s.row_number, ?, ?, items.status, s.status,"
+    " items.shipped_date, s.shipped_date, items.carrier, s.carrier, items.tracking_number,"
+    " s.tracking_number FROM ftpbridge_shipments AS s JOIN items ON items.id = s.item_id"
+    " ORDER BY s.rowid"
+)
+# PostgreSQL, one statement: the items are locked and read first (FOR UPDATE waits for a
+# concurrent writer, then reads its committed values), their changes are written from
+# that read, and the items updated from it too (the UPDATE reads the CTE, so the locking
+# read runs before any row is changed: a row this statement had changed already would be
+# skipped by FOR UPDATE).
+_POSTGRESQL_APPLY_SQL = (
+    "WITH before AS (SELECT items.id, s.row_number, items.status,"
+    " CAST(items.shipped_date AS TEXT) AS shipped_date, items.carrier, items.tracking_number,"
+    " s.status AS new_status, s.shipped_date AS new_shipped_date, s.carrier AS new_carrier,"
+    " s.tracking_number AS new_tracking_number FROM items"
+    " JOIN ftpbridge_shipments AS s ON s.item_id = items.id FOR UPDATE OF items),"
+    " recorded AS (INSERT INTO item_changes (item_id, file_id, row_number, source,"
+    " changed_at, old_status, new_status, old_shipped_date, new_shipped_date, old_carrier,"
+    " new_carrier, old_tracking_number, new_tracking_number)"
+    " SELECT id, %s, row_number, %s, %s, status, new_status, shipped_date,"
+    " CAST(new_shipped_date AS TEXT), carrier, new_carrier, tracking_number,"
+    " new_tracking_number FROM before ORDER BY row_number)"
+    " UPDATE items SET status = before.new_status, shipped_date = before.new_shipped_date,"
+    " carrier = before.new_carrier, tracking_number = before.new_tracking_number,"
+    " updated_at = %s FROM before WHERE items.id = before.id"
 )
 
 

@@ -880,11 +880,11 @@ def test_all_or_nothing_when_the_store_fails_mid_import(
     calls: list[int] = []
     real_apply = importing.apply_shipments
 
-    def failing_apply(connection, changes, previous, source, now):
+    def failing_apply(connection, changes, source, now):
         calls.append(len(changes))
         if len(calls) == 2:
             raise RuntimeError("the store went away")
-        real_apply(connection, changes, previous, source, now)
+        real_apply(connection, changes, source, now)
 
     monkeypatch.setattr(importing, "apply_shipments", failing_apply)
     with pytest.raises(RuntimeError, match="went away"):

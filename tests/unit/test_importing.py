@@ -1213,3 +1213,25 @@ def test_a_trailing_delimiter_on_every_row_does_not_shift_the_columns(
     result = run_import(loaded_store, settings, path)
     assert [row["outcome"] for row in read_report(result)] == ["applied", "applied"]
     assert item_state(loaded_store)["1002"] == shipped("2026-11-22", "UPS", UPS2)
+
+
+@sqlite_only  # PostgreSQL refuses NUL in text altogether
+def test_apply_keeps_a_value_holding_nul_whole(loaded_store) -> None:
+    """SQLite's json_extract ends a text at NUL: such rows go in by executemany, whole."""
+    from ftpbridge.store.items import AuditSource, apply_shipments
+
+    odd = "UPS\x00X"
+    with loaded_store.begin() as connection:
+        apply_shipments(
+            connection,
+            [("1001", "shipped", "2026-11-22", odd, UPS1, 2)],
+            AuditSource(None, "manual"),
+            NOW,
+        )
+    with loaded_store.connect() as connection:
+        carrier = connection.execute(select(items.c.carrier).where(items.c.id == "1001")).scalar()
+        trail = connection.execute(
+            select(audit.c.field, audit.c.new_value, audit.c.source).order_by(audit.c.position)
+        ).all()
+    assert carrier == odd
+    assert ("carrier", odd, "manual") in [tuple(row) for row in trail]

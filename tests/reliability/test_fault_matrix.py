@@ -71,9 +71,11 @@ def two_partner_site(
     tmp_path: Path,
     request: pytest.FixtureRequest,
     bravo: FTPServer,
+    acme_table: dict[str, Any] | None = None,
     **server_options: Any,
 ) -> tuple[Site, Any]:
     table, disk, owner, server = acme_on(kind, tmp_path, request, **server_options)
+    table.update(acme_table or {})
     site = make_site(
         tmp_path,
         {"acme": table, "bravo": ftp_table(bravo, "/bravo")},
@@ -546,8 +548,16 @@ def test_files_renamed_while_a_poll_takes_them(
     the archive step is a warning, not a failure; the second file, gone before its
     download, is skipped with a warning. The next poll finds both under their new names:
     the first already processed (archived, not applied again), the second taken."""
+    # The throttled server pauses its data connection for up to a second at a time; on a
+    # loaded CI machine that once exceeded the sites' 2 s timeout and the download was
+    # retried after the rename. This case is about renames, not timeouts: 15 s.
     site, _server = two_partner_site(
-        "ftp", tmp_path, request, bravo, throttle_bytes_per_second=200_000
+        "ftp",
+        tmp_path,
+        request,
+        bravo,
+        acme_table={"timeout": 15},
+        throttle_bytes_per_second=200_000,
     )
     site.drop(UPDATED, padding=600_000)
     second = "zz_updated_2.csv"

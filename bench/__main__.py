@@ -130,8 +130,30 @@ def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return min(runs, key=lambda run: run["seconds"])
 
 
-def _runs(runs: list[dict[str, Any]]) -> list[float]:
-    return [round(run["seconds"], 2) for run in runs]
+def _rounds_row(
+    step: str,
+    ours_runs: list[dict[str, Any]],
+    floor_runs: list[dict[str, Any]],
+    lines: int,
+    targets: tuple[Target, ...],
+    details: dict[str, Any],
+) -> Row:
+    """A step measured in rounds: the best round of each side counts, the highest peak RSS
+    is shown, and every round's time is kept in the details."""
+    return Row(
+        step,
+        _best(ours_runs)["seconds"],
+        _best(floor_runs)["seconds"],
+        lines,
+        max(run["peak_rss_mb"] for run in ours_runs),
+        max(run["peak_rss_mb"] for run in floor_runs),
+        targets,
+        {
+            **details,
+            "runs_s": [round(run["seconds"], 2) for run in ours_runs],
+            "floor_runs_s": [round(run["seconds"], 2) for run in floor_runs],
+        },
+    )
 
 
 def copy_database(source: Path, target: Path) -> None:
@@ -285,16 +307,7 @@ def run(arguments: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
             )
         ours, floor = _best(ours_runs), _best(floor_runs)
         export_file = Path(ours_runs[-1]["path"])  # the last round's store: export_db
-        row = Row(
-            "export",
-            ours["seconds"],
-            floor["seconds"],
-            lines,
-            max(run["peak_rss_mb"] for run in ours_runs),
-            max(run["peak_rss_mb"] for run in floor_runs),
-            EXPORT,
-            {"bytes": ours["bytes"], "runs_s": _runs(ours_runs), "floor_runs_s": _runs(floor_runs)},
-        )
+        row = _rounds_row("export", ours_runs, floor_runs, lines, EXPORT, {"bytes": ours["bytes"]})
         if any(run["rows"] != lines for run in ours_runs + floor_runs):
             row.problems.append(f"exported {ours['rows']} rows, floor {floor['rows']}")
         rows.append(row)
@@ -320,20 +333,14 @@ def run(arguments: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
             floor_runs.append(
                 run_isolated(steps.import_floor, database=floor_db, path=shipped, now=now)
             )
-        ours, floor = _best(ours_runs), _best(floor_runs)
-        row = Row(
+        ours = _best(ours_runs)
+        row = _rounds_row(
             "import",
-            ours["seconds"],
-            floor["seconds"],
+            ours_runs,
+            floor_runs,
             lines,
-            max(run["peak_rss_mb"] for run in ours_runs),
-            max(run["peak_rss_mb"] for run in floor_runs),
             IMPORT,
-            {
-                **{key: ours[key] for key in ("status", "applied", "unchanged", "rejected")},
-                "runs_s": _runs(ours_runs),
-                "floor_runs_s": _runs(floor_runs),
-            },
+            {key: ours[key] for key in ("status", "applied", "unchanged", "rejected")},
         )
         for run in ours_runs:
             if run["status"] != "applied" or run["applied"] != lines:

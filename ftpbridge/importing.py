@@ -50,7 +50,6 @@ CHUNK_ROWS = 50_000
 REPORT_COLUMNS = ("row", "order_id", "item_id", "outcome", "reason")
 PREVIEW_LIMIT = 200
 _ECHOED = ("order_id", "item_id")  # report columns copied from the partner's cells
-SHIP_FIELDS = ("status", "shipped_date", "carrier", "tracking_number")
 
 
 @dataclass

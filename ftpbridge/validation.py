@@ -423,10 +423,6 @@ def validate(chunk: pd.DataFrame, state: pd.DataFrame, rules: Rules) -> pd.DataF
     result["new_shipped_date"] = ship_day
     result["new_carrier"] = carriers
     result["new_tracking_number"] = tracking
-    result["old_status"] = current["status"]
-    result["old_shipped_date"] = current["shipped_date"]
-    result["old_carrier"] = current["carrier"]
-    result["old_tracking_number"] = current["tracking_number"]
     return result
 
 

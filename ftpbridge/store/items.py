@@ -194,9 +194,6 @@ def lookup(connection: Connection, item_ids: Sequence[str]) -> list[tuple[Any, .
     return rows
 
 
-SHIP_FIELDS = ("status", "shipped_date", "carrier", "tracking_number")
-
-
 @dataclass(frozen=True)
 class AuditSource:
     """Where the changes of an import come from, for their audit rows."""

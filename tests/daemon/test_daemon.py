@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -20,9 +19,9 @@ _CHECKOUT = str(Path(__file__).resolve().parents[2])
 if _CHECKOUT not in sys.path:
     sys.path.insert(0, _CHECKOUT)
 
+from tests.runs import FTPBRIDGE, FtpbridgeRun  # noqa: E402
 from tests.servers import FTPServer, free_port, start_ftp_server, wait_for  # noqa: E402
 
-FTPBRIDGE = str(Path(sys.executable).parent / "ftpbridge")
 EXAMPLES = Path(_CHECKOUT) / "examples" / "orders.jsonl"
 UPS = "1Z5R89390357567127"
 UPDATED = "Shop-orders-csv-updated_5.1.2011.csv"
@@ -49,47 +48,6 @@ def partner_toml(name: str, server: FTPServer | None, port: int | None = None, *
     return "\n".join(lines) + "\n"
 
 
-class Daemon:
-    """A running ``ftpbridge run`` with its log."""
-
-    def __init__(self, folder: Path, env: dict[str, str] | None = None) -> None:
-        self.folder = folder
-        self.log_path = folder / f"run-{time.monotonic_ns()}.log"
-        self.log_file = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [FTPBRIDGE, "--config", str(folder / "config.toml"), "run"],
-            stdout=self.log_file,
-            stderr=subprocess.STDOUT,
-            cwd=folder,
-            env={**os.environ, **(env or {})},
-        )
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def events(self) -> list[dict[str, Any]]:
-        events = []
-        for line in self.log().splitlines():
-            try:
-                events.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-        return events
-
-    def running(self) -> bool:
-        return any(event.get("event") == "ftpbridge running" for event in self.events())
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
-        # A signal before the handlers are installed (while Python imports) would kill it.
-        wait_for(lambda: self.running() or self.process.poll() is not None, "the daemon to run")
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        try:
-            return self.process.wait(timeout=timeout)
-        finally:
-            self.log_file.close()
-
-
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """A pyftpdlib server with folders for partners acme and bravo, a config, a store
@@ -99,7 +57,7 @@ def site(tmp_path: Path) -> Iterator[dict[str, Any]]:
         for folder in ("in", "out"):
             (home / partner / folder).mkdir(parents=True)
     server = start_ftp_server(home)
-    daemons: list[Daemon] = []
+    daemons: list[FtpbridgeRun] = []
 
     def write_config(*partners: str) -> None:
         text = (
@@ -109,8 +67,8 @@ def site(tmp_path: Path) -> Iterator[dict[str, Any]]:
         )
         (tmp_path / "config.toml").write_text(text)
 
-    def start(env: dict[str, str] | None = None) -> Daemon:
-        daemon = Daemon(tmp_path, env)
+    def start(env: dict[str, str] | None = None) -> FtpbridgeRun:
+        daemon = FtpbridgeRun(tmp_path, env)
         daemons.append(daemon)
         return daemon
 
@@ -135,10 +93,7 @@ def site(tmp_path: Path) -> Iterator[dict[str, Any]]:
         "write_config": write_config,
     }
     for daemon in daemons:
-        if daemon.process.poll() is None:
-            daemon.process.kill()
-            daemon.process.wait()
-        daemon.log_file.close()
+        daemon.close()
     server.stop()
 
 
@@ -350,13 +305,13 @@ def test_sigterm_during_a_slow_download_exits_cleanly(tmp_path: Path) -> None:
         frame["tracking_number"] = UPS
         frame["padding"] = "x" * 10_000  # about 170 kB: several seconds at 20 kB/s
         frame.to_csv(home / "acme" / "in" / UPDATED, index=False)
-        daemon = Daemon(tmp_path)
+        daemon = FtpbridgeRun(tmp_path)
         wait_for(lambda: any((tmp_path / "state" / "staging" / "acme").glob(".*")), "the download")
         started = time.monotonic()
         assert daemon.stop() == 0
         assert time.monotonic() - started < 30
         assert counts(tmp_path)[0] in (0, 17)  # finished or abandoned, never half
-        again = Daemon(tmp_path)
+        again = FtpbridgeRun(tmp_path)
         wait_for(lambda: (home / "acme" / "in" / "archive" / UPDATED).exists(), "the archive", 60)
         assert again.stop() == 0
         assert counts(tmp_path) == (17, 68, 1)

@@ -25,10 +25,10 @@ if _CHECKOUT not in sys.path:
 
 from ftpbridge.store.locks import lock_key  # noqa: E402
 from tests.postgres import PostgresServer  # noqa: E402
+from tests.runs import FTPBRIDGE, FtpbridgeRun  # noqa: E402
 from tests.servers import FTPServer, start_ftp_server  # noqa: E402
 from tests.servers import wait_for as _wait_for  # noqa: E402
 
-FTPBRIDGE = str(Path(sys.executable).parent / "ftpbridge")
 PARTNERS = ("north", "south", "east", "west")
 ORDERS_PER_PARTNER = 300  # two lines each: 600 items per partner
 REPLICAS = 3
@@ -111,35 +111,9 @@ def config_text(store_url: str, state_dir: Path, server: FTPServer) -> str:
     return "\n".join(parts)
 
 
-class Replica:
-    """One ``ftpbridge run`` with its own config, state folder and log."""
-
-    def __init__(self, folder: Path, number: int) -> None:
-        self.folder = folder / f"replica-{number}"
-        self.log_path = self.folder / "run.log"
-        self.log_file = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [FTPBRIDGE, "--config", str(self.folder / "config.toml"), "run"],
-            stdout=self.log_file,
-            stderr=subprocess.STDOUT,
-            cwd=self.folder,
-        )
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def events(self) -> list[dict[str, Any]]:
-        found = []
-        for line in self.log_path.read_text(errors="replace").splitlines():
-            try:
-                found.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-        return found
-
-    def running(self) -> bool:
-        return any(event.get("event") == "ftpbridge running" for event in self.events())
+def start_replica(folder: Path, number: int) -> FtpbridgeRun:
+    """Replica ``number``: its own config and state folder (``folder/replica-N``), and log."""
+    return FtpbridgeRun(folder / f"replica-{number}")
 
 
 @pytest.fixture
@@ -152,7 +126,7 @@ def site(tmp_path: Path, pg_server: PostgresServer) -> Iterator[dict[str, Any]]:
             (home / partner / folder).mkdir(parents=True)
     server = start_ftp_server(home)
     url = pg_server.create_database()
-    replicas: list[Replica] = []
+    replicas: list[FtpbridgeRun] = []
     for number in range(1, REPLICAS + 1):
         folder = tmp_path / f"replica-{number}"
         folder.mkdir()
@@ -182,10 +156,7 @@ def site(tmp_path: Path, pg_server: PostgresServer) -> Iterator[dict[str, Any]]:
         "database": pg_server.conninfo(url.rsplit("/", 1)[1]),
     }
     for replica in replicas:
-        if replica.process.poll() is None:
-            replica.process.kill()
-            replica.process.wait()
-        replica.log_file.close()
+        replica.close()
     server.stop()
     pg_server.drop_database(url.rsplit("/", 1)[1])
 
@@ -266,7 +237,7 @@ def poll_lock_holders(site: dict[str, Any], partners: list[str]) -> dict[int, st
     return holders
 
 
-def replica_by_client_port(replicas: list[Replica], port: int) -> Replica | None:
+def replica_by_client_port(replicas: list[FtpbridgeRun], port: int) -> FtpbridgeRun | None:
     """The replica whose process owns the local TCP port ``port`` (from /proc)."""
     inode = None
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
@@ -295,7 +266,7 @@ def test_three_replicas_apply_every_file_once_and_survive_a_kill(site: dict[str,
     nothing lost, nothing doubled; status names the replicas that ran the jobs."""
     home, replicas = site["home"], site["replicas"]
     for number in range(1, REPLICAS + 1):
-        replicas.append(Replica(site["folder"], number))
+        replicas.append(start_replica(site["folder"], number))
     wait_for(lambda: all(replica.running() for replica in replicas), "three running replicas")
 
     # One export per partner, although every replica found today's export missing.
@@ -332,7 +303,7 @@ def test_three_replicas_apply_every_file_once_and_survive_a_kill(site: dict[str,
         )
         phase_two.append((partner, name))
 
-    def busy_replica() -> tuple[Replica, str] | None:
+    def busy_replica() -> tuple[FtpbridgeRun, str] | None:
         waiting = [p for p, name in phase_two if (home / p / "in" / name).exists()]
         for port, partner in poll_lock_holders(site, waiting).items():
             replica = replica_by_client_port(replicas, port)
@@ -408,7 +379,7 @@ def test_a_second_run_on_one_sqlite_store_refuses_to_start(tmp_path: Path) -> No
     (tmp_path / "replica-1" / "config.toml").write_text(config_with_state(tmp_path / "one"))
     config = tmp_path / "config.toml"
     config.write_text(config_with_state(tmp_path / "two"))  # same store, other state folder
-    first = Replica(tmp_path, 1)
+    first = start_replica(tmp_path, 1)
     try:
         wait_for(first.running, "the first daemon")
         second = subprocess.run(
@@ -423,6 +394,4 @@ def test_a_second_run_on_one_sqlite_store_refuses_to_start(tmp_path: Path) -> No
         assert "PostgreSQL" in second.stderr + second.stdout
         assert first.process.poll() is None
     finally:
-        first.process.send_signal(signal.SIGTERM)
-        first.process.wait(timeout=40)
-        first.log_file.close()
+        first.stop(timeout=40)

@@ -460,24 +460,10 @@ def test_orders_placed_at_the_same_moment_come_in_numeric_id_order(
     """Order "9" comes before order "10" (and item "9" before "10") when their order times
     are equal: identifiers are text, but the export order is the natural one."""
     from ftpbridge.store.engine import utcnow
-    from ftpbridge.store.orders import upsert_orders
+    from ftpbridge.store.orders import ORDER_FIELDS, upsert_orders
 
     when = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
-    blank = {
-        field: ""
-        for field in (
-            "email",
-            "ship_firstname",
-            "ship_lastname",
-            "ship_address1",
-            "ship_address2",
-            "ship_city",
-            "ship_state",
-            "ship_postal_code",
-            "ship_country",
-            "ship_phone",
-        )
-    }
+    blank = {field: "" for field in ORDER_FIELDS if field != "created_at"}
     orders_rows = [{"id": order_id, "created_at": when, **blank} for order_id in ("10", "9")]
     item_rows = [
         {

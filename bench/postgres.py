@@ -34,9 +34,9 @@ _CHECKOUT = str(Path(__file__).resolve().parents[1])
 if _CHECKOUT not in sys.path:
     sys.path.insert(0, _CHECKOUT)
 
-from ftpbridge.exchange import partner_layout  # noqa: E402
-from ftpbridge.exporting import export_partner  # noqa: E402
-from ftpbridge.importing import import_file  # noqa: E402
+from ftpbridge.exchange.cycles import partner_layout  # noqa: E402
+from ftpbridge.files.exporting import export_partner  # noqa: E402
+from ftpbridge.files.importing import import_file  # noqa: E402
 from ftpbridge.settings import build_settings  # noqa: E402
 from ftpbridge.store import open_store  # noqa: E402
 from ftpbridge.store.items import (  # noqa: E402

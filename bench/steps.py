@@ -20,9 +20,9 @@ from typing import Any
 import pandas as pd
 
 from bench.data import PARTNER, build_store, write_shipped_file
-from ftpbridge.exchange import partner_layout, poll_once
-from ftpbridge.exporting import export_partner
-from ftpbridge.importing import import_file
+from ftpbridge.exchange.cycles import partner_layout, poll_once
+from ftpbridge.files.exporting import export_partner
+from ftpbridge.files.importing import import_file
 from ftpbridge.settings import Settings, build_settings
 from ftpbridge.store import open_store
 

@@ -28,9 +28,9 @@ from pyftpdlib.handlers import FTPHandler
 from pyftpdlib.servers import ThreadedFTPServer
 
 from ftpbridge.daemon import run_job
-from ftpbridge.intake import load_orders
+from ftpbridge.exchange.status import partner_status, render
+from ftpbridge.files.intake import load_orders
 from ftpbridge.settings import Settings, build_settings
-from ftpbridge.status import partner_status, render
 from ftpbridge.store import ledger, open_store
 
 PARTNER = "demo-fulfiller"

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from ftpbridge.intake import load_orders
+from ftpbridge.files.intake import load_orders
 from ftpbridge.settings import Settings, load_settings
 from ftpbridge.store import Store, open_store
 

@@ -10,11 +10,11 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from ftpbridge.check import run_check
 from ftpbridge.errors import AlreadyDoneError
-from ftpbridge.exchange import export_and_upload, poll_once
-from ftpbridge.importing import import_file
-from ftpbridge.intake import load_orders
+from ftpbridge.exchange.check import run_check
+from ftpbridge.exchange.cycles import export_and_upload, poll_once
+from ftpbridge.files.importing import import_file
+from ftpbridge.files.intake import load_orders
 from ftpbridge.settings import Settings, build_settings
 from ftpbridge.store import Store, open_store
 from ftpbridge.store.items import list_items
@@ -203,7 +203,7 @@ def test_committed_but_not_archived_file_is_archived_not_applied_again(exchange:
 
 
 def settings_layout(settings: Settings) -> Any:
-    from ftpbridge.exchange import partner_layout
+    from ftpbridge.exchange.cycles import partner_layout
 
     return partner_layout(settings, settings.partners["acme"])
 

@@ -30,9 +30,9 @@ from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
 from ftpbridge.daemon import run_job
-from ftpbridge.intake import load_orders
+from ftpbridge.exchange.status import partner_status
+from ftpbridge.files.intake import load_orders
 from ftpbridge.settings import Settings, build_settings
-from ftpbridge.status import partner_status
 from ftpbridge.store import Store, open_store
 from ftpbridge.store.engine import driver_sql
 from tests.servers import FTPServer, SSHServer, start_ftp_server

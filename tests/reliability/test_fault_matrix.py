@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from ftpbridge.check import run_check
+from ftpbridge.exchange.check import run_check
 from ftpbridge.transport import open_transport
 from tests.reliability.conftest import FULL, Figures
 from tests.reliability.support import (

@@ -22,9 +22,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ftpbridge.exchange import partner_layout
-from ftpbridge.importing import import_file
-from ftpbridge.intake import load_orders
+from ftpbridge.exchange.cycles import partner_layout
+from ftpbridge.files.importing import import_file
+from ftpbridge.files.intake import load_orders
 from ftpbridge.settings import Settings, build_settings
 from ftpbridge.store import open_store
 from tests.reliability.conftest import FULL, Figures

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from ftpbridge.exchange import partner_layout
-from ftpbridge.importing import ImportResult, import_file
-from ftpbridge.intake import load_orders
+from ftpbridge.exchange.cycles import partner_layout
+from ftpbridge.files.importing import ImportResult, import_file
+from ftpbridge.files.intake import load_orders
 from ftpbridge.settings import build_settings
 from ftpbridge.store import Store, open_store
 from tests.reliability.conftest import Figures

@@ -1,4 +1,4 @@
-"""Tests for ftpbridge.carriers: carrier names, tracking-number formats and check digits.
+"""Tests for ftpbridge.carriers.tracking: carrier names, tracking-number formats and check digits.
 
 Example tracking numbers come from the test fixtures of the tracking_number_data
 repository by Jeff Keen (MIT licence), couriers/*.json.
@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ftpbridge import carriers
-from ftpbridge.carriers import (
+from ftpbridge.carriers import tracking as carriers
+from ftpbridge.carriers.tracking import (
     CARRIERS,
     FORMATS,
     canonical_carrier,
@@ -716,7 +716,7 @@ def test_two_hundred_thousand_rows_agree_with_the_per_value_reference() -> None:
 
 
 def lines_run_in_carriers_module(function: Callable[[], object]) -> int:
-    """How many lines of ftpbridge/carriers.py run while ``function`` runs."""
+    """How many lines of ftpbridge/carriers/tracking.py run while ``function`` runs."""
     count = 0
     module_file = carriers.__file__
 

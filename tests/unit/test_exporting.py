@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from ftpbridge import exporting
-from ftpbridge.exporting import export_partner, file_name
-from ftpbridge.intake import load_orders
-from ftpbridge.layouts import load_layout
+from ftpbridge.files import exporting
+from ftpbridge.files.exporting import export_partner, file_name
+from ftpbridge.files.intake import load_orders
+from ftpbridge.files.layouts import load_layout
 from ftpbridge.settings import build_settings
 from ftpbridge.store.schema import files, items
 

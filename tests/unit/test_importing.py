@@ -21,11 +21,12 @@ import pandas as pd
 import pytest
 from sqlalchemy import insert, select
 
-from ftpbridge import csvread, importing, validation
-from ftpbridge.exporting import export_partner
-from ftpbridge.importing import import_file
-from ftpbridge.intake import load_orders
-from ftpbridge.layouts import load_layout
+from ftpbridge.files import importing, validation
+from ftpbridge.files import reading as csvread
+from ftpbridge.files.exporting import export_partner
+from ftpbridge.files.importing import import_file
+from ftpbridge.files.intake import load_orders
+from ftpbridge.files.layouts import load_layout
 from ftpbridge.settings import build_settings
 from ftpbridge.store.engine import utcnow
 from ftpbridge.store.schema import audit, files, item_changes, items, orders

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import func, select, update
 
 from ftpbridge.errors import InputFileError, OrdersFileError
-from ftpbridge.exporting import export_partner
-from ftpbridge.intake import load_orders, route
-from ftpbridge.layouts import load_layout
+from ftpbridge.files.exporting import export_partner
+from ftpbridge.files.intake import load_orders, route
+from ftpbridge.files.layouts import load_layout
 from ftpbridge.settings import build_settings
 from ftpbridge.store.schema import items, orders
 
@@ -352,7 +352,7 @@ def test_reload_routes_pending_items_again(store, tmp_path) -> None:
 def test_list_filters_and_past_due(loaded_store, settings) -> None:
     """orders list: each filter selects its items; past_due means unshipped and ordered more
     than past_due_days (3) before now, per partner."""
-    from ftpbridge.reports import list_orders
+    from ftpbridge.cli.render import list_orders
 
     now = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 
@@ -387,7 +387,7 @@ def test_list_filters_and_past_due(loaded_store, settings) -> None:
 
 def test_list_rows_are_plain_json_values(loaded_store, settings) -> None:
     """Identifiers are strings, dates ISO text or None, quantity an int."""
-    from ftpbridge.reports import list_orders
+    from ftpbridge.cli.render import list_orders
 
     rows = list_orders(loaded_store, settings, partner=None, status_filter="all")
     row = next(row for row in rows if row["item_id"] == "1004")

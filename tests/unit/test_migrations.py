@@ -8,7 +8,7 @@ from typing import Any
 from alembic import command
 from sqlalchemy import func, select
 
-from ftpbridge.intake import load_orders
+from ftpbridge.files.intake import load_orders
 from ftpbridge.settings import build_settings
 from ftpbridge.store import open_store
 from ftpbridge.store.engine import _alembic_config, driver_sql, timestamp_value, utcnow
@@ -97,8 +97,8 @@ def test_0004_downgrades_back_to_an_audit_table_with_the_same_rows(
 ) -> None:
     """An import's audit trail after 0004, downgraded to 0003: the audit table has one row
     per changed field, with the file's name and time filled in from the ledger."""
-    from ftpbridge.importing import import_file
-    from ftpbridge.layouts import load_layout
+    from ftpbridge.files.importing import import_file
+    from ftpbridge.files.layouts import load_layout
 
     settings = build_settings({"partners": {"acme": {"default": True}}})
     store = open_store(store_url)

@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from ftpbridge.exporting import export_partner
-from ftpbridge.importing import import_file
-from ftpbridge.intake import load_orders
-from ftpbridge.layouts import load_layout
+from ftpbridge.files.exporting import export_partner
+from ftpbridge.files.importing import import_file
+from ftpbridge.files.intake import load_orders
+from ftpbridge.files.layouts import load_layout
 from ftpbridge.settings import build_settings
 from ftpbridge.store import open_store
 from ftpbridge.store.schema import audit, items

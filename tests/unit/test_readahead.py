@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
-from ftpbridge.importing import import_file
-from ftpbridge.intake import load_orders
-from ftpbridge.layouts import load_layout
+from ftpbridge.files.importing import import_file
+from ftpbridge.files.intake import load_orders
+from ftpbridge.files.layouts import load_layout
 from ftpbridge.readahead import read_ahead
 from ftpbridge.settings import build_settings
 from ftpbridge.store import open_store

@@ -14,10 +14,10 @@ from alembic import command
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from ftpbridge import exchange
 from ftpbridge.errors import AlreadyDoneError, TransportError
-from ftpbridge.exchange import export_and_upload
-from ftpbridge.intake import load_orders
+from ftpbridge.exchange import cycles as exchange
+from ftpbridge.exchange.cycles import export_and_upload
+from ftpbridge.files.intake import load_orders
 from ftpbridge.settings import Settings, build_settings
 from ftpbridge.store import Store, ledger, open_store
 from ftpbridge.store.engine import _alembic_config, utcnow

@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ftpbridge.csvfiles import atomic_output, replace_durably, sha256_of
-from ftpbridge.layouts import FIELDS, Layout
+from ftpbridge.files.durable import atomic_output, replace_durably, sha256_of
+from ftpbridge.files.layouts import FIELDS, Layout
 from ftpbridge.settings import PartnerSettings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow

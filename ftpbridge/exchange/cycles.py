@@ -38,10 +38,10 @@ from ftpbridge.errors import (
     RemoteNotFoundError,
     UsageError,
 )
-from ftpbridge.exporting import ExportResult, export_partner, file_name
 from ftpbridge.faults import crashpoint
-from ftpbridge.importing import ImportResult, import_file
-from ftpbridge.layouts import Layout, load_layout
+from ftpbridge.files.exporting import ExportResult, export_partner, file_name
+from ftpbridge.files.importing import ImportResult, import_file
+from ftpbridge.files.layouts import Layout, load_layout
 from ftpbridge.settings import PartnerSettings, Settings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow

@@ -1,6 +1,6 @@
 """Row validation of an updated file, vectorised: no Python loop over rows.
 
-Given one chunk of the file (text columns, see :func:`ftpbridge.csvread.iter_chunks`) and
+Given one chunk of the file (text columns, see :func:`ftpbridge.files.reading.iter_chunks`) and
 the store's state of the items it names, decide for every row an outcome — ``applied``,
 ``unchanged`` or ``rejected`` — with a reason a person can act on.
 """
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ftpbridge.carriers import (
+from ftpbridge.carriers.tracking import (
     canonical_carrier,
     carrier_aliases_text,
     check_tracking,

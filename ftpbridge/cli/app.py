@@ -56,7 +56,7 @@ class Context:
         return self.settings.partner(name)
 
     def layout(self, partner: PartnerSettings) -> Any:
-        from ftpbridge.layouts import load_layout
+        from ftpbridge.files.layouts import load_layout
 
         return load_layout(partner.layout, self.settings.resolve(self.settings.schemas_dir))
 
@@ -181,7 +181,7 @@ def orders() -> None:
 @friendly_errors
 def orders_load(state: Context, file: Path) -> None:
     """Load orders from FILE (JSON Lines, one Topspin-style order per line)."""
-    from ftpbridge.intake import load_orders
+    from ftpbridge.files.intake import load_orders
 
     result = load_orders(state.store, file, list(state.settings.partners.values()))
     summary = result.summary
@@ -227,7 +227,7 @@ def orders_list(
     state: Context, partner: str | None, status_filter: str, output_format: str, limit: int | None
 ) -> None:
     """List items with their shipping state."""
-    from ftpbridge.reports import list_orders, render_items
+    from ftpbridge.cli.render import list_orders, render_items
 
     if partner is not None:
         state.partner(partner)
@@ -257,12 +257,12 @@ def export_command(
     """Export the partner's items waiting to ship to a CSV file."""
     import tempfile
 
-    from ftpbridge.exporting import export_partner
+    from ftpbridge.files.exporting import export_partner
 
     settings = state.partner(partner)
     layout = state.layout(settings)
     if upload:
-        from ftpbridge.exchange import export_and_upload
+        from ftpbridge.exchange.cycles import export_and_upload
         from ftpbridge.store.locks import job_lock
 
         with job_lock(state.store, settings.name, "export") as locked:
@@ -310,13 +310,13 @@ def import_command(
     state: Context, partner: str, file: Path, dry_run: bool, report: Path | None
 ) -> None:
     """Import a fulfiller's updated FILE: validate every row, apply the good ones."""
-    from ftpbridge.importing import import_file
-    from ftpbridge.reports import print_import
+    from ftpbridge.cli.render import print_import
+    from ftpbridge.files.importing import import_file
 
     settings = state.partner(partner)
     if not file.exists():
         raise UsageError(f"no file {file}", hint="check the path")
-    from ftpbridge.importing import default_report_path
+    from ftpbridge.files.importing import default_report_path
 
     report_folder = (report or default_report_path(file)).parent
     if not os.access(report_folder, os.W_OK):
@@ -351,7 +351,7 @@ def import_command(
 @friendly_errors
 def check_command(state: Context, partner: str, trust_host_key: bool) -> None:
     """Test the connection: log in, list, upload, rename and delete a probe file."""
-    from ftpbridge.check import describe_check, run_check
+    from ftpbridge.exchange.check import describe_check, run_check
 
     report = run_check(state.settings, state.partner(partner), trust_host_key=trust_host_key)
     for line in describe_check(report):
@@ -372,7 +372,7 @@ def check_command(state: Context, partner: str, trust_host_key: bool) -> None:
 def poll_command(state: Context, partners: tuple[str, ...], once: bool) -> None:
     """Take the updated files waiting on the partner's server and import them."""
     from ftpbridge.errors import TransportError
-    from ftpbridge.exchange import poll_once
+    from ftpbridge.exchange.cycles import poll_once
 
     chosen = [state.partner(name) for name in partners] or [
         partner
@@ -426,7 +426,7 @@ def status_command(state: Context, output_format: str) -> None:
     """How every partner is doing: last export and poll, failures, stale partners."""
     import json
 
-    from ftpbridge.status import partner_status, render
+    from ftpbridge.exchange.status import partner_status, render
 
     rows = partner_status(state.store, state.settings)
     if output_format == "json":

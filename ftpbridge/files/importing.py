@@ -23,18 +23,13 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.exc import IntegrityError
 
-from ftpbridge.csvfiles import atomic_output, replace_durably
-from ftpbridge.csvread import CsvShape, detect_shape, inspect_bytes, iter_chunks
 from ftpbridge.errors import InputFileError, StoreError
-from ftpbridge.exporting import neutralise_formulas
 from ftpbridge.faults import crashpoint
-from ftpbridge.layouts import Layout
-from ftpbridge.readahead import read_ahead
-from ftpbridge.settings import PartnerSettings
-from ftpbridge.store import Store, ledger
-from ftpbridge.store.engine import utcnow
-from ftpbridge.store.items import LOOKUP_NAMES, AuditSource, apply_shipments, lookup
-from ftpbridge.validation import (
+from ftpbridge.files.durable import atomic_output, replace_durably
+from ftpbridge.files.exporting import neutralise_formulas
+from ftpbridge.files.layouts import Layout
+from ftpbridge.files.reading import CsvShape, detect_shape, inspect_bytes, iter_chunks
+from ftpbridge.files.validation import (
     APPLIED,
     REJECTED,
     UNCHANGED,
@@ -43,6 +38,11 @@ from ftpbridge.validation import (
     find_duplicates,
     validate,
 )
+from ftpbridge.readahead import read_ahead
+from ftpbridge.settings import PartnerSettings
+from ftpbridge.store import Store, ledger
+from ftpbridge.store.engine import utcnow
+from ftpbridge.store.items import LOOKUP_NAMES, AuditSource, apply_shipments, lookup
 
 # 50,000 rows a chunk: a million-line import peaks at about 250 MB RSS (100,000: 360 MB)
 # and takes as long (the per-chunk statements are few; measured with python -m bench).

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ftpbridge.errors import InputFileError
-from ftpbridge.layouts import REQUIRED_ON_IMPORT, Layout, normalise_header
+from ftpbridge.files.layouts import REQUIRED_ON_IMPORT, Layout, normalise_header
 from ftpbridge.textarrays import strip
 
 SAMPLE_BYTES = 1 << 16

@@ -7,7 +7,7 @@ import datetime as dt
 import json
 from typing import Any, TextIO
 
-from ftpbridge.importing import ImportResult
+from ftpbridge.files.importing import ImportResult
 from ftpbridge.settings import Settings
 from ftpbridge.store import Store
 from ftpbridge.store.engine import utcnow

@@ -1,0 +1,1 @@
+"""Carriers: names and aliases, tracking-number formats, check digits."""

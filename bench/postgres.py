@@ -34,7 +34,7 @@ _CHECKOUT = str(Path(__file__).resolve().parents[1])
 if _CHECKOUT not in sys.path:
     sys.path.insert(0, _CHECKOUT)
 
-from ftpbridge.exchange.cycles import partner_layout  # noqa: E402
+from ftpbridge.exchange.partners import partner_layout  # noqa: E402
 from ftpbridge.files.exporting import export_partner  # noqa: E402
 from ftpbridge.files.importing import import_file  # noqa: E402
 from ftpbridge.settings import build_settings  # noqa: E402

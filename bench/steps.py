@@ -20,7 +20,8 @@ from typing import Any
 import pandas as pd
 
 from bench.data import PARTNER, build_store, write_shipped_file
-from ftpbridge.exchange.cycles import partner_layout, poll_once
+from ftpbridge.exchange.partners import partner_layout
+from ftpbridge.exchange.poll import poll_once
 from ftpbridge.files.exporting import export_partner
 from ftpbridge.files.importing import import_file
 from ftpbridge.settings import Settings, build_settings

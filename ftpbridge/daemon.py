@@ -50,7 +50,8 @@ from sqlalchemy.engine import make_url
 
 from ftpbridge import sdnotify
 from ftpbridge.errors import AlreadyDoneError, ConfigError, FtpbridgeError, StoreError
-from ftpbridge.exchange.cycles import export_and_upload, poll_once
+from ftpbridge.exchange.export import export_and_upload
+from ftpbridge.exchange.poll import poll_once
 from ftpbridge.settings import PartnerSettings, Settings, load_settings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow

@@ -1,5 +1,10 @@
-"""The ``ftpbridge`` command line (``ftpbridge.cli:main``)."""
+"""The ``ftpbridge`` command line (``ftpbridge.cli:main``).
 
+``app`` holds the group, its global options and the error handling every command shares;
+each other module adds the commands of one area.
+"""
+
+from ftpbridge.cli import files, orders, partners, service, store  # noqa: F401  (registers)
 from ftpbridge.cli.app import main
 
 __all__ = ["main"]

@@ -20,7 +20,7 @@ from ftpbridge.errors import (
     TransportError,
     UsageError,
 )
-from ftpbridge.exchange.cycles import partner_transport
+from ftpbridge.exchange.partners import partner_transport
 from ftpbridge.settings import PartnerSettings, Settings
 from ftpbridge.transport import Transport, remote_join
 

@@ -12,7 +12,8 @@ import pytest
 
 from ftpbridge.errors import AlreadyDoneError
 from ftpbridge.exchange.check import run_check
-from ftpbridge.exchange.cycles import export_and_upload, poll_once
+from ftpbridge.exchange.export import export_and_upload
+from ftpbridge.exchange.poll import poll_once
 from ftpbridge.files.importing import import_file
 from ftpbridge.files.intake import load_orders
 from ftpbridge.settings import Settings, build_settings
@@ -203,7 +204,7 @@ def test_committed_but_not_archived_file_is_archived_not_applied_again(exchange:
 
 
 def settings_layout(settings: Settings) -> Any:
-    from ftpbridge.exchange.cycles import partner_layout
+    from ftpbridge.exchange.partners import partner_layout
 
     return partner_layout(settings, settings.partners["acme"])
 

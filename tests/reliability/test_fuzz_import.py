@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ftpbridge.exchange.cycles import partner_layout
+from ftpbridge.exchange.partners import partner_layout
 from ftpbridge.files.importing import import_file
 from ftpbridge.files.intake import load_orders
 from ftpbridge.settings import Settings, build_settings

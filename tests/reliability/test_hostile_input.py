@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from ftpbridge.exchange.cycles import partner_layout
+from ftpbridge.exchange.partners import partner_layout
 from ftpbridge.files.importing import ImportResult, import_file
 from ftpbridge.files.intake import load_orders
 from ftpbridge.settings import build_settings

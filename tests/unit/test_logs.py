@@ -162,7 +162,7 @@ def test_json_output_is_one_valid_object_per_line_without_secrets(
 ) -> None:
     """JSON mode writes parseable lines to stderr with level, logger, ISO UTC timestamp."""
     configure_logging(json=True)
-    log = structlog.get_logger("ftpbridge.exchange.cycles")
+    log = structlog.get_logger("ftpbridge.exchange.poll")
     with bound_contextvars(partner="acme", job="export", file="orders_0001.csv"):
         log.info(f"uploading to ftp://acme:{PASSWORD}@ftp.acme.example/in", password=PASSWORD)
         log.warning("slow server", seconds=12.5)
@@ -173,7 +173,7 @@ def test_json_output_is_one_valid_object_per_line_without_secrets(
     assert first["event"] == "uploading to ftp://acme:***@ftp.acme.example/in"
     assert first["password"] == MASK
     assert first["level"] == "info"
-    assert first["logger"] == "ftpbridge.exchange.cycles"
+    assert first["logger"] == "ftpbridge.exchange.poll"
     assert (first["partner"], first["job"], first["file"]) == ("acme", "export", "orders_0001.csv")
     timestamp = str(first["timestamp"])
     assert timestamp.endswith("Z")
@@ -365,10 +365,10 @@ def test_other_stdlib_handlers_never_see_a_raw_secret_from_structlog(
     try:
         _connect(f"ftp://u:{PASSWORD}@h")
     except ConnectionError:
-        structlog.get_logger("ftpbridge.exchange.cycles").exception(
+        structlog.get_logger("ftpbridge.exchange.poll").exception(
             "upload failed", password=PASSWORD
         )
-    (record,) = [r for r in caplog.records if r.name == "ftpbridge.exchange.cycles"]
+    (record,) = [r for r in caplog.records if r.name == "ftpbridge.exchange.poll"]
     assert record.exc_info is None
     assert record.levelno == logging.ERROR
     assert PASSWORD not in caplog.text

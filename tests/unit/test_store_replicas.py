@@ -15,8 +15,8 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from ftpbridge.errors import AlreadyDoneError, TransportError
-from ftpbridge.exchange import cycles as exchange
-from ftpbridge.exchange.cycles import export_and_upload
+from ftpbridge.exchange import export as exchange
+from ftpbridge.exchange.export import export_and_upload
 from ftpbridge.files.intake import load_orders
 from ftpbridge.settings import Settings, build_settings
 from ftpbridge.store import Store, ledger, open_store

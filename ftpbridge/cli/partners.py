@@ -1,0 +1,68 @@
+"""``check`` and ``poll``: a partner's server."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ftpbridge.cli.app import Context, friendly_errors, main, pass_state
+from ftpbridge.errors import UsageError
+
+
+@main.command("check")
+@click.option("--partner", required=True, help="The partner whose server to test.")
+@click.option(
+    "--trust-host-key",
+    is_flag=True,
+    help="SFTP: fetch the server's host key, show its fingerprint and add it to known_hosts.",
+)
+@pass_state
+@friendly_errors
+def check_command(state: Context, partner: str, trust_host_key: bool) -> None:
+    """Test the connection: log in, list, upload, rename and delete a probe file."""
+    from ftpbridge.exchange.check import describe_check, run_check
+
+    report = run_check(state.settings, state.partner(partner), trust_host_key=trust_host_key)
+    for line in describe_check(report):
+        click.echo(line)
+    sys.exit(0 if report.ok else 3)
+
+
+@main.command("poll")
+@click.option(
+    "--partner",
+    "partners",
+    multiple=True,
+    help="Partner(s) to poll (default: all with a transport).",
+)
+@click.option("--once", is_flag=True, required=True, help="Poll once and exit.")
+@pass_state
+@friendly_errors
+def poll_command(state: Context, partners: tuple[str, ...], once: bool) -> None:
+    """Take the updated files waiting on the partner's server and import them."""
+    from ftpbridge.errors import TransportError
+    from ftpbridge.exchange.poll import poll_once
+
+    chosen = [state.partner(name) for name in partners] or [
+        partner
+        for partner in state.settings.partners.values()
+        if partner.transport and partner.enabled
+    ]
+    if not chosen:
+        raise UsageError(
+            "no partner has a transport to poll", hint="set transport in a [partners.NAME] table"
+        )
+    worst = 0
+    for partner in chosen:
+        try:
+            outcome = poll_once(state.store, state.settings, partner)
+        except TransportError as exc:
+            click.echo(f"Error: {partner.name}: {exc.message}", err=True)
+            if exc.hint:
+                click.echo(f"Try: {exc.hint}", err=True)
+            worst = max(worst, 3)
+            continue
+        click.echo(outcome.summary)
+        worst = max(worst, outcome.exit_code)
+    sys.exit(worst)

@@ -1,0 +1,61 @@
+"""``run``, ``status`` and ``demo``: the service and how it does."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ftpbridge.cli.app import Context, friendly_errors, main, pass_state
+from ftpbridge.settings import load_settings
+
+
+@main.command("run")
+@pass_state
+@friendly_errors
+def run_command(state: Context) -> None:
+    """Run the service: scheduled exports and polls for every enabled partner."""
+    from ftpbridge.daemon import Daemon, single_instance
+    from ftpbridge.logs import configure_logging
+    from ftpbridge.settings import config_path_from
+
+    path, _ = config_path_from(state.config)
+    settings = load_settings(state.config, required=True)
+    configure_logging(level=settings.daemon.log_level, stream=sys.stdout)
+    with single_instance(settings):
+        daemon = Daemon(settings, state.store, config_path=path)
+        sys.exit(daemon.run())
+
+
+@main.command("status")
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table")
+@pass_state
+@friendly_errors
+def status_command(state: Context, output_format: str) -> None:
+    """How every partner is doing: last export and poll, failures, stale partners."""
+    import json
+
+    from ftpbridge.exchange.status import partner_status, render
+
+    rows = partner_status(state.store, state.settings)
+    if output_format == "json":
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        for line in render(rows):
+            click.echo(line)
+    if any(row["alert"] or row["stale"] for row in rows):
+        sys.exit(1)
+
+
+@main.command("demo")
+@click.option("--keep", is_flag=True, help="Leave the FTP server running afterwards.")
+@friendly_errors
+def demo_command(keep: bool) -> None:
+    """See the whole exchange run on this machine: no config, no server needed."""
+    from ftpbridge.demo import run_demo
+    from ftpbridge.logs import configure_logging
+
+    # The demo's own narration says what happens; its expected warnings (plain FTP on
+    # loopback) would only be noise here.
+    configure_logging(level="error")
+    sys.exit(run_demo(keep=keep, say=click.echo))

@@ -1,0 +1,168 @@
+"""The export cycle: export the partner's items waiting to ship, upload the file atomically,
+and record it in the ledger as ``uploaded``; at most one upload per partner day."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from ftpbridge.errors import AlreadyDoneError, FtpbridgeError, UsageError
+from ftpbridge.exchange.partners import CycleOutcome, partner_layout, partner_transport
+from ftpbridge.faults import crashpoint
+from ftpbridge.files.exporting import ExportResult, export_partner, file_name
+from ftpbridge.settings import PartnerSettings, Settings
+from ftpbridge.store import Store, ledger
+from ftpbridge.store.engine import utcnow
+from ftpbridge.transport import remote_join
+
+logger = structlog.get_logger()
+
+def export_and_upload(
+    store: Store,
+    settings: Settings,
+    partner: PartnerSettings,
+    *,
+    force: bool = False,
+    now: dt.datetime | None = None,
+) -> CycleOutcome:
+    """Export the partner's unshipped items and upload the file to its outbox.
+
+    Refuses (AlreadyDoneError naming ``--force``) when a file was already uploaded for the
+    partner's current day, unless ``force``. A normal upload first claims the day in the
+    ledger (``upload_key``, unique per partner): when another replica holds it, nothing is
+    uploaded and AlreadyDoneError is raised; a failed upload gives the day back.
+
+    The caller holds the partner's export lock (``store.locks.job_lock``; on SQLite there is
+    a single daemon): a claim found not uploaded was therefore left by a run that stopped
+    between claim and upload, and is released here so that today's file still goes out.
+    """
+    now = now or utcnow()
+    day = now.astimezone(partner.zone).date().isoformat()
+    transport = partner_transport(settings, partner)
+    with store.begin() as connection:
+        earlier = ledger.uploaded_on(connection, partner.name, day)
+        if earlier is None and not force:
+            _release_abandoned_claim(connection, partner, day)
+    if earlier is not None and not force:
+        raise _already_uploaded(partner, day, earlier)
+    outgoing = settings.state_dir / "outgoing" / partner.name
+    name = _unused_export_name(store, partner, now)
+    result = export_partner(
+        store, partner, partner_layout(settings, partner), outgoing, now=now, name=name
+    )
+    crashpoint("export_write")
+    if not force:
+        _claim_day(store, partner, result, day)
+    remote = remote_join(partner.outbox, result.name)
+    with structlog.contextvars.bound_contextvars(file=result.name):
+        try:
+            with transport:
+                transport.makedirs(partner.outbox)
+                crashpoint("upload")
+                transport.upload(result.path, remote)
+        except BaseException as exc:
+            if not force:
+                _give_day_back(store, result, exc)
+            raise
+        crashpoint("rename")
+        with store.begin() as connection:
+            ledger.change(
+                connection, result.file_id, utcnow(), state="uploaded", remote_path=remote
+            )
+        logger.info(
+            "export uploaded", items=result.rows, remote=remote, server=transport.describe()
+        )
+    outcome = CycleOutcome(partner.name, "export", export=result)
+    outcome.lines.append(
+        f"{partner.name}: exported {result.rows} items and uploaded {result.name}"
+        f" to {transport.describe()}{remote if remote.startswith('/') else '/' + remote}"
+    )
+    return outcome
+
+
+def _already_uploaded(
+    partner: PartnerSettings, day: str, earlier: dict[str, Any]
+) -> AlreadyDoneError:
+    return AlreadyDoneError(
+        f"{partner.name}: today's file ({day}) was already uploaded as {earlier['name']}"
+        f" at {earlier['updated_at']:%H:%M} UTC; not uploading a second one",
+        hint=f"ftpbridge export --partner {partner.name} --upload --force",
+    )
+
+
+def _release_abandoned_claim(connection: Connection, partner: PartnerSettings, day: str) -> None:
+    claim = ledger.upload_claim(connection, partner.name, day)
+    if claim is None:
+        return
+    # Not uploaded (uploaded_on found nothing): its run stopped before the upload finished.
+    # Its file never got its final name on the server, or it did and the upload below
+    # replaces it under the same name (names count only uploaded exports).
+    logger.warning(
+        "releasing today's upload claim of an export that never finished",
+        file=claim["name"],
+        claimed_at=claim["updated_at"].isoformat(),
+    )
+    ledger.release_upload(
+        connection,
+        claim["id"],
+        utcnow(),
+        state="abandoned",
+        message="the run that claimed today's upload stopped before it finished",
+    )
+
+
+def _claim_day(store: Store, partner: PartnerSettings, result: ExportResult, day: str) -> None:
+    """Claim the partner's day for this export; AlreadyDoneError when another has it."""
+    try:
+        with store.begin() as connection:
+            ledger.claim_upload(connection, result.file_id, day, utcnow())
+    except IntegrityError:
+        with store.begin() as connection:
+            holder = ledger.upload_claim(connection, partner.name, day)
+            ledger.release_upload(
+                connection,
+                result.file_id,
+                utcnow(),
+                state="not_uploaded",
+                message="another ftpbridge replica claimed today's upload first",
+            )
+        name = holder["name"] if holder else "another file"
+        raise AlreadyDoneError(
+            f"{partner.name}: another ftpbridge replica is uploading or uploaded today's file"
+            f" ({day}, {name}); not uploading a second one",
+            hint=f"ftpbridge export --partner {partner.name} --upload --force",
+        ) from None
+
+
+def _give_day_back(store: Store, result: ExportResult, error: BaseException) -> None:
+    """The upload failed: release the claim so that a retry (any replica) can upload."""
+    message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
+    try:
+        with store.begin() as connection:
+            ledger.release_upload(
+                connection, result.file_id, utcnow(), state="failed", message=message
+            )
+    except FtpbridgeError as exc:  # the upload's own error is the one to report
+        logger.error("cannot release today's upload claim", error=exc.message)
+
+
+def _unused_export_name(store: Store, partner: PartnerSettings, now: dt.datetime) -> str:
+    """The template's name, with -2, -3 ... when that name was already used (a forced
+    second upload must never overwrite a file the fulfiller may not have fetched yet)."""
+    name = file_name(partner, now)
+    with store.connect() as connection:
+        used = ledger.export_names_like(connection, partner.name, name)
+    if name not in used:
+        return name
+    stem, dot, suffix = name.rpartition(".")
+    if not dot:
+        stem, suffix = name, ""
+    for number in range(2, 10_000):
+        candidate = f"{stem}-{number}{dot}{suffix}"
+        if candidate not in used:
+            return candidate
+    raise UsageError(f"too many exports named {name} today")

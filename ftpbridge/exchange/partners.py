@@ -1,0 +1,74 @@
+"""What a partner's cycles share: its transport, its layout, remote folders, the outcome.
+
+The exchange package is the only place where a transport, a file and the store meet:
+``export`` (export, then upload atomically), ``poll`` (list, settle, download, import,
+archive, report), ``check`` (the connection test) and ``status`` (how each partner does).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+
+from ftpbridge.errors import UsageError
+from ftpbridge.files.exporting import ExportResult
+from ftpbridge.files.importing import ImportResult
+from ftpbridge.files.layouts import Layout, load_layout
+from ftpbridge.settings import PartnerSettings, Settings
+from ftpbridge.transport import ConnectionParams, Transport, open_transport
+
+
+def connection_params(settings: Settings, partner: PartnerSettings) -> ConnectionParams:
+    """Plain connection values for the partner's transport (secrets read here, once)."""
+    return ConnectionParams(
+        host=partner.host,
+        port=partner.port,
+        username=partner.username,
+        password=partner.secret_password(),
+        private_key=settings.resolve(partner.private_key),
+        private_key_passphrase=partner.secret_passphrase(),
+        known_hosts=settings.resolve(partner.known_hosts),
+        passive=partner.passive,
+        timeout=partner.timeout,
+        ca_file=settings.resolve(partner.ca_file),
+        tls_verify=partner.tls_verify,
+        path=settings.resolve(partner.path),
+    )
+
+
+def partner_transport(settings: Settings, partner: PartnerSettings) -> Transport:
+    """The partner's transport, not yet connected. UsageError for a manual-only partner."""
+    if partner.transport is None:
+        raise UsageError(
+            f"partner {partner.name} has no transport: it is manual-only",
+            hint=f"set transport (ftp, ftps, sftp or local) in [partners.{partner.name}],"
+            " or export/import by hand",
+        )
+    return open_transport(partner.transport, connection_params(settings, partner))
+
+
+def partner_layout(settings: Settings, partner: PartnerSettings) -> Layout:
+    return load_layout(partner.layout, settings.resolve(settings.schemas_dir))
+
+
+def remote_dir(base: str, relative: str) -> str:
+    """``archive_dir``/``errors_dir``: relative paths are relative to the inbox."""
+    if relative.startswith("/"):
+        return posixpath.normpath(relative)
+    return posixpath.normpath(posixpath.join(base or ".", relative))
+
+
+@dataclass
+class CycleOutcome:
+    """What one export or poll cycle did, for people (``summary``) and for exit codes."""
+
+    partner: str
+    job: str
+    exit_code: int = 0
+    lines: list[str] = field(default_factory=list)
+    imports: list[ImportResult] = field(default_factory=list)
+    export: ExportResult | None = None
+
+    @property
+    def summary(self) -> str:
+        return "\n".join(self.lines) if self.lines else f"{self.partner}: nothing to do"

@@ -189,6 +189,7 @@ def parse_order(
                     "upc": _identifier(raw.get("sku_upc"), "sku_upc", required=False),
                     "product_name": _text(raw.get("product_name"), "product_name", 500),
                     "product_type": _text(raw.get("product_type"), "product_type", 64),
+                    "product_id": _identifier(raw.get("product_id"), "product_id", required=False),
                     "attributes": _attributes(raw.get("sku_attributes")),
                     "quantity": _quantity(raw.get("quantity")),
                     "status": status,

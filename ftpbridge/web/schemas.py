@@ -68,6 +68,7 @@ class OneOrderResponse(_Open):
 class UpdateResult(_Open):
     email: Literal[0, 1]
     modified: Literal[0, 1]
+    items_modified: int
 
 
 class UpdateResponse(_Open):

@@ -25,7 +25,7 @@ from ftpbridge import __version__, metrics
 from ftpbridge.errors import FtpbridgeError, RequestError, StoreError
 from ftpbridge.settings import Settings
 from ftpbridge.store import Store
-from ftpbridge.web import health, orders
+from ftpbridge.web import health, intake, orders, updates
 from ftpbridge.web.context import ApiContext
 
 logger = structlog.get_logger()
@@ -54,6 +54,8 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     app.state.context = ApiContext(settings, store)
     app.state.store_metrics = health.store_registry(store)
     app.include_router(orders.router)
+    app.include_router(updates.router)
+    app.include_router(intake.router)
     app.include_router(health.router)
     _install_error_handlers(app)
     app.add_middleware(RequestLog)

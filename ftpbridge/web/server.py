@@ -42,7 +42,9 @@ def bind(api: ApiSettings) -> socket.socket:
     """The listening socket for ``api.listen``; ConfigError naming it when it cannot be."""
     host, port = api.host, api.port
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named explicitly: asyncio sets TCP_NODELAY only on sockets whose proto
+    # says TCP; with proto 0 every keep-alive answer waited 40 ms for a delayed ACK (Nagle).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

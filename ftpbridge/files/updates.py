@@ -82,7 +82,9 @@ def in_api_words(reason: str) -> str:
 
 
 def _rules(settings: Settings, partner: str | None, now: dt.datetime) -> Rules:
-    config = settings.partners.get(partner or "") or PartnerSettings(name=partner or "")
+    config = settings.partners.get(partner or "") or PartnerSettings.model_validate(
+        {"name": partner or ""}  # a partner no longer configured: the defaults
+    )
     return Rules(
         partner=partner or "",
         date_formats=config.date_formats,

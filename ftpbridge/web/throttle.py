@@ -46,7 +46,7 @@ class FailureThrottle:
                 self._failures.popitem(last=False)
         if count <= self.free:
             return 0.0
-        return min(self.first_delay * 2 ** (count - self.free - 1), self.longest)
+        return float(min(self.first_delay * 2 ** (count - self.free - 1), self.longest))
 
     def succeeded(self, address: str) -> None:
         with self._lock:

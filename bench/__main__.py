@@ -12,6 +12,9 @@ Steps, each in a fresh process so that its peak RSS (VmHWM) is its own:
 - ftp/ftps/sftp upload and download of the export (``bench/transfer.py``), next to raw
   ftplib and OpenSSH's ``sftp`` on the same servers (``--skip-transfers`` leaves them out).
 - poll: ``poll_once`` over an FTP inbox of 5,000 unrelated files, next to one raw MLSD.
+- api: the Orders API (``bench/api.py``): View Orders pages and a term search with 16
+  concurrent clients, and a 1,000-item update, next to the same SQL through sqlite3 plus
+  ``json.dumps`` (``--skip-api`` leaves them out, ``--api-only`` runs only them).
 
 The table's ratio is ftpbridge's time over the floor's (lower is better; for transfers
 1/ratio is ftpbridge's share of the floor's throughput). A missed target says by how much.
@@ -66,6 +69,8 @@ REIMPORT = (Target("seconds", 1.0, "< 1 s"),)
 FTP = (Target("ratio", 1 / 0.9, "≥ 90% of ftplib"),)
 SFTP = (Target("ratio", 1 / 0.7, "≥ 70% of OpenSSH"),)
 POLL = (Target("seconds", 2.0, "< 2 s, no download"),)
+API_VIEW = (Target("ratio", 3.0, "p50 ≤ 3× floor"),)
+API_UPDATE = (Target("ratio", 2.0, "≤ 2× floor"),)
 
 
 @dataclass
@@ -287,6 +292,9 @@ def run(arguments: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
         built = run_isolated(steps.build, database=base, lines=lines, now=now)
         info["orders"] = built["orders"]
         info["build_s"] = round(built["seconds"], 2)
+        if arguments.api_only:
+            rows.extend(_api_rows(arguments, work, base, lines))
+            return rows, info
 
         # Export and import change the store: each round runs on fresh copies, ftpbridge and
         # floor taking turns, and the best of each counts (on this kind of machine a single
@@ -423,12 +431,67 @@ def run(arguments: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
         if polled["downloads"] or polled["imports"]:
             row.problems.append(f"downloaded {polled['downloads']} file(s)")
         rows.append(row)
+        if not arguments.skip_api:
+            rows.extend(_api_rows(arguments, work, base, lines))
     finally:
         if arguments.keep:
             _say(f"kept the files in {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
     return rows, info
+
+
+def _api_rows(arguments: argparse.Namespace, work: Path, base: Path, lines: int) -> list[Row]:
+    from bench.api import CLIENTS, api_bench
+
+    _say(f"Orders API ({CLIENTS} clients, {arguments.api_requests} requests a row) ...")
+    database = work / "api.db"
+    copy_database(base, database)
+    measured = run_isolated(
+        api_bench,
+        work=work,
+        database=database,
+        requests=arguments.api_requests,
+        update_rounds=arguments.api_update_rounds,
+    )
+    rows = []
+    for name, label in (("not_shipped", "not_shipped, page of 250"), ("term", "term search")):
+        ours, floor = measured[name]["ours"], measured[name]["floor"]
+        rows.append(
+            Row(
+                f"api view {label} (p50, {CLIENTS} clients)",
+                ours["p50_s"],
+                floor["p50_s"],
+                None,
+                measured["peak_rss_mb"],
+                targets=API_VIEW,
+                details={
+                    "p99_s": round(ours["p99_s"], 4),
+                    "floor_p99_s": round(floor["p99_s"], 4),
+                    "requests_per_s": round(ours["requests_per_s"], 1),
+                    "floor_requests_per_s": round(floor["requests_per_s"], 1),
+                    "requests": ours["requests"],
+                    "items_in_store": measured["items"],
+                },
+            )
+        )
+    update = measured["update"]
+    rows.append(
+        Row(
+            f"api update of {update['items']:,} items",
+            update["ours_s"],
+            update["floor_s"],
+            update["items"],
+            measured["peak_rss_mb"],
+            targets=API_UPDATE,
+            details={
+                "runs_s": update["ours_runs_s"],
+                "floor_runs_s": update["floor_runs_s"],
+                "items_in_store": measured["items"],
+            },
+        )
+    )
+    return rows
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -470,6 +533,19 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=3,
         help="rounds of export and import, ftpbridge and floor in turns; the best counts (3)",
+    )
+    parser.add_argument("--skip-api", action="store_true", help="leave out the Orders API rows")
+    parser.add_argument(
+        "--api-only", action="store_true", help="build the store and run only the API rows"
+    )
+    parser.add_argument(
+        "--api-requests",
+        type=int,
+        default=480,
+        help="View Orders requests per API row, spread over 16 clients (480)",
+    )
+    parser.add_argument(
+        "--api-update-rounds", type=int, default=5, help="1,000-item updates measured (5)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     arguments = parser.parse_args(argv)

@@ -28,9 +28,9 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -48,10 +48,11 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 
-from ftpbridge import sdnotify
+from ftpbridge import metrics, sdnotify
 from ftpbridge.errors import AlreadyDoneError, ConfigError, FtpbridgeError, StoreError
 from ftpbridge.exchange.export import export_and_upload
 from ftpbridge.exchange.poll import poll_once
+from ftpbridge.files.inbox import INBOX_PARTNER, poll_orders_inbox
 from ftpbridge.settings import PartnerSettings, Settings, load_settings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
@@ -201,8 +202,10 @@ class Daemon:
         *,
         config_path: Path | None,
         reload: Callable[[], Settings] | None = None,
+        services: Sequence[Service] = (),
     ) -> None:
         self.settings = settings
+        self.services = tuple(services)
         self.store = store
         self.config_path = config_path
         self._reload = reload or (lambda: load_settings(config_path, required=True))
@@ -242,6 +245,7 @@ class Daemon:
 
     def schedule(self, *, at_start: bool) -> None:
         """(Re)create every partner's jobs from ``self.settings``."""
+        self._schedule_orders_inbox()
         for job in self.scheduler.get_jobs():
             # Pending retries survive a reload (they look the partner up when they run).
             if job.id.startswith(("export:", "poll:")):
@@ -338,6 +342,7 @@ class Daemon:
                 replica=self.replica,
                 stop=self.stopping.is_set,
             )
+            metrics.job_ran(partner_name, job, ok)
             if job == "export":
                 if ok:
                     self._export_retries.pop(partner_name, None)
@@ -415,6 +420,7 @@ class Daemon:
     def _shutdown(self) -> None:
         logger.info("stopping: no new work; waiting for running steps")
         sdnotify.stopping()
+        self._stop_services()
         # A stop that comes before the scheduler has started must wait for it: shutting
         # down a scheduler that is not running yet does nothing, and it would then run on.
         self._scheduler_started.wait(timeout=10)
@@ -425,6 +431,7 @@ class Daemon:
             while self._running and time.monotonic() < deadline:
                 self._running_lock.wait(timeout=deadline - time.monotonic())
             abandoned = self._running
+        self._join_services(deadline)
         if abandoned:
             # Every step is crash-safe: what is cut off here is redone at the next start.
             logger.warning("steps still running were abandoned", running=abandoned)
@@ -438,6 +445,7 @@ class Daemon:
         self.schedule(at_start=True)
         control = threading.Thread(target=self._control, name="ftpbridge-control", daemon=True)
         control.start()
+        self._start_services()
         partners = [partner.name for partner in self.partners()]
         if not partners:
             logger.warning("no enabled partner has a transport: nothing is scheduled")
@@ -456,3 +464,73 @@ class Daemon:
     def _started(self) -> None:
         sdnotify.ready()
         sdnotify.status(f"scheduled {len(self.partners())} partner(s)")
+
+    # ----------------------------------------------------------------- issue 13: the HTTP
+    # service beside the scheduler (the daemon owns the signals; see web/server.py), and
+    # the shop's orders drop folder ([orders] inbox).
+
+    def _start_services(self) -> None:
+        for service in self.services:
+            service.start()
+
+    def _stop_services(self) -> None:
+        for service in self.services:
+            service.request_stop()  # in parallel with the running steps finishing
+
+    def _join_services(self, deadline: float) -> None:
+        for service in self.services:
+            if not service.join(max(0.0, deadline - time.monotonic())):
+                logger.warning("the HTTP service did not stop in time; leaving it")
+
+    def _schedule_orders_inbox(self) -> None:
+        existing = self.scheduler.get_job("orders-inbox")
+        if self.settings.orders.inbox is None:
+            if existing is not None:
+                existing.remove()
+            return
+        self.scheduler.add_job(
+            self._orders_inbox,
+            IntervalTrigger(seconds=self.settings.orders.poll_interval, timezone=dt.UTC),
+            id="orders-inbox",
+            name="orders inbox",
+            next_run_time=utcnow(),
+            replace_existing=True,
+        )
+
+    def _orders_inbox(self) -> None:
+        """Take the settled files of [orders] inbox (one replica at a time); never raise."""
+        inbox = self.settings.resolve(self.settings.orders.inbox)
+        if self.stopping.is_set() or inbox is None:
+            return
+        with self._running_lock:
+            self._running += 1
+        try:
+            with (
+                structlog.contextvars.bound_contextvars(job="orders-inbox"),
+                job_lock(self.store, INBOX_PARTNER, "orders") as locked,
+            ):
+                if locked:
+                    poll_orders_inbox(
+                        self.store,
+                        self.settings.orders,
+                        inbox,
+                        list(self.settings.partners.values()),
+                    )
+        except FtpbridgeError as exc:
+            logger.warning("orders inbox failed", error=exc.message, hint=exc.hint)
+        except Exception:  # a job must never kill the daemon
+            logger.exception("orders inbox failed unexpectedly")
+        finally:
+            with self._running_lock:
+                self._running -= 1
+                self._running_lock.notify_all()
+
+
+class Service(Protocol):
+    """Something the daemon runs beside its scheduler (the HTTP service)."""
+
+    def start(self) -> None: ...
+
+    def request_stop(self) -> None: ...
+
+    def join(self, timeout: float) -> bool: ...

@@ -13,11 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import ftplib
 import io
+import json
 import secrets
 import shutil
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -31,7 +33,9 @@ from ftpbridge.daemon import run_job
 from ftpbridge.exchange.status import partner_status, render
 from ftpbridge.files.intake import load_orders
 from ftpbridge.settings import Settings, build_settings
-from ftpbridge.store import ledger, open_store
+from ftpbridge.store import Store, api_keys, ledger, open_store
+from ftpbridge.store.engine import utcnow
+from ftpbridge.web.server import ApiServer
 
 PARTNER = "demo-fulfiller"
 USER = "fulfiller"
@@ -79,6 +83,7 @@ def demo_settings(folder: Path, port: int, password: str) -> Settings:
         {
             "store": {"url": f"sqlite:///{folder / 'ftpbridge.db'}"},
             "daemon": {"state_dir": str(folder / "state")},
+            "api": {"listen": "127.0.0.1:0"},
             "partners": {
                 PARTNER: {
                     "default": True,
@@ -155,6 +160,32 @@ def simulate_fulfiller(port: int, password: str, today: dt.date) -> str:
     return updated
 
 
+def _start_api(settings: Settings, store: Store, say: Callable[[str], None]) -> ApiServer:
+    """Serve the Orders API on a free port with a key for the fulfiller, and show a curl
+    line that asks it for the items not shipped yet (the fulfiller's first request)."""
+    with store.begin() as connection:
+        _key, key = api_keys.create(
+            connection, "demo-fulfiller-api", partner=PARTNER, read_only=False, now=utcnow()
+        )
+    api = ApiServer(settings, store)
+    api.start()
+    url = f"{api.url}/api/v1/order"
+    request = urllib.request.Request(  # noqa: S310 - our own loopback server
+        url,
+        data=b'search={"filter":"not_shipped"}',
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+        body = json.loads(answer.read())
+    waiting = sum(len(order["items"]) for order in body["response"])
+    say(
+        f"9. The Orders API serves the same store on {api.url}; a key for {PARTNER} was made."
+        f" Its items not shipped yet ({waiting}), as a fulfiller's software asks for them:"
+    )
+    say(f"""   curl -s -u {PARTNER}:{key} -d 'search={{"filter":"not_shipped"}}' {url}""")
+    return api
+
+
 def run_demo(*, keep: bool, say: Callable[[str], None], folder: Path | None = None) -> int:
     """Run the demo, narrating through ``say``; return the exit code (0)."""
     started = time.monotonic()
@@ -218,6 +249,7 @@ def run_demo(*, keep: bool, say: Callable[[str], None], folder: Path | None = No
             say(f"8. Rejected rows ({len(refused)}), as the fulfiller sees them in the report:")
             for row in refused.itertuples(index=False):
                 say(f"   row {row.row} (order {row.order_id}, item {row.item_id}): {row.reason}")
+        api = _start_api(settings, store, say)
         say(f"Done in {time.monotonic() - started:.1f} s.")
         if keep:
             (folder / "ftp-password").write_text(server.password + "\n", encoding="utf-8")
@@ -233,12 +265,15 @@ def run_demo(*, keep: bool, say: Callable[[str], None], folder: Path | None = No
             say("Run the daemon against it (in another terminal):")
             say(f"   ftpbridge --config {config} run")
             say(f"   ftpbridge --config {config} status")
-            say("Press Ctrl+C to stop the server.")
+            say(f"The Orders API keeps serving on {api.url} (the curl line above works).")
+            say("Press Ctrl+C to stop the servers.")
             try:
                 while True:
                     time.sleep(3600)
             except KeyboardInterrupt:
                 say("Stopped.")
+        api.request_stop()
+        api.join(10)
         store.close()
     finally:
         server.stop()

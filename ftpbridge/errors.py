@@ -157,3 +157,24 @@ class RemoteNotFoundError(TransportError):
     """Raised when a remote file or directory does not exist."""
 
     transient = False
+
+
+class RequestError(UsageError):
+    """Raised when an HTTP request cannot be served as sent (bad JSON, a wrong type, an
+    unknown field, too large, no key, refused by the rules); ``status`` is the HTTP status
+    to answer with, ``headers`` any headers the answer needs (``WWW-Authenticate``,
+    ``Retry-After``), and ``errors`` one entry per refused item or order (JSON-ready)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 400,
+        hint: str | None = None,
+        headers: dict[str, str] | None = None,
+        errors: list[dict[str, object]] | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.headers = dict(headers or {})
+        self.errors = errors

@@ -202,6 +202,76 @@ class PartnerSettings(_Strict):
         )
 
 
+# --------------------------------------------------------------------------- issue 13
+# The HTTP service (``[api]``) and the shop's orders drop folder (``[orders]``).
+
+
+class ApiSettings(_Strict):
+    """``[api]``: the Orders API (``ftpbridge serve``; ``ftpbridge run`` when ``listen`` is set)."""
+
+    listen: str | None = None
+    """``HOST:PORT`` to serve on, e.g. ``"127.0.0.1:8080"`` (``"[::1]:8080"`` for IPv6).
+    Unset: ``ftpbridge run`` serves no HTTP."""
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    max_body_bytes: int = Field(16_000_000, ge=1_000, le=1_000_000_000)
+    max_page_size: int = Field(1_000, ge=1, le=100_000)
+    max_update_items: int = Field(50_000, ge=1, le=1_000_000)
+    max_orders_per_request: int = Field(10_000, ge=1, le=1_000_000)
+    max_json_depth: int = Field(32, ge=4, le=200)
+    request_timeout_seconds: float = Field(30, gt=0, le=3_600)
+    """A request's body must arrive, and its database work finish, within this time."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses of reverse proxies whose ``X-Forwarded-For`` is believed (for logs and the
+    slow-down of failed logins); e.g. ``["127.0.0.1"]`` behind a local nginx."""
+
+    @field_validator("listen")
+    @classmethod
+    def _host_and_port(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        listen_address(value)
+        return value
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ApiSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("set both tls_cert and tls_key (or neither, behind a proxy)")
+        return self
+
+    @property
+    def host(self) -> str:
+        return listen_address(self.listen or "127.0.0.1:8080")[0]
+
+    @property
+    def port(self) -> int:
+        return listen_address(self.listen or "127.0.0.1:8080")[1]
+
+
+def listen_address(value: str) -> tuple[str, int]:
+    """``"HOST:PORT"`` (``"[v6]:PORT"``) → (host, port); ValueError saying what is wrong."""
+    host, colon, port_text = value.strip().rpartition(":")
+    if not colon or not host or not port_text.isdigit():
+        raise ValueError(f"{value!r} is not HOST:PORT; write e.g. \"127.0.0.1:8080\"")
+    port = int(port_text)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port {port} is not between 0 and 65535")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, port
+
+
+class OrdersSettings(_Strict):
+    """``[orders]``: the shop's drop folder for orders, polled by ``ftpbridge run``."""
+
+    inbox: Path | None = None
+    """A local folder; JSON Lines or a Topspin View Orders response (``{"response": [...]}``)
+    files put there are loaded once settled and moved to ``done/`` or ``errors/``."""
+    poll_interval: float = Field(60, gt=0)
+    settle_seconds: float = Field(10, ge=0)
+    max_file_bytes: int = Field(200_000_000, ge=1)
+
+
 def _read_secret(
     path: Path | None, credential_name: str, base_dir: Path | None = None
 ) -> str | None:
@@ -278,6 +348,8 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     daemon: DaemonSettings = DaemonSettings()
     partners: dict[str, PartnerSettings] = Field(default_factory=dict)
+    api: ApiSettings = ApiSettings()
+    orders: OrdersSettings = OrdersSettings()
     schemas_dir: Path | None = None
     config_path: Path | None = Field(None, exclude=True)
 

@@ -4,7 +4,7 @@
 each other module adds the commands of one area.
 """
 
-from ftpbridge.cli import files, orders, partners, service, store  # noqa: F401  (registers)
+from ftpbridge.cli import api, files, orders, partners, service, store  # noqa: F401  (registers)
 from ftpbridge.cli.app import main
 
 __all__ = ["main"]

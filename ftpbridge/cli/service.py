@@ -23,7 +23,12 @@ def run_command(state: Context) -> None:
     settings = load_settings(state.config, required=True)
     configure_logging(level=settings.daemon.log_level, stream=sys.stdout)
     with single_instance(settings):
-        daemon = Daemon(settings, state.store, config_path=path)
+        services = []
+        if settings.api.listen is not None:  # [api] listen: serve the Orders API too
+            from ftpbridge.web.server import ApiServer
+
+            services.append(ApiServer(settings, state.store))
+        daemon = Daemon(settings, state.store, config_path=path, services=services)
         sys.exit(daemon.run())
 
 

@@ -19,10 +19,12 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import Connection
 
 from ftpbridge.errors import InputFileError, OrdersFileError
 from ftpbridge.settings import PartnerSettings
@@ -41,7 +43,9 @@ ADDRESS_FIELDS = (
     "country",
     "phone",
 )
-ITEM_STATUSES_IN = ("pending", "cancelled", "shipped")
+# "acknowledged" (a View Orders response names it) is the fulfiller's business: loaded as
+# pending, ftpbridge's own export or API read acknowledges it.
+ITEM_STATUSES_IN = ("pending", "cancelled", "shipped", "acknowledged")
 
 
 @dataclass(frozen=True)
@@ -54,46 +58,53 @@ class LoadResult:
 
 
 class _LineError(Exception):
-    pass
+    """One order's problem: ``field`` names the field concerned, where there is one."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def _identifier(value: Any, what: str, *, required: bool = True) -> str:
     if value is None or value == "":
         if required:
-            raise _LineError(f"{what} is missing")
+            raise _LineError(f"{what} is missing", what)
         return ""
     if isinstance(value, bool) or isinstance(value, float):
-        raise _LineError(f"{what} must be text or a whole number, not {value!r}")
+        raise _LineError(f"{what} must be text or a whole number, not {value!r}", what)
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
         text = value.strip()
         if len(text) > 64:
-            raise _LineError(f"{what} is longer than 64 characters")
+            raise _LineError(f"{what} is longer than 64 characters", what)
         return text
-    raise _LineError(f"{what} must be text or a whole number, not {type(value).__name__}")
+    raise _LineError(f"{what} must be text or a whole number, not {type(value).__name__}", what)
 
 
 def _text(value: Any, what: str, limit: int) -> str:
     if value is None:
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise _LineError(f"{what} must be text")
+        raise _LineError(f"{what} must be text", what)
     text = str(value).strip()
     if len(text) > limit:
-        raise _LineError(f"{what} is longer than {limit} characters")
+        raise _LineError(f"{what} is longer than {limit} characters", what)
     return text
 
 
 def _timestamp(value: Any) -> dt.datetime:
     if not isinstance(value, str) or not value.strip():
-        raise _LineError("created_at is missing (an ISO 8601 time such as 2026-11-20T14:03:00Z)")
+        raise _LineError(
+            "created_at is missing (an ISO 8601 time such as 2026-11-20T14:03:00Z)", "created_at"
+        )
     text = value.strip()
     try:
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
     except ValueError:
         raise _LineError(
-            f"created_at {text!r} is not an ISO 8601 time such as 2026-11-20T14:03:00Z"
+            f"created_at {text!r} is not an ISO 8601 time such as 2026-11-20T14:03:00Z",
+            "created_at",
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)  # Topspin times are UTC
@@ -107,20 +118,20 @@ def _attributes(value: Any) -> str:
         return value.strip()
     if isinstance(value, Mapping):
         return "; ".join(f"{key}: {val}" for key, val in value.items())
-    raise _LineError('sku_attributes must be an object such as {"Color": "Red"}')
+    raise _LineError('sku_attributes must be an object such as {"Color": "Red"}', "sku_attributes")
 
 
 def _quantity(value: Any) -> int:
     if value is None:
         return 1
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise _LineError(f"quantity must be a whole number, not {value!r}")
+        raise _LineError(f"quantity must be a whole number, not {value!r}", "quantity")
     try:
         number = int(value)
     except ValueError:
-        raise _LineError(f"quantity must be a whole number, not {value!r}") from None
+        raise _LineError(f"quantity must be a whole number, not {value!r}", "quantity") from None
     if number < 0:
-        raise _LineError(f"quantity must not be negative ({number})")
+        raise _LineError(f"quantity must not be negative ({number})", "quantity")
     return number
 
 
@@ -149,10 +160,11 @@ def parse_order(
     order_id = _identifier(record.get("id"), "id")
     address = record.get("shipping_address") or {}
     if not isinstance(address, dict):
-        raise _LineError("shipping_address must be an object")
+        raise _LineError("shipping_address must be an object", "shipping_address")
     order = {
         "id": order_id,
-        "created_at": _timestamp(record.get("created_at")),
+        # created_at_time: the full time the Orders API gives beside Topspin's date.
+        "created_at": _timestamp(record.get("created_at_time") or record.get("created_at")),
         "email": _text(record.get("fan") or record.get("email"), "fan", 320),
         **{
             f"ship_{field}": (
@@ -165,7 +177,7 @@ def parse_order(
     }
     raw_items = record.get("items")
     if not isinstance(raw_items, list) or not raw_items:
-        raise _LineError("items must be a non-empty list")
+        raise _LineError("items must be a non-empty list", "items")
     item_rows = []
     for position, raw in enumerate(raw_items, start=1):
         where = f"items[{position}]"
@@ -174,10 +186,14 @@ def parse_order(
         try:
             raw_status = raw.get("status") or "pending"
             if not isinstance(raw_status, str):
-                raise _LineError(f"status must be text, not {raw_status!r}")
+                raise _LineError(f"status must be text, not {raw_status!r}", "status")
             status = raw_status.strip().lower()
             if status not in ITEM_STATUSES_IN:
-                raise _LineError(f"status {status!r} is not one of {', '.join(ITEM_STATUSES_IN)}")
+                raise _LineError(
+                    f"status {status!r} is not one of {', '.join(ITEM_STATUSES_IN)}", "status"
+                )
+            if status == "acknowledged":
+                status = "pending"
             warehouse_sku = _identifier(raw.get("factory_sku"), "factory_sku", required=False)
             sku_id = _identifier(raw.get("sku_id"), "sku_id", required=False)
             item_rows.append(
@@ -189,6 +205,7 @@ def parse_order(
                     "upc": _identifier(raw.get("sku_upc"), "sku_upc", required=False),
                     "product_name": _text(raw.get("product_name"), "product_name", 500),
                     "product_type": _text(raw.get("product_type"), "product_type", 64),
+                    "product_id": _identifier(raw.get("product_id"), "product_id", required=False),
                     "attributes": _attributes(raw.get("sku_attributes")),
                     "quantity": _quantity(raw.get("quantity")),
                     "status": status,
@@ -196,21 +213,119 @@ def parse_order(
                 }
             )
         except _LineError as exc:
-            raise _LineError(f"{where}: {exc}") from None
+            field = f"{where}.{exc.field}" if exc.field else where
+            raise _LineError(f"{where}: {exc}", field) from None
     return order, item_rows
 
 
-def load_orders(store: Store, path: Path, partners: list[PartnerSettings]) -> LoadResult:
-    """Validate ``path`` and load it in one transaction.
+@dataclass(frozen=True)
+class OrderProblem:
+    """What is wrong with one order: ``where`` ("line 3", "orders[0]"), ``index`` (the line
+    number or the position), the order's id when it could be read, the field, the reason."""
 
-    Raises :class:`OrdersFileError` listing every bad line (nothing is loaded then) and
-    :class:`InputFileError` when the file cannot be read.
+    where: str
+    index: int
+    order_id: str | None
+    field: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}"
+
+
+@dataclass
+class ParsedOrders:
+    """Orders and items ready for the store, and every problem found (then none is loaded)."""
+
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    items: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[OrderProblem] = field(default_factory=list)
+
+
+def parse_orders(
+    records: Iterable[tuple[str, int, Any]], partners: list[PartnerSettings]
+) -> ParsedOrders:
+    """Decoded orders → rows, checking each and across them (an order or item twice).
+
+    ``records``: (where, index, decoded JSON) per order; ``where`` names it in problems.
     """
-    problems: list[str] = []
-    orders: list[dict[str, Any]] = []
-    items: list[dict[str, Any]] = []
-    order_lines: dict[str, int] = {}
-    item_lines: dict[str, int] = {}
+    parsed = ParsedOrders()
+    order_places: dict[str, str] = {}
+    item_places: dict[str, str] = {}
+    for where, index, record in records:
+        try:
+            order, order_items = parse_order(record, partners)
+        except _LineError as exc:
+            order_id = record.get("id") if isinstance(record, dict) else None
+            parsed.problems.append(
+                OrderProblem(
+                    where,
+                    index,
+                    None if order_id is None else str(order_id)[:64],
+                    exc.field,
+                    str(exc),
+                )
+            )
+            continue
+        if order["id"] in order_places:
+            parsed.problems.append(
+                OrderProblem(
+                    where,
+                    index,
+                    order["id"],
+                    "id",
+                    f"order {order['id']} already appears {order_places[order['id']]}",
+                )
+            )
+            continue
+        clash = [row["id"] for row in order_items if row["id"] in item_places]
+        if clash:
+            parsed.problems.append(
+                OrderProblem(
+                    where,
+                    index,
+                    order["id"],
+                    "items",
+                    f"item {clash[0]} already appears {item_places[clash[0]]}",
+                )
+            )
+            continue
+        order_places[order["id"]] = f"on {where}" if where.startswith("line") else f"at {where}"
+        item_places.update((row["id"], order_places[order["id"]]) for row in order_items)
+        parsed.orders.append(order)
+        parsed.items.extend(order_items)
+    return parsed
+
+
+def store_orders(
+    store: Store,
+    parsed: ParsedOrders,
+    *,
+    also: Callable[[Connection], None] | None = None,
+) -> LoadResult:
+    """Load parsed orders (no problems) in one transaction: new ones inserted, known ones
+    updated (a load never un-ships). ``also`` runs in the same transaction (a ledger row)."""
+    with store.begin() as connection:
+        summary = upsert_orders(connection, parsed.orders, parsed.items, utcnow())
+        if also is not None:
+            also(connection)
+    routed: dict[str, int] = {}
+    for row in parsed.items:
+        if row["partner"] is not None:
+            routed[row["partner"]] = routed.get(row["partner"], 0) + 1
+    return LoadResult(
+        summary=summary,
+        orders=len(parsed.orders),
+        items=len(parsed.items),
+        unrouted=sum(1 for row in parsed.items if row["partner"] is None),
+        routed=routed,
+    )
+
+
+def json_lines(path: Path) -> Iterator[tuple[str, int, Any]]:
+    """(``"line N"``, N, decoded JSON) for each non-blank line of a JSON Lines file; a line
+    that is not JSON yields a _NotJson in place of its value. Raises InputFileError when
+    the file cannot be read or is not UTF-8."""
     try:
         handle = path.open(encoding="utf-8-sig")
     except OSError as exc:
@@ -221,57 +336,59 @@ def load_orders(store: Store, path: Path, partners: list[PartnerSettings]) -> Lo
                 if not line.strip():
                     continue
                 try:
-                    record = json.loads(line)
+                    yield f"line {number}", number, json.loads(line)
                 except json.JSONDecodeError as exc:
-                    problems.append(
-                        f"line {number}: not valid JSON ({exc.msg}, column {exc.colno})"
-                    )
-                    continue
-                try:
-                    order, order_items = parse_order(record, partners)
-                except _LineError as exc:
-                    problems.append(f"line {number}: {exc}")
-                    continue
-                if order["id"] in order_lines:
-                    problems.append(
-                        f"line {number}: order {order['id']} already appears on line"
-                        f" {order_lines[order['id']]}"
-                    )
-                    continue
-                order_lines[order["id"]] = number
-                clash = [row["id"] for row in order_items if row["id"] in item_lines]
-                if clash:
-                    problems.append(
-                        f"line {number}: item {clash[0]} already appears on line"
-                        f" {item_lines[clash[0]]}"
-                    )
-                    continue
-                item_lines.update((row["id"], number) for row in order_items)
-                orders.append(order)
-                items.extend(order_items)
+                    yield f"line {number}", number, _NotJson(exc)
         except UnicodeDecodeError:
             raise InputFileError(
                 f"{path} is not UTF-8 text",
                 hint="orders files are JSON Lines in UTF-8, one order per line",
             ) from None
+
+
+@dataclass(frozen=True)
+class _NotJson:
+    error: json.JSONDecodeError
+
+
+def load_orders(store: Store, path: Path, partners: list[PartnerSettings]) -> LoadResult:
+    """Validate ``path`` (JSON Lines) and load it in one transaction.
+
+    Raises :class:`OrdersFileError` listing every bad line (nothing is loaded then) and
+    :class:`InputFileError` when the file cannot be read.
+    """
+    parsed = parse_file_orders(path, partners)
+    if not parsed.orders:
+        raise InputFileError(f"{path} holds no orders", hint="one JSON order per line")
+    return store_orders(store, parsed)
+
+
+def parse_file_orders(path: Path, partners: list[PartnerSettings]) -> ParsedOrders:
+    """Every order of a JSON Lines file, checked; OrdersFileError listing the bad lines."""
+    bad_json: list[OrderProblem] = []
+
+    def readable() -> Iterator[tuple[str, int, Any]]:
+        for where, index, record in json_lines(path):
+            if isinstance(record, _NotJson):
+                error = record.error
+                bad_json.append(
+                    OrderProblem(
+                        where,
+                        index,
+                        None,
+                        None,
+                        f"not valid JSON ({error.msg}, column {error.colno})",
+                    )
+                )
+                continue
+            yield where, index, record
+
+    parsed = parse_orders(readable(), partners)
+    problems = sorted(bad_json + parsed.problems, key=lambda problem: problem.index)
     if problems:
         raise OrdersFileError(
             f"{path}: {len(problems)} invalid line(s); nothing was loaded:",
-            problems=problems,
+            problems=[str(problem) for problem in problems],
             hint="fix these lines and load the file again",
         )
-    if not orders:
-        raise InputFileError(f"{path} holds no orders", hint="one JSON order per line")
-    with store.begin() as connection:
-        summary = upsert_orders(connection, orders, items, utcnow())
-    routed: dict[str, int] = {}
-    for row in items:
-        if row["partner"] is not None:
-            routed[row["partner"]] = routed.get(row["partner"], 0) + 1
-    return LoadResult(
-        summary=summary,
-        orders=len(orders),
-        items=len(items),
-        unrouted=sum(1 for row in items if row["partner"] is None),
-        routed=routed,
-    )
+    return parsed

@@ -173,16 +173,21 @@ _LOOKUP_SQL = (
 )
 
 
-def lookup(connection: Connection, item_ids: Sequence[str]) -> list[tuple[Any, ...]]:
+def lookup(
+    connection: Connection, item_ids: Sequence[str], *, lock: bool = False
+) -> list[tuple[Any, ...]]:
     """Current state of the given items (those that exist), as tuples in LOOKUP_NAMES order.
 
     Straight from the driver: dates and times come back as the driver gives them (text on
     SQLite, date/datetime on PostgreSQL); callers parse them with pandas either way.
+    ``lock``: on PostgreSQL, lock the items (FOR UPDATE) until the transaction ends, so
+    that what is decided from this read still holds when it is applied (an API update;
+    on SQLite the writing transaction holds the one write lock already).
     """
     rows: list[tuple[Any, ...]] = []
     if connection.dialect.name == "postgresql":
         # One array parameter instead of thousands of markers: psycopg sends a text[].
-        sql = _LOOKUP_SQL + " WHERE items.id = ANY(?)"
+        sql = _LOOKUP_SQL + " WHERE items.id = ANY(?)" + (" FOR UPDATE OF items" if lock else "")
         for start in range(0, len(item_ids), BATCH * 10):
             rows.extend(fetch_all(connection, sql, (list(item_ids[start : start + BATCH * 10]),)))
         return rows
@@ -196,10 +201,12 @@ def lookup(connection: Connection, item_ids: Sequence[str]) -> list[tuple[Any, .
 
 @dataclass(frozen=True)
 class AuditSource:
-    """Where the changes of an import come from, for their audit rows."""
+    """Where the changes of an import (or an API update) come from, for their audit rows.
+    ``email_requested``: the sender asked for the fan to be e-mailed (kept with each change)."""
 
     file_id: int | None
     source: str
+    email_requested: bool = False
 
 
 def apply_shipments(
@@ -229,10 +236,11 @@ def apply_shipments(
     if not changes:
         return
     stamp = timestamp_value(connection, now)
+    email = True if audit.email_requested else None
     if audit.file_id is None:
-        recorded: tuple[Any, ...] = (audit.file_id, audit.source, stamp)
+        recorded: tuple[Any, ...] = (audit.file_id, audit.source, stamp, email)
     else:  # the file's ledger row holds its name and the time (see the view audit)
-        recorded = (audit.file_id, None, None)
+        recorded = (audit.file_id, None, None, email)
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql(SHIPMENTS_CREATE_SQL)
         copy_rows(connection, SHIPMENTS_TABLE, (*SHIPMENTS_COLUMNS, "row_number"), changes)
@@ -287,10 +295,10 @@ _SHIPMENTS_FROM_JSON_SQL = (
 _CHANGES_FROM_SHIPMENTS_SQL = (
     "INSERT INTO item_changes (item_id, file_id, row_number, source, changed_at,"
     " old_status, new_status, old_shipped_date, new_shipped_date, old_carrier, new_carrier,"
-    " old_tracking_number, new_tracking_number)"
+    " old_tracking_number, new_tracking_number, email_requested)"
     " SELECT s.item_id, ?, s.row_number, ?, ?, items.status, s.status,"
     " items.shipped_date, s.shipped_date, items.carrier, s.carrier, items.tracking_number,"
-    " s.tracking_number FROM ftpbridge_shipments AS s JOIN items ON items.id = s.item_id"
+    " s.tracking_number, ? FROM ftpbridge_shipments AS s JOIN items ON items.id = s.item_id"
     " ORDER BY s.rowid"
 )
 # PostgreSQL, one statement: the items are locked and read first (FOR UPDATE waits for a
@@ -306,10 +314,10 @@ _POSTGRESQL_APPLY_SQL = (
     " JOIN ftpbridge_shipments AS s ON s.item_id = items.id FOR UPDATE OF items),"
     " recorded AS (INSERT INTO item_changes (item_id, file_id, row_number, source,"
     " changed_at, old_status, new_status, old_shipped_date, new_shipped_date, old_carrier,"
-    " new_carrier, old_tracking_number, new_tracking_number)"
+    " new_carrier, old_tracking_number, new_tracking_number, email_requested)"
     " SELECT id, %s, row_number, %s, %s, status, new_status, shipped_date,"
     " CAST(new_shipped_date AS TEXT), carrier, new_carrier, tracking_number,"
-    " new_tracking_number FROM before ORDER BY row_number)"
+    " new_tracking_number, %s FROM before ORDER BY row_number)"
     " UPDATE items SET status = before.new_status, shipped_date = before.new_shipped_date,"
     " carrier = before.new_carrier, tracking_number = before.new_tracking_number,"
     " updated_at = %s FROM before WHERE items.id = before.id"

@@ -33,6 +33,7 @@ ITEM_FIELDS = (
     "upc",
     "product_name",
     "product_type",
+    "product_id",
     "attributes",
     "quantity",
     "partner",

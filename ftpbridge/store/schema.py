@@ -7,6 +7,7 @@ import datetime as dt
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.engine import Dialect
 
@@ -89,6 +91,7 @@ items = Table(
     Column("upc", String(64), nullable=False, default=""),
     Column("product_name", String(500), nullable=False, default=""),
     Column("product_type", String(64), nullable=False, default=""),
+    Column("product_id", String(64), nullable=False, default="", server_default=""),
     Column("attributes", String(500), nullable=False, default=""),
     Column("quantity", Integer, nullable=False, default=1),
     Column("partner", String(100), nullable=True),
@@ -156,6 +159,7 @@ item_changes = Table(
     Column("new_carrier", Text, nullable=True),
     Column("old_tracking_number", Text, nullable=True),
     Column("new_tracking_number", Text, nullable=True),
+    Column("email_requested", Boolean, nullable=True),
     Index("ix_item_changes_item_id", "item_id"),
 )
 
@@ -206,3 +210,27 @@ job_state = Table(
     Column("last_error_at", UTCDateTime(), nullable=True),
     Column("replica", String(200), nullable=True),
 )
+
+
+# --------------------------------------------------------------------------- issue 13
+# API keys (migration 0005): only a SHA-256 of each key is kept (see store/api_keys.py).
+# ``partner`` NULL is the shop's key (every item); a name is never reused, so that the
+# audit trail's "api:NAME" always means one key.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("partner", String(100), nullable=True),
+    Column("read_only", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_used_at", UTCDateTime(), nullable=True),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+# What the Orders API sorts and searches by (migration 0005): order ids in natural order
+# (length, then text: "9" before "10"), order time, and e-mail without case.
+Index("ix_orders_natural_id", func.length(orders.c.id), orders.c.id)
+Index("ix_orders_created_at", orders.c.created_at)
+Index("ix_orders_email_lower", func.lower(orders.c.email))

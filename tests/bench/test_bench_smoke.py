@@ -30,7 +30,7 @@ def run_bench(tmp_path: Path, *arguments: str) -> tuple[subprocess.CompletedProc
     target = tmp_path / "result.json"
     completed = subprocess.run(
         [sys.executable, "-m", "bench", "--lines", "2000", "--json", str(target),
-         "--work", str(tmp_path), "--skip-postgres", *arguments],
+         "--work", str(tmp_path), "--skip-postgres", "--skip-api", *arguments],
         cwd=REPOSITORY,
         capture_output=True,
         text=True,

@@ -28,13 +28,27 @@ def test_a_store_with_imports_upgrades_to_the_newest_schema(store_url: str, tmp_
 
     On SQLite the upgrade rebuilds the ledger table; with foreign keys enforced that used
     to fail with "FOREIGN KEY constraint failed" and left the store unusable."""
-    settings = build_settings({"partners": {"acme": {"default": True}}})
     old = open_store(store_url, migrate=False)
     config = _alembic_config()
     with old.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "0002")
-    load_orders(old, EXAMPLES, list(settings.partners.values()))
+    with old.engine.begin() as connection:  # an order as 0002 kept it (today's code
+        # writes columns that 0002 does not have yet, so the rows are written by hand)
+        for sql in (
+            "INSERT INTO orders (id, created_at, email, ship_firstname, ship_lastname,"
+            " ship_address1, ship_address2, ship_city, ship_state, ship_postal_code,"
+            " ship_country, ship_phone, loaded_at, updated_at)"
+            " VALUES ('1', ?, '', '', '', '', '', '', '', '', '', '', ?, ?)",
+            "INSERT INTO items (id, order_id, sku_id, warehouse_sku, upc, product_name,"
+            " product_type, attributes, quantity, partner, status, updated_at)"
+            " VALUES ('1001', '1', '27', '55666', '', 'Hoodie', '', '', 1, 'acme', 'pending',"
+            " ?) ",
+        ):
+            count = sql.count("?")
+            connection.exec_driver_sql(
+                driver_sql(connection, sql), tuple(stamp(connection) for _ in range(count))
+            )
     with old.engine.begin() as connection:  # an import as 0002 recorded it
         connection.exec_driver_sql(
             driver_sql(

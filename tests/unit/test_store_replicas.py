@@ -75,7 +75,7 @@ def local_settings(tmp_path: Path, store_url: str) -> Settings:
 def test_migrations_create_the_newest_schema(store: Store) -> None:
     """An empty database is migrated to the newest revision on open, on both backends."""
     current, head = store.revision()
-    assert current == head == "0004"
+    assert current == head == "0005"
 
 
 def test_upgrade_to_0003_keys_the_first_upload_of_each_day(store_url: str) -> None:

@@ -1,0 +1,306 @@
+"""The Orders API at scale: a real ``ftpbridge serve`` over a copy of the benchmark store,
+driven by 16 concurrent clients (httpx, keep-alive), beside its floor.
+
+- View Orders, a page of 250 orders, filter not_shipped (pages 1 to 10 in turn), and a
+  term search (fan_email, one customer's orders): p50 and p99 latency and requests per
+  second with 16 clients. Floor: the same SQL statements ftpbridge runs (compiled from
+  ``store.search.page_queries``) through the sqlite3 driver plus ``json.dumps`` of the
+  rows, by 16 threads with a connection each: no HTTP, no key check, no dicts.
+- Update Orders of 1,000 items (each round other, pending items, all shipped): the time
+  of the request. Floor: the same statements (the lookup, the temporary table, the audit
+  INSERT ... SELECT and the UPDATE ... FROM of ``store.items``) through sqlite3, one
+  commit, plus ``json.dumps`` of an answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+CLIENTS = 16
+UPS = "1Z5R89390357567127"
+FTPBRIDGE = str(Path(sys.executable).parent / "ftpbridge")
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def _concurrently(work: Callable[[int], None], requests: int) -> dict[str, float]:
+    """Run ``work(n)`` for n in range(requests) on CLIENTS threads; latency figures."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    counter = iter(range(requests))
+
+    def client() -> None:
+        while True:
+            with lock:
+                number = next(counter, None)
+            if number is None:
+                return
+            started = time.perf_counter()
+            work(number)
+            elapsed = time.perf_counter() - started
+            with lock:
+                latencies.append(elapsed)
+
+    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    return {
+        "p50_s": statistics.median(latencies),
+        "p99_s": _percentile(latencies, 0.99),
+        "requests_per_s": len(latencies) / wall,
+        "requests": len(latencies),
+    }
+
+
+@contextlib.contextmanager
+def _served(work: Path, database: Path) -> Iterator[str]:
+    config = work / "api-config.toml"
+    config.write_text(
+        f'[store]\nurl = "sqlite:///{database}"\n[daemon]\nlog_level = "info"\n'
+        "[partners.acme]\ndefault = true\n"
+    )
+    log_path = work / "api-serve.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [FTPBRIDGE, "--config", str(config), "serve", "--listen", "127.0.0.1:0"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ},
+        )
+        try:
+            deadline = time.monotonic() + 60
+            url = None
+            while url is None:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("ftpbridge serve did not start:\n" + log_path.read_text())
+                for line in log_path.read_text().splitlines():
+                    with contextlib.suppress(json.JSONDecodeError):
+                        event = json.loads(line)
+                        if event.get("event") == "ftpbridge serving":
+                            url = event["url"]
+                time.sleep(0.1)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+
+
+def _key(database: Path) -> str:
+    from ftpbridge.store import api_keys, open_store
+    from ftpbridge.store.engine import utcnow
+
+    store = open_store(f"sqlite:///{database}")
+    with store.begin() as connection:
+        _made, key = api_keys.create(
+            connection, f"bench-{time.time_ns()}", partner="acme", read_only=False, now=utcnow()
+        )
+    store.close()
+    return key
+
+
+def _floor_statements(search: Any) -> tuple[Any, Any, Any, Any]:
+    from sqlalchemy import select
+    from sqlalchemy.dialects import sqlite
+
+    from ftpbridge.store.schema import orders
+    from ftpbridge.store.search import ORDER_COLUMNS, page_queries
+
+    page, count, order_items = page_queries(search)
+
+    def compiled(statement: Any) -> tuple[str, tuple[Any, ...]]:
+        done = statement.compile(
+            dialect=sqlite.dialect(), compile_kwargs={"render_postcompile": True}
+        )
+        values = []
+        for name in done.positiontup or ():
+            value = done.params[name]
+            if isinstance(value, dt.datetime):  # as the store keeps times on SQLite
+                value = value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+            values.append(value)
+        return done.string, tuple(values)
+
+    def order_rows(ids: list[str]) -> tuple[str, tuple[Any, ...]]:
+        return compiled(select(*ORDER_COLUMNS).where(orders.c.id.in_(ids)))
+
+    return compiled(page), compiled(count), lambda ids: compiled(order_items(ids)), order_rows
+
+
+def _floor_view(database: Path, searches: list[Any], requests: int) -> dict[str, float]:
+    prepared = [_floor_statements(search) for search in searches]
+    local = threading.local()
+
+    def work(number: int) -> None:
+        if not hasattr(local, "connection"):
+            local.connection = sqlite3.connect(database, check_same_thread=False)
+            local.connection.execute("PRAGMA busy_timeout=30000")
+        connection = local.connection
+        page, count, item_rows, order_rows = prepared[number % len(prepared)]
+        ids = [row[0] for row in connection.execute(*page)]
+        total = connection.execute(*count).fetchone()[0]
+        found = connection.execute(*order_rows(ids)).fetchall() if ids else []
+        lines = connection.execute(*item_rows(ids)).fetchall() if ids else []
+        json.dumps({"orders": found, "items": lines, "total": total}, default=str)
+
+    return _concurrently(work, requests)
+
+
+def _ours_view(url: str, key: str, bodies: list[dict[str, Any]], requests: int) -> dict[str, float]:
+    import httpx
+
+    local = threading.local()
+
+    def work(number: int) -> None:
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(base_url=url, auth=("bench", key), timeout=300)
+        answer = local.client.post("/api/v1/order", json=bodies[number % len(bodies)])
+        if answer.status_code != 200:
+            raise RuntimeError(f"View Orders answered {answer.status_code}: {answer.text[:300]}")
+
+    return _concurrently(work, requests)
+
+
+def _pending_orders(database: Path, count: int, skip: int) -> list[tuple[str, list[str]]]:
+    """Orders whose items are all pending, ``count`` items in all (from ``skip`` on)."""
+    connection = sqlite3.connect(database)
+    rows = connection.execute(
+        "SELECT order_id, id FROM items WHERE status = 'pending' ORDER BY order_id, id"
+        " LIMIT ? OFFSET ?",
+        (count * 2, skip),
+    ).fetchall()
+    connection.close()
+    grouped: dict[str, list[str]] = {}
+    taken = 0
+    for order_id, item_id in rows:
+        if taken >= count and order_id not in grouped:
+            break
+        grouped.setdefault(order_id, []).append(item_id)
+        taken += 1
+    return list(grouped.items())
+
+
+def _update_body(chosen: list[tuple[str, list[str]]], day: str) -> dict[str, Any]:
+    return {
+        "orders": [
+            {
+                "id": order_id,
+                "items": [
+                    {
+                        "id": item_id,
+                        "status": "shipped",
+                        "shipping_date": day,
+                        "tracking_type": "UPS",
+                        "tracking_code": UPS,
+                    }
+                    for item_id in item_ids
+                ],
+            }
+            for order_id, item_ids in chosen
+        ]
+    }
+
+
+def _floor_update(database: Path, chosen: list[tuple[str, list[str]]], day: str) -> float:
+    from ftpbridge.store import items as store_items
+
+    ids = [item_id for _order, item_ids in chosen for item_id in item_ids]
+    changes = [(item_id, "shipped", day, "UPS", UPS, row) for row, item_id in enumerate(ids, 1)]
+    connection = sqlite3.connect(database, isolation_level=None)
+    connection.execute("PRAGMA synchronous=NORMAL")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    started = time.perf_counter()
+    connection.execute("BEGIN IMMEDIATE")
+    markers = ",".join("?" * len(ids))
+    connection.execute(store_items._LOOKUP_SQL + f" WHERE items.id IN ({markers})", ids).fetchall()
+    connection.execute(store_items.SHIPMENTS_CREATE_SQL.replace(" ON COMMIT DROP", ""))
+    connection.execute(store_items._SHIPMENTS_FROM_JSON_SQL, (json.dumps(changes),))
+    connection.execute(store_items._CHANGES_FROM_SHIPMENTS_SQL, (None, "api:bench", stamp, None))
+    connection.execute(store_items._UPDATE_SQL, (stamp,))
+    connection.execute(f"DROP TABLE {store_items.SHIPMENTS_TABLE}")
+    connection.execute("COMMIT")
+    json.dumps({"response": {"email": 0, "modified": 1}, "status": "ok"})
+    seconds = time.perf_counter() - started
+    connection.close()
+    return seconds
+
+
+def api_bench(work: Path, database: Path, requests: int, update_rounds: int) -> dict[str, Any]:
+    """Every API row's figures (see the module doc); runs in its own process."""
+    import httpx
+
+    from ftpbridge.store.search import OrderSearch
+
+    key = _key(database)
+    connection = sqlite3.connect(database)
+    total = connection.execute("SELECT count(*) FROM items").fetchone()[0]
+    email = connection.execute(
+        "SELECT email FROM orders ORDER BY id LIMIT 1 OFFSET ?",
+        (connection.execute("SELECT count(*) FROM orders").fetchone()[0] // 2,),
+    ).fetchone()[0]
+    connection.close()
+    pages = [{"filter": "not_shipped", "page": page, "page_size": 250} for page in range(1, 11)]
+    term = [{"filter": "all", "terms": [["fan_email", email]], "page_size": 250}]
+    results: dict[str, Any] = {"items": total}
+    with _served(work, database) as url:
+        for name, searches in (("not_shipped", pages), ("term", term)):
+            bodies = [{"search": search} for search in searches]
+            _ours_view(url, key, bodies, CLIENTS)  # warm up: caches, connections
+            ours = _ours_view(url, key, bodies, requests)
+            floor_searches = [
+                OrderSearch(
+                    filter=search["filter"],
+                    terms=tuple((t[0], t[1]) for t in search.get("terms", [])),
+                    page=search.get("page", 1),
+                    page_size=250,
+                    partner="acme",
+                )
+                for search in searches
+            ]
+            _floor_view(database, floor_searches, CLIENTS)
+            floor = _floor_view(database, floor_searches, requests)
+            results[name] = {"ours": ours, "floor": floor}
+        day = dt.datetime.now(dt.UTC).date().isoformat()
+        ours_times, floor_times = [], []
+        with httpx.Client(base_url=url, auth=("bench", key), timeout=300) as client:
+            for round_ in range(update_rounds):
+                chosen = _pending_orders(database, 1000, skip=round_ * 4000)
+                body = _update_body(chosen, day)
+                started = time.perf_counter()
+                answer = client.post("/api/v1/order/update", json=body)
+                ours_times.append(time.perf_counter() - started)
+                if answer.status_code != 200:
+                    raise RuntimeError(
+                        f"the update answered {answer.status_code}: {answer.text[:300]}"
+                    )
+                floor_times.append(
+                    _floor_update(
+                        database, _pending_orders(database, 1000, skip=round_ * 4000), day
+                    )
+                )
+        items_per_update = sum(len(ids) for _order, ids in chosen)
+        results["update"] = {
+            "ours_s": statistics.median(ours_times),
+            "floor_s": statistics.median(floor_times),
+            "ours_runs_s": [round(value, 4) for value in ours_times],
+            "floor_runs_s": [round(value, 4) for value in floor_times],
+            "items": items_per_update,
+        }
+    return results

@@ -1,0 +1,27 @@
+"""What every route needs, built once per app and handed down (no module globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from ftpbridge.settings import ApiSettings, Settings
+from ftpbridge.store import Store
+from ftpbridge.web.throttle import FailureThrottle
+
+
+@dataclass
+class ApiContext:
+    settings: Settings
+    store: Store
+    throttle: FailureThrottle = field(default_factory=FailureThrottle)
+
+    @property
+    def api(self) -> ApiSettings:
+        return self.settings.api
+
+
+def context_of(request: Request) -> ApiContext:
+    context: ApiContext = request.app.state.context
+    return context

@@ -1,0 +1,236 @@
+"""Request parameters, the way clients in the wild send them.
+
+Topspin's documentation asks for form fields (``search={"filter":...}``), its own Ruby
+client sends JSON as ``text/javascript``, other clients send a JSON body under any
+Content-Type, or a query string. So: the query string, then the body (which wins), where a
+body that starts with ``{`` or ``[`` is JSON whatever its Content-Type claims, a
+``multipart/form-data`` body is form fields, and anything else is read as
+``application/x-www-form-urlencoded``. Form values that hold JSON (``search``,
+``orders``) are decoded by the route.
+
+Every edge is bounded: the body's size (413) and the time it takes to arrive (408), the
+number of fields, the nesting depth of JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import Request
+
+from ftpbridge.errors import RequestError
+from ftpbridge.settings import ApiSettings
+
+MAX_FIELDS = 100
+
+
+@dataclass
+class Payload:
+    """What a request carried: query-string fields, and the body (a parsed JSON value, or
+    form fields as a dict of text; None when empty)."""
+
+    query: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    body_is_json: bool = False
+
+
+async def read_payload(request: Request, api: ApiSettings) -> Payload:
+    payload = Payload(query=_form_fields(request.url.query, "query string"))
+    raw = await _body(request, api)
+    if not raw.strip():
+        return payload
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise RequestError(
+            "the request body is not UTF-8 text", hint="send JSON or form fields in UTF-8"
+        ) from None
+    content_type = request.headers.get("content-type", "").lower()
+    if text.lstrip()[:1] in ("{", "["):
+        payload.body = decode_json(text, "the request body", api)
+        payload.body_is_json = True
+    elif content_type.startswith("multipart/form-data"):
+        payload.body = await _multipart(request)
+    else:
+        payload.body = _form_fields(text, "the request body")
+    return payload
+
+
+async def _body(request: Request, api: ApiSettings) -> bytes:
+    limit = api.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(api.request_timeout_seconds):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestError(
+            f"the request body did not arrive within {api.request_timeout_seconds:g} s",
+            status=408,
+            hint="send it again; a large update may be split into several requests",
+        ) from None
+    body = b"".join(chunks)
+    request._body = body  # Starlette's own cache: form() reads the body from it
+    return body
+
+
+def _too_large(limit: int) -> RequestError:
+    return RequestError(
+        f"the request body is over the limit of {limit:,} bytes ([api] max_body_bytes)",
+        status=413,
+        hint="send the orders or items in several smaller requests",
+    )
+
+
+def _form_fields(text: str, where: str) -> dict[str, str]:
+    if not text:
+        return {}
+    try:
+        pairs = parse_qsl(
+            text, keep_blank_values=True, strict_parsing=True, max_num_fields=MAX_FIELDS
+        )
+    except ValueError:
+        raise RequestError(
+            f"{where} is neither JSON nor form fields (name=value&...)",
+            hint='send JSON such as {"search": {"filter": "not_shipped"}}, or form fields',
+        ) from None
+    fields: dict[str, str] = {}
+    for name, value in pairs:
+        if name in fields:
+            raise RequestError(f"the parameter {name[:60]!r} is given twice in {where}")
+        fields[name] = value
+    return fields
+
+
+async def _multipart(request: Request) -> dict[str, str]:
+    try:
+        form = await request.form(max_files=0, max_fields=MAX_FIELDS)
+    except Exception as exc:  # noqa: BLE001 - the parser's own errors name what is wrong
+        raise RequestError(f"the multipart form cannot be read: {exc}") from None
+    fields: dict[str, str] = {}
+    for name, value in form.multi_items():
+        if not isinstance(value, str):
+            raise RequestError(f"the form field {name[:60]!r} is a file; send text")
+        if name in fields:
+            raise RequestError(f"the parameter {name[:60]!r} is given twice in the form")
+        fields[name] = value
+    return fields
+
+
+def decode_json(text: str, where: str, api: ApiSettings) -> Any:
+    """JSON text → value; RequestError naming ``where`` and the place of the mistake."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RequestError(
+            f"{where} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+            hint="check the JSON, e.g. with python3 -m json.tool",
+        ) from None
+    except RecursionError:
+        value = None
+        _too_deep(where, api)
+    check_depth(value, where, api.max_json_depth)
+    return value
+
+
+def check_depth(value: Any, where: str, limit: int) -> None:
+    """RequestError when JSON ``value`` nests deeper than ``limit``."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if depth > limit:
+            raise RequestError(f"{where} nests JSON deeper than {limit} levels")
+        if isinstance(current, dict):
+            stack.extend((child, depth + 1) for child in current.values())
+        elif isinstance(current, list):
+            stack.extend((child, depth + 1) for child in current)
+
+
+def _too_deep(where: str, api: ApiSettings) -> None:
+    raise RequestError(f"{where} nests JSON deeper than {api.max_json_depth} levels")
+
+
+def fields_of(payload: Payload, accepted: Iterable[str], what: str) -> dict[str, Any]:
+    """The query-string fields and the body's (a JSON object or form), the body winning;
+    RequestError naming any field not in ``accepted``."""
+    if payload.body is not None and not isinstance(payload.body, dict):
+        raise RequestError(
+            f"the request body must be a JSON object for {what}, not a JSON"
+            f" {type(payload.body).__name__ if not isinstance(payload.body, list) else 'array'}"
+        )
+    merged: dict[str, Any] = {**payload.query, **(payload.body or {})}
+    allowed = tuple(accepted)
+    unknown = [name for name in merged if name not in allowed]
+    if unknown:
+        raise RequestError(
+            f"unknown parameter {unknown[0][:60]!r} for {what}",
+            hint=f"the parameters are: {', '.join(allowed)}",
+        )
+    return merged
+
+
+def json_value(value: Any, where: str, api: ApiSettings) -> Any:
+    """A parameter that holds JSON: as sent in a JSON body, or JSON text in a form field."""
+    if isinstance(value, str):
+        return decode_json(value, where, api)
+    return value
+
+
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off", "")
+
+
+def boolean(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
+    raise RequestError(f"{name} must be true or false, not {_shown(value)}")
+
+
+def integer(value: Any, name: str, *, minimum: int, maximum: int, limit_name: str = "") -> int:
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 12:
+        number = int(value.strip())
+    if number is None:
+        raise RequestError(f"{name} must be a whole number, not {_shown(value)}")
+    if number < minimum:
+        raise RequestError(f"{name} must be at least {minimum}, not {number}")
+    if number > maximum:
+        where = f" ({limit_name})" if limit_name else ""
+        raise RequestError(
+            f"{name} {number} is over the maximum of {maximum:,}{where}",
+            hint=f"ask for at most {maximum:,} and page through the rest",
+        )
+    return number
+
+
+def text_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    if isinstance(value, str) and value.strip().lower() in choices:
+        return value.strip().lower()
+    raise RequestError(
+        f"{name} must be one of {', '.join(choices)}, not {_shown(value)}",
+    )
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "null"
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -64,46 +64,48 @@ class PatternError(ValueError):
 # ---------------------------------------------------------------------------- parsing
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Chars:
     mask: Mask
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Seq:
     items: tuple[Node, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Alt:
     options: tuple[Node, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Repeat:
     inner: Node
     low: int
     high: int | None  # None: unbounded
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Group:
     name: str | None  # None: a group that does not capture
     inner: Node
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Look:
     positive: bool
     inner: Node
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Assertion:
     kind: str  # "boundary" (\\b), "start" (^) or "end" ($)
 
 
 Node = Chars | Seq | Alt | Repeat | Group | Look | Assertion
+# Nodes compare and hash by identity (eq=False): a pattern is parsed once (parse is cached),
+# and the caches below are keyed by node, where a recursive hash per call would dominate.
 
 
 class _Parser:
@@ -376,8 +378,8 @@ def _expand(node: Node, position: int, limit: int) -> Iterator[Fragment]:
         case Chars(mask):
             if mask:
                 yield Fragment(position, position + 1, (mask,))
-        case Seq(items):
-            yield from _expand_sequence(items, 0, position, limit)
+        case Seq():
+            yield from _expand_sequence(node, 0, position, limit)
         case Alt(options):
             for option in options:
                 yield from _expand(option, position, limit)
@@ -393,7 +395,7 @@ def _expand(node: Node, position: int, limit: int) -> Iterator[Fragment]:
         case Repeat():
             yield from _expand_repeat(node, 0, position, limit)
         case Look(positive, inner):
-            alternatives = tuple(_expand(inner, position, limit))
+            alternatives = _alternatives(inner, position, limit)
             yield Fragment(
                 position, position, conditions=(Ahead(positive, position, alternatives),)
             )
@@ -407,18 +409,30 @@ def _expand(node: Node, position: int, limit: int) -> Iterator[Fragment]:
                 yield Fragment(position, position)
 
 
-def _expand_sequence(
-    items: tuple[Node, ...], index: int, position: int, limit: int
-) -> Iterator[Fragment]:
-    if index == len(items):
+@functools.cache
+def _alternatives(node: Node, position: int, limit: int) -> tuple[Fragment, ...]:
+    """A look-ahead's expansions: the same at one position whatever came before it (DHL
+    eCommerce's two look-aheads follow ten prefixes), so computed once."""
+    return tuple(_expand(node, position, limit))
+
+
+@functools.cache
+def _rest_lengths(node: Seq) -> tuple[int, ...]:
+    """For each item of the sequence, the shortest match of the items after it."""
+    lengths = [_min_length(item) for item in node.items]
+    return tuple(sum(lengths[index + 1 :]) for index in range(len(lengths)))
+
+
+def _expand_sequence(node: Seq, index: int, position: int, limit: int) -> Iterator[Fragment]:
+    if index == len(node.items):
         yield Fragment(position, position)
         return
-    rest = sum(_min_length(item) for item in items[index + 1 :])
-    for head in _expand(items[index], position, limit):
+    rest = _rest_lengths(node)[index]
+    for head in _expand(node.items[index], position, limit):
         if head.end + rest > limit:
             continue  # no room left for what follows (limit stays the string's length:
             # look-aheads and $ inside the head need it)
-        for tail in _expand_sequence(items, index + 1, head.end, limit):
+        for tail in _expand_sequence(node, index + 1, head.end, limit):
             yield head.then(tail)
 
 
@@ -495,8 +509,9 @@ _WORD_TABLE = np.array([bool(WORD >> byte & 1) for byte in range(256)])
 
 def table_of(masks: tuple[Mask, ...]) -> np.ndarray:
     """(len(masks), 256) bool table: may byte b stand at position i?"""
-    bits = [[bool(mask >> byte & 1) for byte in range(256)] for mask in masks]
-    return np.array(bits, dtype=bool).reshape(len(masks), 256)
+    packed = np.frombuffer(b"".join(mask.to_bytes(32, "little") for mask in masks), np.uint8)
+    bits = np.unpackbits(packed, bitorder="little").reshape(len(masks), 256)
+    return bits.astype(bool)
 
 
 def _holds(condition: Condition, matrix: np.ndarray) -> np.ndarray:

@@ -7,7 +7,9 @@ The rooms, each owning one thing:
   tracking page) and :func:`canonical_carrier`;
 - ``formats``: the tracking_number_data corpus vendored in ``data/`` (see ``data/SOURCE``
   and ``scripts/refresh-carriers``), loaded as data;
-- ``patterns``: the corpus's regexes compiled to numpy position tables;
+- ``syntax``: the corpus's regex subset, parsed;
+- ``expansion``: a parsed pattern expanded into the ways it matches a string of one length;
+- ``patterns``: those ways as numpy position tables (shapes), matched a column at a time;
 - ``checks``: the check-digit algorithms, a column at a time;
 - ``matching``: :func:`check_tracking`, a column of numbers against their carriers;
 - ``cleaning``: normalising numbers and spotting spreadsheet damage;

@@ -117,4 +117,5 @@ def letters_and_digits_only(numbers: np.ndarray, lengths: np.ndarray) -> np.ndar
     joined = "".join(numbers.tolist()).encode("ascii", errors="replace")
     bad_bytes = ~_LETTER_OR_DIGIT[np.frombuffer(joined, dtype=np.uint8)]
     row_of_byte = np.repeat(np.arange(numbers.size), lengths)
-    return np.bincount(row_of_byte[bad_bytes], minlength=numbers.size) == 0
+    clean: np.ndarray = np.bincount(row_of_byte[bad_bytes], minlength=numbers.size) == 0
+    return clean

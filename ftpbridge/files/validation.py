@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ftpbridge.carriers.tracking import (
+from ftpbridge.carriers import (
+    accepted_carriers_text,
     canonical_carrier,
-    carrier_aliases_text,
     check_tracking,
     looks_scientific,
     normalise_tracking,
@@ -349,7 +349,7 @@ def validate(chunk: pd.DataFrame, state: pd.DataFrame, rules: Rules) -> pd.DataF
             "carrier "
             + _quoted(carrier_text[rows])
             + " is unknown (accepted: "
-            + carrier_aliases_text()
+            + accepted_carriers_text()
             + ")"
         ),
     )

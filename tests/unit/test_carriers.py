@@ -1,15 +1,19 @@
-"""Tests for ftpbridge.carriers.tracking: carrier names, tracking-number formats and check digits.
+"""Tests for ftpbridge.carriers: carrier names, tracking-number formats and check digits.
 
-Example tracking numbers come from the test fixtures of the tracking_number_data
-repository by Jeff Keen (MIT licence), couriers/*.json.
+Known numbers come from the tracking_number_data corpus by Jeff Keen (MIT licence), which
+ftpbridge vendors (ftpbridge/carriers/data); tests/unit/test_carriers_corpus.py walks all of
+its samples. tests/carrier_reference.py is the one-number-at-a-time reference that the
+vectorised code must agree with.
 """
 
 from __future__ import annotations
 
-import re
 import string
 import sys
 from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,19 +21,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ftpbridge.carriers import tracking as carriers
-from ftpbridge.carriers.tracking import (
+import ftpbridge.carriers
+from ftpbridge.carriers import (
     CARRIERS,
-    FORMATS,
+    accepted_carriers_text,
     canonical_carrier,
-    carrier_aliases_text,
     check_tracking,
     looks_scientific,
     normalise_tracking,
 )
+from ftpbridge.carriers.matching import accepted_formats
+from tests.carrier_reference import carrier_verdicts, reference_check
 
 # --------------------------------------------------------------------------------------
-# Known numbers (tracking_number_data test fixtures)
+# Known numbers (corpus samples, and the forms they travel in)
 
 VALID = [
     ("UPS", "1Z5R89390357567127"),
@@ -37,97 +42,103 @@ VALID = [
     ("UPS", "1Z410E7W0392751591"),
     ("UPS", "1Z8V92A70367203024"),
     ("UPS", "1ZXX3150YW44070023"),
+    ("UPS", "K1506235620"),  # UPS waybill (warned about before)
+    ("UPS", "J4603636537"),
     ("FEDEX", "986578788855"),
     ("FEDEX", "477179081230"),
     ("FEDEX", "799531274483"),
     ("FEDEX", "790535312317"),
     ("FEDEX", "974367662710"),
     ("FEDEX", "1001921334250001000300779017972697"),
-    ("FEDEX", "1001921380360001000300639585804382"),
     ("FEDEX", "1001901781990001000300617767839437"),
-    ("FEDEX", "1002297871540001000300790695517286"),
-    ("FEDEX", "61299998820821171811"),
-    ("FEDEX", "9261292700768711948021"),
+    ("FEDEX", "1027590111820004833500785458233610"),  # Express 34 starting 102
+    ("FEDEX", "1195266473930007521100871079919940"),  # and 119 (warned about before)
+    ("FEDEX", "32971514560102447849175802862014"),  # ASTRA (warned about before)
+    ("FEDEX", "9261292700768711948021"),  # SmartPost: a USPS IMpb
+    ("FEDEX", "4201028200009261290113185417468510"),  # SmartPost behind 420 + ZIP
     ("FEDEX", "041441760228964"),
-    ("FEDEX", "568283610012000"),
     ("FEDEX", "568283610012734"),
-    ("FEDEX", "00012345000000000027"),
+    ("FEDEX", "000123450000000027"),
+    ("FEDEX", "00012345000000000027"),  # SSCC with AI 00 (supplement)
+    ("FEDEX", "012345000000000027"),  # SSCC-18, GS1 check over 17 digits (supplement)
     ("FEDEX", "9611020987654312345672"),
     ("FEDEX", "9622001900000000000000776632517510"),
-    ("FEDEX", "9622001560000000000000794808390594"),
-    ("FEDEX", "9622001560001234567100794808390594"),
     ("FEDEX", "9632001560123456789900794808390594"),
     ("USPS", "03071790000523483741"),
     ("USPS", "71123456789123456787"),
     ("USPS", "71969010756003077385"),
     ("USPS", "4201002334249200190132607600833457"),
-    ("USPS", "4201028200009261290113185417468510"),
     ("USPS", "420221539101026837331000039521"),
+    ("USPS", "420787459400111206206406260787"),
     ("USPS", "9505511069605048600624"),
     ("USPS", "9101123456789000000013"),
     ("USPS", "92748931507708513018050063"),
     ("USPS", "9400111201080805483016"),
     ("USPS", "9361289878700317633795"),
-    ("USPS", "9405803699300124287899"),
     ("USPS", "RB123456785US"),
+    ("USPS", "42012345" + "92748931507708513018050063"),
+    ("USPS", "42012345" + "71969010756003077385"),
+    ("USPS", "420123456789" + "71969010756003077385"),
     ("ROYAL_MAIL", "RB123456785GB"),
     ("CANADA_POST", "RB123456785CA"),
     ("CANADA_POST", "0073938000549297"),
     ("CANADA_POST", "7035114477138472"),
-    ("CANADA_POST", "4002847016405018"),
     ("DHL", "3318810025"),
     ("DHL", "8487135506"),
-    ("DHL", "3318810036"),
-    ("DHL", "3318810014"),
-    ("DHL", "1099255990"),
-    ("DHL", "3821724944"),
     ("DHL", "73891051146"),
     ("DHL", "JJD0099999999"),
     ("DHL", "JVGL0999999990"),
     ("DHL", "GM2951173225174494"),
-    ("DHL", "GM295117494011169042"),
-    # Published numbers in the other forms they travel in: an SSCC-18 without its "00"
-    # application identifier, and USPS numbers behind a 420 + ZIP or ZIP+4 routing prefix
-    # (which the check digit does not cover).
-    ("FEDEX", "012345000000000027"),
-    ("USPS", "42012345" + "92748931507708513018050063"),
-    ("USPS", "420123456789" + "92748931507708513018050063"),
-    ("USPS", "42012345" + "71969010756003077385"),
-    ("USPS", "420123456789" + "71969010756003077385"),
-    ("USPS", "420123456789" + "03071790000523483741"),
+    ("DHL", "GM9E44608A27984866BA2D"),  # eCommerce with letters (warned about before)
+    ("DHL", "60120172242323"),  # eCommerce 14 (warned about before)
+    ("DHL", "9261292700768711948021"),  # eCommerce handed to USPS
+    ("AMAZON", "TBA010000000000"),
+    ("ONTRAC", "C11031500001879"),
+    ("ONTRAC", "D10011354453707"),
+    ("ONTRAC", "1LS7119013618127-1"),  # a LaserShip number, with its dash
+    ("LASERSHIP", "LX17635036"),
+    ("LASERSHIP", "C11031500001879"),
+    ("DPD", "008182709980000020033350276C"),
+    ("DPD", "09980000020033F"),
+    ("PUROLATOR", "320595463938"),
+    ("PUROLATOR", "KYV009956937"),
+    ("AUSTRALIA_POST", "RB123456785AU"),
+    ("OLD_DOMINION", "07209562763"),
+    ("YODEL", "JJD0002257639032011"),
 ]
 
-# The data set's own "invalid" numbers that have the shape of a format but a wrong check digit.
+# Numbers of a known format with a wrong check digit: refused.
 INVALID_CHECK_DIGIT = [
     ("UPS", "1Z1111111111111111"),
+    ("UPS", "K1506235622"),
     ("FEDEX", "996578788855"),
     ("FEDEX", "1001901781990001000300617767839438"),
     ("FEDEX", "568283610012732"),
     ("FEDEX", "9261292700768711948020"),
-    ("FEDEX", "9600000000000000000001"),
     ("FEDEX", "9622001560001234567100794808390595"),
-    ("FEDEX", "9622001560001234567100794808390597"),
+    ("FEDEX", "32971514560102447849175802852014"),
+    ("FEDEX", "00012345000000000028"),
     ("USPS", "03071790000523483742"),
     ("USPS", "4201028200009261290113185417468511"),
-    ("USPS", "9200000000000000000000"),
     ("USPS", "RB123456786US"),
     ("CANADA_POST", "0073938000549292"),
-    ("CANADA_POST", "7035114477138471"),
     ("CANADA_POST", "5002847016405018"),
     ("DHL", "3318810010"),
-    ("DHL", "3318810034"),
-    ("DHL", "3318810011"),
     ("DHL", "73891051149"),
-    ("DHL", "73891051147"),
+    ("ONTRAC", "C11031500001889"),
+    ("DPD", "008182709980000020033350276A"),
+    ("PUROLATOR", "320595463939"),
+    ("OLD_DOMINION", "07209562773"),
 ]
 
-# The data set's "invalid" numbers that match no format of the carrier at all.
+# Numbers that match no format of the carrier: applied with a warning.
 NO_FORMAT = [
     ("UPS", "2Z5R89390357567127"),
     ("UPS", "1A5R89390357567127"),
     ("USPS", "RB123456785XX"),
     ("ROYAL_MAIL", "RB123456785US"),
     ("DHL", "XJD0099999998"),
+    ("AMAZON", "TBB000000000000"),
 ]
 
 DISPLAY = {
@@ -137,6 +148,11 @@ DISPLAY = {
     "DHL": "DHL",
     "ROYAL_MAIL": "Royal Mail",
     "CANADA_POST": "Canada Post",
+    "AMAZON": "Amazon",
+    "ONTRAC": "OnTrac",
+    "DPD": "DPD",
+    "PUROLATOR": "Purolator",
+    "OLD_DOMINION": "Old Dominion",
 }
 
 
@@ -144,120 +160,6 @@ def run_check(carrier: str, number: str) -> tuple[str, str]:
     """check_tracking on a single row."""
     error, warning = check_tracking(pd.Series([carrier]), pd.Series([number]))
     return error.iloc[0], warning.iloc[0]
-
-
-# --------------------------------------------------------------------------------------
-# A per-value reference implementation, written from tracking_number_data's Ruby reference
-# (CHECKSUM_ALGORITHMS.md), one number at a time: the vectorised code must agree with it.
-
-
-def ref_mod10(sequence: str, check: str, evens: int, odds: int) -> bool:
-    total = 0
-    for index, char in enumerate(sequence):
-        value = int(char) if char.isdigit() else (ord(char) - 3) % 10
-        total += value * (odds if index % 2 else evens)
-    return (10 - total % 10) % 10 == int(check) if check.isdigit() else False
-
-
-def ref_weighted(sequence: str, check: str, weights: tuple[int, ...]) -> bool:
-    return sum(int(a) * b for a, b in zip(sequence, weights, strict=True)) % 11 % 10 == int(check)
-
-
-def ref_s10(number: str) -> bool:
-    remainder = (
-        sum(int(a) * b for a, b in zip(number[2:10], (8, 6, 4, 2, 3, 5, 9, 7), strict=True)) % 11
-    )
-    expected = {0: 5, 1: 0}.get(remainder, 11 - remainder)
-    return expected == int(number[10])
-
-
-def ref_mod7(number: str) -> bool:
-    return int(number[:-1]) % 7 == int(number[-1])
-
-
-FEDEX_12 = (3, 1, 7, 3, 1, 7, 3, 1, 7, 3, 1)
-FEDEX_34 = (1, 7, 3, 1, 7, 3, 1, 7, 3, 1, 7, 3, 1)
-
-
-def _usps_routed(zip_length: int, prefix: str) -> Callable[[str], bool]:
-    def check(number: str) -> bool:
-        serial = prefix + number[3 + zip_length : -1]
-        return ref_mod10(serial, number[-1], 3, 1)
-
-    return check
-
-
-REFERENCE_CHECKS: dict[str, Callable[[str], bool] | None] = {
-    "UPS 1Z": lambda n: ref_mod10(n[2:17], n[17], 1, 2),
-    "FedEx Express (12)": lambda n: ref_weighted(n[:11], n[11], FEDEX_12),
-    "FedEx Ground (15)": lambda n: ref_mod10(n[:14], n[14], 1, 3),
-    "FedEx SSCC-18": lambda n: ref_mod10(n[:17], n[17], 3, 1),
-    "FedEx SSCC-18 with AI 00": lambda n: ref_mod10(n[2:19], n[19], 3, 1),
-    "FedEx Ground 96 (22)": lambda n: ref_mod10(n[7:21], n[21], 1, 3),
-    "FedEx SmartPost (22)": lambda n: ref_mod10(n[:21], n[21], 3, 1),
-    "FedEx SmartPost (20)": lambda n: ref_mod10(n[:19], n[19], 3, 1),
-    "FedEx SmartPost (20, without 92)": lambda n: ref_mod10("92" + n[:19], n[19], 3, 1),
-    "FedEx Express (34)": lambda n: ref_weighted(n[20:33], n[33], FEDEX_34),
-    "FedEx Ground GSN (34)": lambda n: ref_weighted(n[20:33], n[33], FEDEX_34),
-    "USPS IMpb (22)": lambda n: ref_mod10(n[:21], n[21], 3, 1),
-    "USPS IMpb (26)": lambda n: ref_mod10(n[:25], n[25], 3, 1),
-    "USPS (20)": lambda n: ref_mod10(n[:19], n[19], 3, 1),
-    "USPS IMpb (20, without 91)": lambda n: ref_mod10("91" + n[:19], n[19], 3, 1),
-    "USPS IMpb (22) with 420 ZIP": _usps_routed(5, ""),
-    "USPS IMpb (26) with 420 ZIP": _usps_routed(5, ""),
-    "USPS IMpb (22) with 420 ZIP+4": _usps_routed(9, ""),
-    "USPS IMpb (26) with 420 ZIP+4": _usps_routed(9, ""),
-    "USPS IMpb (20, without 91) with 420 ZIP": _usps_routed(5, "91"),
-    "USPS IMpb (20, without 91) with 420 ZIP+4": _usps_routed(9, "91"),
-    "USPS (20) with 420 ZIP+4": _usps_routed(9, ""),
-    "USPS S10": ref_s10,
-    "Royal Mail S10": ref_s10,
-    "Canada Post S10": ref_s10,
-    "Canada Post (16)": lambda n: ref_mod10(n[:15], n[15], 3, 1),
-    "DHL Express (10)": ref_mod7,
-    "DHL Express (11)": ref_mod7,
-    "DHL Express piece ID": None,
-    "DHL eCommerce": None,
-}
-
-
-def reference_check(carrier: object, number: str) -> tuple[str, str]:
-    """(error, warning) for one row, the slow and obvious way."""
-    formats = [fmt for fmt in FORMATS if fmt.carrier == carrier]
-    if not formats or number == "":
-        return "", ""
-    name = DISPLAY[str(carrier)]
-    matched = passed = False
-    for fmt in formats:
-        if re.fullmatch(fmt.pattern, number):
-            matched = True
-            check = REFERENCE_CHECKS[fmt.name]
-            passed = passed or check is None or check(number)
-    if matched and not passed:
-        return (
-            f"tracking number {number} fails the {name} check digit; a digit is probably mistyped",
-            "",
-        )
-    if matched:
-        return "", ""
-    if re.fullmatch("[A-Z0-9]+", number):
-        return (
-            "",
-            f"tracking number {number} does not look like a {name} tracking number; applied anyway",
-        )
-    if re.fullmatch(r"[0-9]+(?:[.,][0-9]+E[+-]?[0-9]+|E[+-][0-9]+)", number):
-        return (
-            f"tracking number {number} was turned into scientific notation by a spreadsheet, "
-            "which loses digits; re-export the file with the tracking number column "
-            "formatted as text",
-            "",
-        )
-    offending = re.sub("[A-Z0-9]", "", number)
-    return (
-        f'tracking number {number} contains characters other than A-Z and 0-9 ("{offending}"); '
-        "tracking numbers are letters and digits only",
-        "",
-    )
 
 
 def change_one_digit(number: str, position: int) -> str:
@@ -373,11 +275,14 @@ def test_canonical_carrier_is_idempotent(values: list[str]) -> None:
     assert set(once.dropna()) <= {*CARRIERS, ""}
 
 
-def test_carrier_aliases_text_lists_every_carrier() -> None:
-    """The text for error messages names every canonical carrier, comma-separated."""
-    text = carrier_aliases_text()
+def test_accepted_carriers_text_lists_every_carrier_name() -> None:
+    """The text for error messages names every canonical carrier (names, not aliases),
+    comma-separated, in the table's order: the ones accepted before first, OTHER last."""
+    text = accepted_carriers_text()
     assert text.split(", ") == list(CARRIERS)
-    assert text.startswith("UPS, USPS, FEDEX")
+    assert text.startswith("UPS, USPS, FEDEX, DHL, ROYAL_MAIL, CANADA_POST, AMAZON, ONTRAC")
+    assert text.endswith(", OTHER")
+    assert "Federal Express" not in text
 
 
 # --------------------------------------------------------------------------------------
@@ -426,13 +331,14 @@ def test_looks_scientific_gives_false_for_missing() -> None:
 
 @pytest.mark.parametrize(("carrier", "number"), VALID)
 def test_known_valid_numbers_pass(carrier: str, number: str) -> None:
-    """Real numbers from the data set's fixtures get neither an error nor a warning."""
+    """Real numbers (corpus samples and the forms they travel in) get neither an error nor
+    a warning, including the formats the hand-kept table missed."""
     assert run_check(carrier, number) == ("", "")
 
 
 @pytest.mark.parametrize(("carrier", "number"), INVALID_CHECK_DIGIT)
 def test_known_invalid_check_digits_are_errors(carrier: str, number: str) -> None:
-    """The data set's numbers with a wrong check digit are errors naming the carrier."""
+    """Numbers of a known format with a wrong check digit are errors naming the carrier."""
     error, warning = run_check(carrier, number)
     assert error == (
         f"tracking number {number} fails the {DISPLAY[carrier]} check digit; "
@@ -442,16 +348,18 @@ def test_known_invalid_check_digits_are_errors(carrier: str, number: str) -> Non
 
 
 def _mutations() -> list[tuple[str, str, str]]:
-    """Every valid number with a check digit, with one data digit changed by one: the digit
-    nearest the check digit whose change the reference detects (see the next test)."""
+    """Every valid number with a check digit, with one digit changed by one: the digit
+    nearest the end whose change the reference detects."""
     cases = []
     for carrier, number in VALID:
-        if REFERENCE_CHECKS[next(f.name for f in _formats_matching(carrier, number))] is None:
-            continue  # DHL piece IDs and eCommerce numbers have no check digit
-        data_digits = [i for i, char in enumerate(number) if char.isdigit()][:-1]
-        if number[-2:].isalpha():  # S10: the check digit is not the last digit
-            data_digits = list(range(2, 10))
-        for position in reversed(data_digits):
+        verdicts = carrier_verdicts(carrier, number)
+        if not any(v is True for v in verdicts) or all(
+            item.format.check is None
+            for item, verdict in zip(accepted_formats(carrier), verdicts, strict=True)
+            if verdict
+        ):
+            continue  # passes through a format without a check digit only
+        for position in reversed([i for i, c in enumerate(number) if c.isdigit()]):
             mistyped = change_one_digit(number, position)
             if reference_check(carrier, mistyped)[0]:
                 cases.append((carrier, number, mistyped))
@@ -461,18 +369,11 @@ def _mutations() -> list[tuple[str, str, str]]:
     return cases
 
 
-def _formats_matching(carrier: str, number: str) -> list:
-    return [f for f in FORMATS if f.carrier == carrier and re.fullmatch(f.pattern, number)]
-
-
 @pytest.mark.parametrize(("carrier", "number", "mistyped"), _mutations())
 def test_one_digit_changed_fails_the_check_digit(carrier: str, number: str, mistyped: str) -> None:
-    """A valid number with one digit changed is reported as a check-digit failure."""
+    """A valid number with one digit changed is refused as a check-digit failure."""
     error, warning = run_check(carrier, mistyped)
-    assert error == (
-        f"tracking number {mistyped} fails the {DISPLAY[carrier]} check digit; "
-        "a digit is probably mistyped"
-    )
+    assert "check digit; a digit is probably mistyped" in error
     assert warning == ""
 
 
@@ -488,11 +389,10 @@ def test_some_one_digit_changes_are_invisible_to_the_check_digit() -> None:
 @pytest.mark.parametrize(("carrier", "number"), NO_FORMAT)
 def test_numbers_of_no_known_format_are_warnings(carrier: str, number: str) -> None:
     """A number that matches none of its carrier's formats is a warning, not an error."""
-    assert run_check(carrier, number) == (
-        "",
-        f"tracking number {number} does not look like a {DISPLAY[carrier]} tracking number; "
-        "applied anyway",
-    )
+    error, warning = run_check(carrier, number)
+    assert error == ""
+    assert warning.startswith(f"tracking number {number} does not look like a")
+    assert warning.endswith("tracking number; applied anyway")
 
 
 def test_another_carriers_number_is_a_warning() -> None:
@@ -508,6 +408,66 @@ def test_s10_number_needs_the_carriers_country() -> None:
     assert run_check("ROYAL_MAIL", "RB123456785CA")[1]
     assert run_check("CANADA_POST", "RB123456785GB")[1]
     assert "fails the Royal Mail check digit" in run_check("ROYAL_MAIL", "RB123456786GB")[0]
+
+
+def test_corpus_2_changes_are_deliberate() -> None:
+    """Numbers the hand-kept table accepted and corpus 2.0 does not describe: a 20-digit
+    SmartPost number without its 92 (an invalid USPS IMpb in corpus 2.0) and a 26-digit
+    IMpb behind 420 + ZIP+4 are applied with a warning; a USPS 20 behind 420 + ZIP+4 is a
+    legacy number whose check (with 91 put back) fails."""
+    assert run_check("FEDEX", "61299998820821171811")[1]
+    assert run_check("USPS", "420123456789" + "92748931507708513018050063")[1]
+    assert "check digit" in run_check("USPS", "420123456789" + "03071790000523483741")[0]
+
+
+# --------------------------------------------------------------------------------------
+# Leading zeros a spreadsheet removed
+
+
+@pytest.mark.parametrize(
+    ("carrier", "shortened", "restored"),
+    [
+        ("FEDEX", "12345000000000027", "012345000000000027"),  # SSCC (the fewest zeros win)
+        ("FEDEX", "123450000000027", None),  # also a valid FedEx Ground number as it is
+        ("FEDEX", "41441760228964", "041441760228964"),
+        ("USPS", "3071790000523483741", "03071790000523483741"),
+        ("CANADA_POST", "73938000549297", "0073938000549297"),
+        ("OLD_DOMINION", "7209562763", "07209562763"),
+    ],
+)
+def test_numbers_that_lost_their_leading_zeros_are_refused_as_such(
+    carrier: str, shortened: str, restored: str | None
+) -> None:
+    """A number that is a valid number of its carrier with its leading zeros put back is
+    refused with that reason and a hint, not stored shortened; one that is valid as it is
+    stays valid."""
+    error, warning = run_check(carrier, shortened)
+    if restored is None:
+        assert (error, warning) == ("", "")
+        return
+    assert error == (
+        f"tracking number {shortened} lost its leading zeros in a spreadsheet ({restored} is a"
+        f" valid {DISPLAY[carrier]} number); re-export the file with the tracking number column"
+        " formatted as text"
+    )
+    assert warning == ""
+
+
+@pytest.mark.parametrize(
+    ("carrier", "number"),
+    [
+        ("FEDEX", "12345000000000026"),  # no zeros make it valid: an unknown number
+        ("UPS", "5R89390357567127"),  # UPS formats never start with zeros
+        ("DHL", "318810025"),  # nor do DHL's
+        ("FEDEX", "0012345000000000027"),  # starts with a zero: not a stripped number
+    ],
+)
+def test_other_short_numbers_are_only_warned_about(carrier: str, number: str) -> None:
+    """Zeros are put back only in front of digits-only numbers that do not start with 0,
+    for formats whose own samples start with zeros, and the check must pass."""
+    error, warning = run_check(carrier, number)
+    assert error == ""
+    assert "does not look like" in warning
 
 
 @pytest.mark.parametrize(
@@ -537,10 +497,10 @@ def test_scientific_notation_is_an_error_with_its_own_message(number: str) -> No
     assert "formatted as text" in error
 
 
-@pytest.mark.parametrize("carrier", ["OTHER", "AMAZON", "ONTRAC", "", None, "Fedex"])
+@pytest.mark.parametrize("carrier", ["OTHER", "", None, "Fedex", "NOBODY"])
 @pytest.mark.parametrize("number", ["1Z5R89390357567128", "ANY-THING", "12", "9.4001E+21"])
 def test_carriers_without_formats_get_neither(carrier: str | None, number: str) -> None:
-    """OTHER, carriers without formats, empty, missing or non-canonical names: no checks."""
+    """OTHER, empty, missing or non-canonical names: no checks."""
     error, warning = check_tracking(pd.Series([carrier], dtype="str"), pd.Series([number]))
     assert (error.iloc[0], warning.iloc[0]) == ("", "")
 
@@ -575,22 +535,6 @@ def test_check_tracking_handles_empty_input() -> None:
     assert len(error) == len(warning) == 0
 
 
-def test_every_format_has_a_reference_and_a_valid_example() -> None:
-    """Each format in the table is covered by the reference and matched by a known number,
-    except the 20-digit SmartPost form starting with 92, of which no example is published
-    (generated numbers cover it in the many-rows test)."""
-    assert {fmt.name for fmt in FORMATS} == set(REFERENCE_CHECKS)
-    without_example = {
-        fmt.name
-        for fmt in FORMATS
-        if not any(
-            carrier == fmt.carrier and re.fullmatch(fmt.pattern, number)
-            for carrier, number in VALID
-        )
-    }
-    assert without_example == {"FedEx SmartPost (20)"}
-
-
 # --------------------------------------------------------------------------------------
 # Properties
 
@@ -598,10 +542,11 @@ UPS_CHARS = string.ascii_uppercase + string.digits
 
 
 def ups_with_check_digit(body: str) -> str:
-    """1Z + body (15 characters) + the check digit the reference computes."""
+    """1Z + body (15 characters) + the check digit that balances UPS's mod 10."""
     for check in string.digits:
-        if ref_mod10(body, check, 1, 2):
-            return "1Z" + body + check
+        number = "1Z" + body + check
+        if carrier_verdicts("UPS", number)[0]:
+            return number
     raise AssertionError("some digit always balances mod 10")
 
 
@@ -629,37 +574,12 @@ def test_ups_numbers_with_correct_check_digit_pass_and_a_changed_digit_fails(
     assert warning == ""
 
 
-FIXED_FORMATS = [fmt for fmt in FORMATS if fmt.length is not None]
-
-
-@settings(max_examples=300)
-@given(st.data())
-def test_position_tables_match_exactly_what_the_regex_matches(data: st.DataObject) -> None:
-    """The numpy shape of each fixed-length format accepts exactly the strings re.fullmatch does."""
-    fmt = data.draw(st.sampled_from(FIXED_FORMATS))
-    examples = [number for carrier, number in VALID if len(number) == fmt.length]
-    base = data.draw(st.sampled_from(examples)) if examples else "0" * fmt.length
-    edits = data.draw(
-        st.lists(
-            st.tuples(st.integers(0, fmt.length - 1), st.sampled_from("0123456789129ZAUSGBC-é")),
-            max_size=3,
-        )
-    )
-    chars = list(base.ljust(fmt.length, "0")[: fmt.length])
-    for position, char in edits:
-        chars[position] = char
-    number = "".join(chars)
-    matrix = np.frombuffer(number.encode("ascii", errors="replace"), dtype=np.uint8).reshape(1, -1)
-    shape = carriers._SHAPES[fmt.pattern]
-    assert bool(shape.matches(matrix)[0]) == bool(re.fullmatch(fmt.pattern, number))
-
-
 # --------------------------------------------------------------------------------------
 # Many rows: same answers as the per-value reference, and no Python work per row
 
 
 def number_pool(seed: int) -> list[str]:
-    """Valid, mistyped, look-alike and broken numbers of every format's length."""
+    """Valid, mistyped, look-alike, shortened and broken numbers of every format's length."""
     rng = np.random.default_rng(seed)
     pool = [number for _, number in VALID + INVALID_CHECK_DIGIT + NO_FORMAT]
     pool += [
@@ -668,21 +588,22 @@ def number_pool(seed: int) -> list[str]:
         for i in (0, len(number) - 1)
         if number[i].isdigit()
     ]
-    lengths = [*sorted({fmt.length for fmt in FORMATS if fmt.length is not None}), 9, 14, 40]
-    for length in lengths:
-        for prefix in ("", "1Z", "92", "93", "96", "100", "420", "00", "91"):
-            for _ in range(12):
+    pool += [number.lstrip("0") for _, number in VALID if number.startswith("0")]
+    for length in (9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 20, 22, 26, 28, 30, 32, 34, 40):
+        for prefix in ("", "1Z", "92", "93", "94", "96", "100", "420", "00", "91", "3", "C", "JJD"):
+            for _ in range(6):
                 digits = "".join(rng.choice(list(string.digits), size=max(length - len(prefix), 1)))
                 stem = (prefix + digits)[: length - 1]
                 pool += [stem + check for check in string.digits]  # one or more will balance
     for _ in range(200):
         letters = "".join(rng.choice(list(string.ascii_uppercase), size=2))
-        country = rng.choice(["US", "GB", "CA", "XX"])
+        country = rng.choice(["US", "GB", "CA", "AU", "XX"])
         serial = "".join(rng.choice(list(string.digits), size=9))
         pool.append(f"{letters}{serial}{country}")
         pool.append("1Z" + "".join(rng.choice(list(UPS_CHARS), size=16)))
         pool.append("J" + "".join(rng.choice(list(string.ascii_uppercase), size=3)) + serial)
-        pool.append("GM" + serial + serial)
+        pool.append("GM" + serial + letters + serial)
+        pool.append("0" + serial[:6] + "0" * 8 + serial[6:])
         pool.append(serial[:4] + "-" + serial[4:])
         pool.append("1Z" + serial + "é" + letters)
     pool += ["", "9.4001E+21", "1,23457E+21", "1Z-5R8", "ÄBC", "UРS123", "AB CD", "0"]
@@ -710,24 +631,27 @@ def test_two_hundred_thousand_rows_agree_with_the_per_value_reference() -> None:
     assert warning.tolist() == [w for _, w in expected]
     # The mix exercises every outcome.
     assert (error.str.contains("check digit")).sum() > 1000
+    assert (error.str.contains("leading zeros")).sum() > 100
     assert (error.str.contains("characters other")).sum() > 100
     assert (warning != "").sum() > 1000
     assert ((error == "") & (warning == "")).sum() > 1000
 
 
-def lines_run_in_carriers_module(function: Callable[[], object]) -> int:
-    """How many lines of ftpbridge/carriers/tracking.py run while ``function`` runs."""
-    count = 0
-    module_file = carriers.__file__
+CARRIERS_FOLDER = str(Path(ftpbridge.carriers.__file__).parent)
 
-    def local(frame, event, arg):
+
+def lines_run_in_carriers_package(function: Callable[[], object]) -> int:
+    """How many lines of ftpbridge/carriers/*.py run while ``function`` runs."""
+    count = 0
+
+    def local(frame: FrameType, event: str, arg: Any) -> Any:
         nonlocal count
         if event == "line":
             count += 1
         return local
 
-    def global_(frame, event, arg):
-        return local if frame.f_code.co_filename == module_file else None
+    def global_(frame: FrameType, event: str, arg: Any) -> Any:
+        return local if frame.f_code.co_filename.startswith(CARRIERS_FOLDER) else None
 
     sys.settrace(global_)
     try:
@@ -738,9 +662,10 @@ def lines_run_in_carriers_module(function: Callable[[], object]) -> int:
 
 
 def test_no_python_line_runs_per_row() -> None:
-    """The module runs as many Python lines for 40 times the rows: its loops are over carriers
-    and formats, never over rows (this counts lines, it does not time anything)."""
-    pool = number_pool(2)
+    """The package runs as many Python lines for 40 times the rows: its loops are over
+    carriers, lengths, formats and positions, never over rows (this counts lines, it does
+    not time anything). A first run compiles the formats each length needs."""
+    pool = [number for number in number_pool(2) if number.isascii() and number.isalnum()]
     names = [CARRIERS[i % len(CARRIERS)] for i in range(len(pool))]
     raw_names = ["fed ex" if name == "FEDEX" else name for name in names]
 
@@ -756,7 +681,8 @@ def test_no_python_line_runs_per_row() -> None:
 
         return work
 
-    small = lines_run_in_carriers_module(run(1))
-    large = lines_run_in_carriers_module(run(40))
-    assert small > 50  # the tracer did see the module run
+    run(1)()  # compile once
+    small = lines_run_in_carriers_package(run(1))
+    large = lines_run_in_carriers_package(run(40))
+    assert small > 200  # the tracer did see the package run
     assert large == small

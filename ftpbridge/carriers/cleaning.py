@@ -1,0 +1,121 @@
+"""Tracking numbers as text: normalising them, and spotting the damage spreadsheets do.
+
+Warehouses type, paste and scan numbers with spaces, tabs, no-break and zero-width spaces
+and lower-case letters; :func:`normalise_tracking` removes the first and upper-cases the
+rest. A spreadsheet that took a long number for a number writes it in scientific notation
+(:func:`looks_scientific`) or drops its leading zeros (``matching.py``). Work is done a
+column at a time (see ftpbridge.textarrays); regexes run on the rare odd values only.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from ftpbridge.textarrays import WHITESPACE, CodePoints
+
+# Every whitespace character up to the CJK ideographic space, plus invisible zero-width
+# characters that spreadsheets and web copies slip into numbers and nobody can see to fix.
+_INVISIBLE = "".join(chr(code) for code in range(0x3001) if chr(code).isspace())
+_INVISIBLE_RE = re.compile("[" + re.escape(_INVISIBLE) + "\u200b\u200c\u200d\u2060\ufeff]+")
+
+
+def normalise_tracking(values: pd.Series) -> pd.Series:
+    """Return the tracking numbers with all whitespace (and zero-width characters) removed,
+    upper-cased. Missing values stay missing; the index is kept.
+
+    Numbers made of A-Z and 0-9 only (nearly all) are kept as they are, found a column at
+    a time (see ftpbridge.textarrays); the regex runs on the others only."""
+    array = values.to_numpy(dtype=object, na_value=None)
+    present = np.flatnonzero(~pd.isna(values).to_numpy(dtype=bool))
+    if present.size == 0:
+        return values
+    points = CodePoints.of(array[present])
+    odd = present[_rows_with_codes_outside(points, _UPPER_LETTER_OR_DIGIT)]
+    if odd.size == 0:
+        return values
+    fixed = array.copy()
+    fixed[odd] = (
+        pd.Series(array[odd], dtype=object)
+        .str.replace(_INVISIBLE_RE, "", regex=True)
+        .str.upper()
+        .to_numpy(dtype=object)
+    )
+    result = pd.Series(fixed, index=values.index, name=values.name, dtype=object)
+    return result.astype(values.dtype)
+
+
+_UPPER_LETTER_OR_DIGIT = np.array(
+    [ord(character) for character in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"], dtype=np.uint32
+)
+# Every character a number in scientific notation may hold (see _SCIENTIFIC).
+_SCIENTIFIC_CODES = np.concatenate(
+    [np.array([ord(character) for character in "0123456789+-.,Ee"], dtype=np.uint32), WHITESPACE]
+)
+
+
+def _rows_with_codes_outside(points: CodePoints, allowed: np.ndarray) -> np.ndarray:
+    """Positions of the strings holding a character not in ``allowed``."""
+    owner = np.repeat(np.arange(points.lengths.size), points.lengths)
+    outside = ~np.isin(points.codes, allowed)
+    return np.flatnonzero(np.bincount(owner[outside], minlength=points.lengths.size))
+
+
+# A spreadsheet that took a long number for a number writes it as "1.23457E+21" (or with a
+# decimal comma): digits, optionally a fraction, "E", an exponent. Either a fraction or a
+# signed exponent is required, so that a real alphanumeric number such as "12E45" is not
+# taken for one.
+_SCIENTIFIC = re.compile(
+    r"\s*[+-]?[0-9]+(?:[.,][0-9]+E[+-]?[0-9]+|E[+-][0-9]+)\s*", flags=re.IGNORECASE
+)
+
+
+def looks_scientific(values: pd.Series) -> pd.Series:
+    """Return a bool Series: true where the value looks like a number a spreadsheet wrote in
+    scientific notation ("1.23457E+21", "9.4001E+21", "1,23457E+21", "1.2E21", "1E+21"),
+    which means the digits of the tracking number are lost. Missing values give false."""
+    array = values.to_numpy(dtype=object, na_value="")
+    result = np.zeros(array.size, dtype=bool)
+    if array.size == 0:
+        return pd.Series(result, index=values.index)
+    # Only strings made of digits, signs, separators, E and whitespace, with an E, can
+    # match: the regex runs on those alone (usually none).
+    points = CodePoints.of(array)
+    owner = np.repeat(np.arange(array.size), points.lengths)
+    has_e = np.zeros(array.size, dtype=bool)
+    has_e[owner[(points.codes == ord("E")) | (points.codes == ord("e"))]] = True
+    candidates = np.flatnonzero(has_e)
+    candidates = np.setdiff1d(candidates, _rows_with_codes_outside(points, _SCIENTIFIC_CODES))
+    if candidates.size:
+        result[candidates] = (
+            pd.Series(array[candidates], dtype=object)
+            .str.fullmatch(_SCIENTIFIC)
+            .to_numpy(dtype=bool)
+        )
+    return pd.Series(result, index=values.index)
+
+
+def byte_matrix(numbers: np.ndarray, length: int) -> np.ndarray:
+    """(n, length) uint8 matrix of n strings that all have ``length`` characters; a
+    character outside ASCII becomes "?", which no format allows."""
+    joined = "".join(numbers.tolist()).encode("ascii", errors="replace")
+    return np.frombuffer(joined, dtype=np.uint8).reshape(len(numbers), length)
+
+
+_LETTER_OR_DIGIT = np.zeros(256, dtype=bool)
+_LETTER_OR_DIGIT[np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", dtype=np.uint8)] = True
+
+
+def letters_and_digits_only(numbers: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Bool array: which strings (of the given lengths) hold nothing but A-Z and 0-9.
+
+    All strings are joined into one byte array; each byte that is not a letter or digit
+    marks its row through np.bincount, so strings of any length cost no Python call each.
+    """
+    joined = "".join(numbers.tolist()).encode("ascii", errors="replace")
+    bad_bytes = ~_LETTER_OR_DIGIT[np.frombuffer(joined, dtype=np.uint8)]
+    row_of_byte = np.repeat(np.arange(numbers.size), lengths)
+    clean: np.ndarray = np.bincount(row_of_byte[bad_bytes], minlength=numbers.size) == 0
+    return clean

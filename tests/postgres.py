@@ -5,6 +5,7 @@ the end. Nothing is mocked: the tests talk to a real PostgreSQL through psycopg 
     server = start_postgres()                       # fails loudly if it cannot
     url = server.create_database()                  # a fresh, empty database
     url = server.create_database(template=...)      # a copy of another one (fast)
+    name = server.create_template("t", prepare)     # prepare(url) once, then frozen
     server.stop()                                   # stops the cluster, removes its files
 
 PostgreSQL refuses to run as root: under root the cluster belongs to the ``postgres``
@@ -24,6 +25,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -126,6 +128,22 @@ class PostgresServer:
         with self.connect() as connection:
             connection.execute(statement)
         return self.url(name)
+
+    def create_template(self, name: str, prepare: Callable[[str], None]) -> str:
+        """Create database ``name``, run ``prepare(url)`` on it (e.g. migrate it), then
+        freeze it as a template: no connections allowed, so ``create_database(template=
+        name)`` never meets "source database is being accessed by other users". Returns
+        ``name``. ``prepare`` must close its connections."""
+        url = self.create_database(name)
+        prepare(url)
+        identifier = sql.Identifier(name)
+        with self.connect() as connection:
+            connection.execute(
+                sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false").format(
+                    identifier
+                )
+            )
+        return name
 
     def drop_database(self, name: str) -> None:
         """Drop a database, ending whatever sessions still use it (PostgreSQL 13+)."""

@@ -6,8 +6,11 @@ Every case runs the daemon's own job function (``run_job``: the same code ``ftpb
 schedules) against real servers on 127.0.0.1 (pyftpdlib, OpenSSH's sshd), then proves:
 each file applied exactly once (ledger keyed on sha256, one set of audit rows per item), no
 update lost, no partial file under a final name on either side, the other partner served
-on time, and the problem visible in ``status`` and in the log. The figures go to
-``scripts/reliability`` through the ``figures`` fixture.
+while the broken one still tries, and the problem visible in ``status`` and in the log.
+The figures go to ``scripts/reliability`` through the ``figures`` fixture.
+
+Nothing here sleeps or measures a duration: the tests wait for what the servers and the
+job say (a login in sshd's log, a transfer the FTP server holds, the retries logged).
 
 Already proven elsewhere and not repeated here: the same updated file dropped twice under
 two names (tests/integration/test_exchange.py::test_same_file_under_two_names_is_applied_once,

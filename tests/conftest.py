@@ -123,17 +123,18 @@ def empty_store_url(
 def store_url(store_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     """A new store of the backend under test, already at the newest schema: a copy of
     ``sqlite_template`` in the test's folder, or a database of its own on ``pg_server``
-    cloned from ``pg_template`` (dropped at the end of the test). Opening it migrates
-    nothing; tests of the migrations take ``empty_store_url``."""
+    cloned from ``pg_template`` (made ahead, dropped after the test, both in the
+    background). Opening it migrates nothing; tests of the migrations take
+    ``empty_store_url``."""
     if store_backend == "sqlite":
         path = tmp_path / "ftpbridge.db"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
         return
     server: PostgresServer = request.getfixturevalue("pg_server")
-    url = server.create_database(template=request.getfixturevalue("pg_template"))
+    url = server.clone(request.getfixturevalue("pg_template"))
     yield url
-    server.drop_database(url.rsplit("/", 1)[1])
+    server.drop_database_later(url.rsplit("/", 1)[1])
 
 
 @pytest.fixture

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -83,10 +85,31 @@ def store_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(scope="session")
+def pg_template(pg_server: PostgresServer) -> str:
+    """A PostgreSQL database migrated to the newest schema, frozen as a template: every
+    test database is a copy of it (``CREATE DATABASE ... TEMPLATE``) instead of running
+    every migration again."""
+    return pg_server.create_template("ftpbridge_migrated", lambda url: open_store(url).close())
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite store file migrated to the newest schema, copied for every test."""
+    path = tmp_path_factory.mktemp("template") / "migrated.db"
+    open_store(f"sqlite:///{path}").close()
+    with sqlite3.connect(path) as connection:  # everything in the main file, none in -wal
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
 @pytest.fixture
-def store_url(store_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A new, empty store of the backend under test: an SQLite file in the test's folder,
-    or a database of its own on ``pg_server`` (dropped at the end of the test)."""
+def empty_store_url(
+    store_backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """A new, empty database of the backend under test (no schema yet): for the tests of
+    migrations themselves. An SQLite file in the test's folder, or a database of its own
+    on ``pg_server`` (dropped at the end of the test)."""
     if store_backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'ftpbridge.db'}"
         return
@@ -94,6 +117,24 @@ def store_url(store_backend: str, tmp_path: Path, request: pytest.FixtureRequest
     url = server.create_database()
     yield url
     server.drop_database(url.rsplit("/", 1)[1])
+
+
+@pytest.fixture
+def store_url(store_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A new store of the backend under test, already at the newest schema: a copy of
+    ``sqlite_template`` in the test's folder, or a database of its own on ``pg_server``
+    cloned from ``pg_template`` (made ahead, dropped after the test, both in the
+    background). Opening it migrates nothing; tests of the migrations take
+    ``empty_store_url``."""
+    if store_backend == "sqlite":
+        path = tmp_path / "ftpbridge.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    url = server.clone(request.getfixturevalue("pg_template"))
+    yield url
+    server.drop_database_later(url.rsplit("/", 1)[1])
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import datetime as dt
 import ipaddress
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -139,6 +140,9 @@ class FTPServerStats:
     refused_tls_data: int = 0
     cuts_left: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # hold_after_bytes: set by the server when it holds a transfer; set it to release.
+    held: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -196,6 +200,7 @@ def start_ftp_server(
     throttle_bytes_per_second: int | None = None,
     cut_data_after_bytes: int | None = None,
     cuts: int = 1,
+    hold_after_bytes: int | None = None,
     fake_names: tuple[str, ...] = (),
     refuse_cross_directory_rename: bool = False,
     refuse_rename_overwrite: bool = False,
@@ -210,6 +215,10 @@ def start_ftp_server(
       connection's TLS session (vsftpd ``require_ssl_reuse=YES``), with a 522 answer.
     - ``throttle_bytes_per_second`` slows data transfers in both directions.
     - ``cut_data_after_bytes`` closes a data connection after that many bytes, ``cuts`` times.
+    - ``hold_after_bytes``: the first file transfer (RETR or STOR, either way) that moves
+      that many bytes stops there and ``stats.held`` is set; it goes on when the test sets
+      ``stats.release`` (each client has a thread of its own: others are served meanwhile).
+      A test can then look at the world mid-transfer without racing the clock.
     - ``fake_names`` are added to every directory listing (hostile names no disk can hold).
     - ``refuse_cross_directory_rename`` / ``refuse_rename_overwrite`` mimic servers that
       cannot rename into another directory / onto an existing file.
@@ -253,14 +262,30 @@ def start_ftp_server(
             self.close()
             return True
 
+        def _maybe_hold(self, transferred: int) -> None:
+            if hold_after_bytes is None or transferred < hold_after_bytes:
+                return
+            if self.file_obj is None:
+                return  # a listing, not a file
+            with stats.lock:
+                if stats.held.is_set():
+                    return
+                stats.held.set()
+            if not self.file_obj.closed and self.file_obj.writable():
+                self.file_obj.flush()  # what arrived so far is on disk while held
+            # Bounded: a test that forgets to release fails on its client's timeout.
+            stats.release.wait(timeout=60)
+
         def send(self, data: bytes) -> int:
             sent: int = super().send(data)
-            self._maybe_cut(self.tot_bytes_sent)
+            if not self._maybe_cut(self.tot_bytes_sent):
+                self._maybe_hold(self.tot_bytes_sent)
             return sent
 
         def handle_read_event(self) -> None:  # what pyftpdlib's event loop calls
             super().handle_read_event()
-            self._maybe_cut(self.tot_bytes_received)
+            if not self._maybe_cut(self.tot_bytes_received):
+                self._maybe_hold(self.tot_bytes_received)
 
         def handle_ssl_established(self) -> None:
             from OpenSSL._util import lib as openssl  # SSL_session_reused is not in pyOpenSSL
@@ -451,6 +476,14 @@ def ssh_fingerprint(public_key_file: Path) -> str:
     return output.split()[1]
 
 
+# sshd's (LogLevel VERBOSE) lines for a connection's start and end, with the client port.
+_SSHD_OPENED = re.compile(r"^Connection from \S+ port (\d+) on ")
+_SSHD_CLOSED = re.compile(
+    r"^(?:Connection closed by|Disconnected from|Connection reset by|Timeout before"
+    r" authentication for|Received disconnect from)\b.*? port (\d+)\b"
+)
+
+
 @dataclass
 class SSHServer:
     """A running sshd with a chrooted, SFTP-only test user."""
@@ -492,9 +525,27 @@ class SSHServer:
         """Return what sshd logged so far (LogLevel VERBOSE)."""
         return self.log_file.read_text(errors="replace")
 
-    def failed_password_count(self) -> int:
-        """Return how many password attempts sshd rejected so far."""
-        return self.log().count("Failed password for")
+    def failed_password_count(self, since: int = 0) -> int:
+        """Return how many password attempts sshd rejected (after log offset ``since``)."""
+        return self.log()[since:].count("Failed password for")
+
+    def log_mark(self) -> int:
+        """The log's length now: pass it as ``since`` to look only at what comes after."""
+        return len(self.log())
+
+    def open_connections(self, since: int = 0) -> set[int]:
+        """Client ports of the connections opened after log offset ``since`` whose end
+        sshd has not logged yet. sshd logs a connection's lines (e.g. "Failed password")
+        in order, before its "Connection closed"/"Disconnected" line: once a client has
+        hung up and this set is empty, everything those connections did is in the log."""
+        opened: set[int] = set()
+        closed: set[int] = set()
+        for line in self.log()[since:].splitlines():
+            if match := _SSHD_OPENED.search(line):
+                opened.add(int(match[1]))
+            elif match := _SSHD_CLOSED.search(line):
+                closed.add(int(match[1]))
+        return opened - closed
 
     def chown_to_user(self, path: Path) -> None:
         """Give ``path`` to the SFTP test user (files created by the root test process)."""

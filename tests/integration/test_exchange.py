@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from pathlib import Path
 from typing import Any
 
@@ -118,8 +117,10 @@ def test_export_upload_appears_complete_once_a_day(exchange: Any) -> None:
 def test_poll_takes_settled_file_archives_it_and_uploads_its_report(
     exchange: Any, tmp_path: Path
 ) -> None:
-    """A file is taken only once unchanged for settle_seconds; it is applied, moved to
-    archive/ with NAME.report.csv next to it, and kept in the local archive."""
+    """A file is taken only once unchanged for settle_seconds (polls at 0 s and 0.9 s
+    leave it, the poll at 1 s takes it: the clock is passed in, nobody waits); it is
+    applied, moved to archive/ with NAME.report.csv next to it, and kept in the local
+    archive."""
     settings, store, case = exchange
     settings = make_settings(tmp_path, case, store_url=settings.store_url, settle_seconds=1)
     partner = settings.partners["acme"]
@@ -128,11 +129,12 @@ def test_poll_takes_settled_file_archives_it_and_uploads_its_report(
     name = "Shop-orders-csv-updated_5.1.2011.csv"
     fulfil(export.path, case.disk / "in" / name, case)
 
-    first = poll_once(store, settings, partner)
-    assert first.imports == []
-    assert (case.disk / "in" / name).exists()
-    time.sleep(1.1)
-    second = poll_once(store, settings, partner)
+    start = dt.datetime.now(dt.UTC)
+    for seconds in (0, 0.9):
+        early = poll_once(store, settings, partner, now=start + dt.timedelta(seconds=seconds))
+        assert early.imports == []
+        assert (case.disk / "in" / name).exists()
+    second = poll_once(store, settings, partner, now=start + dt.timedelta(seconds=1))
     assert [result.applied for result in second.imports] == [17]
     assert second.exit_code == 0
     assert shipped_count(store) == 17

@@ -7,7 +7,6 @@ import os
 import socket
 import ssl
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -30,41 +29,43 @@ def home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def slow_server(home: Path) -> Iterator[FTPServer]:
-    """An FTP server moving data at 512 KiB/s (pyftpdlib lets the first second go at full speed)."""
-    server = start_ftp_server(home, throttle_bytes_per_second=512 * 1024)
+def holding_server(home: Path) -> Iterator[FTPServer]:
+    """An FTP server that holds the first file transfer after 256 KiB until released."""
+    server = start_ftp_server(home, hold_after_bytes=256 * 1024)
     yield server
+    server.stats.release.set()
     server.stop()
 
 
-def test_a_reader_never_sees_the_final_name_during_a_slow_upload(
-    slow_server: FTPServer, tmp_path: Path
+def test_a_reader_never_sees_the_final_name_during_an_upload(
+    holding_server: FTPServer, tmp_path: Path
 ) -> None:
-    """While an upload is in flight only '.<name>.part' is listed; the name appears at the end."""
+    """While an upload is in flight only '.<name>.part' is listed; the name appears at the
+    end. The server holds the upload half-way, so the listing is taken mid-upload."""
     local = tmp_path / "big.csv"
     local.write_bytes(os.urandom(1280 * 1024))
-    seen: list[set[str]] = []
-    done = threading.Event()
+    outcome: dict[str, Any] = {}
 
-    def watch() -> None:
-        with open_transport("ftp", slow_server.params()) as reader:
-            while not done.is_set():
-                seen.append({entry.name for entry in reader.list("/")})
-                time.sleep(0.05)
-
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    try:
-        with open_transport("ftp", slow_server.params()) as writer:
+    def upload() -> None:
+        with open_transport("ftp", holding_server.params()) as writer:
             writer.upload(local, "/big.csv")
-            done.set()
+        outcome["done"] = True
+
+    uploader = threading.Thread(target=upload)
+    uploader.start()
+    try:
+        assert holding_server.stats.held.wait(timeout=30), "the upload never reached the server"
+        with open_transport("ftp", holding_server.params()) as reader:
+            during = {entry.name for entry in reader.list("/")}
     finally:
-        done.set()
-        watcher.join(timeout=10)
-    during = [names for names in seen if ".big.csv.part" in names]
-    assert during, "the reader never listed while the upload was running"
-    assert all("big.csv" not in names for names in during)
-    assert (slow_server.home / "big.csv").read_bytes() == local.read_bytes()
+        holding_server.stats.release.set()
+        uploader.join(timeout=60)
+    assert ".big.csv.part" in during
+    assert "big.csv" not in during
+    assert outcome.get("done")
+    with open_transport("ftp", holding_server.params()) as reader:
+        assert {entry.name for entry in reader.list("/")} == {"big.csv"}
+    assert (holding_server.home / "big.csv").read_bytes() == local.read_bytes()
 
 
 def test_listing_without_mlsd_uses_list(home: Path) -> None:

@@ -6,7 +6,6 @@ import base64
 import os
 import stat
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from structlog.testing import capture_logs
 from ftpbridge.errors import AuthenticationError, HostKeyError, TransportError
 from ftpbridge.transport import open_transport
 from ftpbridge.transport.sftp import fetch_host_key, fingerprint, trust_host_key
-from tests.servers import CuttingProxy, SSHServer, ssh_fingerprint, start_sshd
+from tests.servers import CuttingProxy, SSHServer, ssh_fingerprint, start_sshd, wait_for
 
 
 def _ssh_keygen_public(path: Path) -> Path:
@@ -127,17 +126,18 @@ def test_wrong_key_passphrase_is_an_authentication_error(sshd_server: SSHServer)
 
 def test_wrong_password_is_tried_exactly_once(sshd_server: SSHServer) -> None:
     """A refused password raises AuthenticationError after exactly one attempt (sshd's log)."""
-    before = sshd_server.failed_password_count()
+    mark = sshd_server.log_mark()
     params = sshd_server.params(password="not-the-password", retries=4)
     with pytest.raises(AuthenticationError) as caught, open_transport("sftp", params):
         pass
     assert caught.value.transient is False
-    # sshd logs the failure asynchronously; the client already had its answer.
-    for _ in range(50):
-        if sshd_server.failed_password_count() > before:
-            break
-        time.sleep(0.02)
-    assert sshd_server.failed_password_count() - before == 1
+    # sshd logs after the client had its answer: wait for the end of every connection the
+    # client opened, then count what they did.
+    wait_for(
+        lambda: sshd_server.failed_password_count(mark) and not sshd_server.open_connections(mark),
+        "sshd to log the end of the client's connections",
+    )
+    assert sshd_server.failed_password_count(since=mark) == 1
 
 
 def test_password_never_appears_in_repr_errors_or_logs(sshd_server: SSHServer) -> None:

@@ -1,12 +1,13 @@
-"""The reliability suite: quick or full, and the figures it records.
+"""The reliability suite: every case in every run, and the figures it records.
 
-``FTPBRIDGE_RELIABILITY=full`` runs every crash step on every transport, more races and
-many more hypothesis examples (``scripts/reliability`` sets it); unset, the normal test
-command runs a quick version of the same cases.
+The normal test command (CI) runs every case of this folder. ``FTPBRIDGE_RELIABILITY=full``
+(``scripts/reliability`` sets it) changes one thing only: the hypothesis fuzz tests try
+1000 examples each instead of a few dozen.
 
 Every case records what it injected and what it measured through the ``figures`` fixture;
 with ``FTPBRIDGE_RELIABILITY_RECORD=PATH`` the rows are appended to PATH as JSON lines,
-together with whether the test passed, and ``scripts/reliability`` sums them into a table.
+together with whether the test passed, and ``scripts/reliability`` sums them into a table
+(``summary.py``).
 Both variables are read when this file is imported: the autouse fixture of
 tests/conftest.py removes every ``FTPBRIDGE_*`` variable from each test's environment.
 """
@@ -46,21 +47,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 @dataclass
 class Figures:
     """What one test injected and measured. Rows: ``fault`` (one injected fault and what
-    the store said afterwards) and ``bad_input`` (inputs tried, unhandled exceptions)."""
+    was measured afterwards: a ``Tally``) and ``bad_input`` (inputs tried, and how many
+    were not handled: an exception, or a hostile input let through)."""
 
     test: str
     rows: list[dict[str, Any]] = field(default_factory=list)
 
-    def fault(self, case: str, measured: Tally | None = None, **extra: Any) -> None:
-        row: dict[str, Any] = {"kind": "fault", "case": case}
-        if measured is not None:
-            row.update(asdict(measured))
-        row.update(extra)
-        self.rows.append(row)
+    def fault(self, case: str, measured: Tally) -> None:
+        self.rows.append({"kind": "fault", "case": case, **asdict(measured)})
 
-    def bad_input(self, case: str, *, tried: int = 1, unhandled: int = 0, **extra: Any) -> None:
+    def bad_input(self, case: str, *, unhandled: int, tried: int = 1) -> None:
         self.rows.append(
-            {"kind": "bad_input", "case": case, "tried": tried, "unhandled": unhandled, **extra}
+            {"kind": "bad_input", "case": case, "tried": tried, "unhandled": unhandled}
         )
 
 

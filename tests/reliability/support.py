@@ -3,7 +3,9 @@ fulfiller's side (writing updated files onto the server's disk), and the checks 
 ends with: each file applied exactly once, no update lost, nothing half-written anywhere.
 
 The checks measure before they assert, so the figures (``scripts/reliability``) count what
-was really found: files lost, files applied twice, updates lost.
+was really found: files lost, files applied twice, updates lost, partial files left. An
+import is measured in the store (``tally``), an export in the partner's outbox
+(``export_tally``): the same figures, counted from what is there.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -224,14 +225,21 @@ def write_updated(
 
 @dataclass
 class Tally:
-    """What the store says about a case, measured: the figures the suite reports."""
+    """What a case left behind, measured: the figures the suite reports.
+
+    For imports (``tally``): files applied, lost or applied twice, and item updates lost,
+    read from the store. For exports (``export_tally``): files in the outbox, lost or sent
+    twice, and open items missing from them. ``partial_files``: temporary or incomplete
+    files seen or left anywhere (set by the checks that look for them). None: the figure
+    does not apply to the case (nothing was measured), never a zero written by hand."""
 
     files_expected: int
     files_applied: int
     files_lost: int
-    applied_twice: int
-    updates_expected: int
-    updates_lost: int
+    applied_twice: int | None
+    updates_expected: int | None
+    updates_lost: int | None
+    partial_files: int = 0
 
 
 def tally(store: Store, *, files: int, shipped: int, tracking: str = UPS) -> Tally:
@@ -295,15 +303,77 @@ def outbox_complete(site: Site, partner: str = "acme") -> list[str]:
     return problems
 
 
-def assert_clean(site: Site, figures: Any, case: str, *, files: int, shipped: int) -> None:
-    """The end of every case: measured, recorded, then asserted."""
-    measured = tally(site.store, files=files, shipped=shipped)
+def open_item_ids(store: Store, partner: str) -> set[str]:
+    """The ids of the partner's items an export must carry (neither shipped nor cancelled)."""
+    with store.connect() as connection:
+        rows = connection.exec_driver_sql(
+            driver_sql(
+                connection,
+                "select id from items where partner = ? and status not in ('shipped', 'cancelled')",
+            ),
+            (partner,),
+        ).fetchall()
+    return {str(item_id) for (item_id,) in rows}
+
+
+def export_tally(site: Site, partner: str = "acme", *, expected_items: set[str]) -> Tally:
+    """Measure an export cycle in the partner's outbox: one file expected today, complete
+    (byte for byte what ftpbridge wrote and recorded), carrying every item of
+    ``expected_items`` (the open items before the export: exporting acknowledges them).
+    A second complete file is an export sent twice; a temporary or incomplete file under
+    any name counts as partial."""
+    local = site.settings.state_dir / "outgoing" / partner
+    complete: list[Path] = []
+    partial = 0
+    for path in sorted(site.outbox(partner).iterdir()):
+        original = local / path.name
+        if path.name.startswith(".") or not original.exists():
+            partial += 1
+        elif original.read_bytes() != path.read_bytes():
+            partial += 1
+        else:
+            complete.append(path)
+    carried: set[str] = set()
+    for path in complete:
+        with path.open(encoding="utf-8", newline="") as handle:
+            carried |= {row["item_id"] for row in csv.DictReader(handle)}
+    return Tally(
+        files_expected=1,
+        files_applied=len(complete),
+        files_lost=max(0, 1 - len(complete)),
+        applied_twice=max(0, len(complete) - 1),
+        updates_expected=len(expected_items),
+        updates_lost=len(expected_items - carried),
+        partial_files=partial,
+    )
+
+
+def record_and_check(figures: Any, case: str, measured: Tally, detail: Any = None) -> None:
+    """Record ``measured`` for ``case``, then assert that nothing was lost, applied (or
+    sent) twice or left partial: the figures and the test say the same thing."""
     figures.fault(case, measured)
-    assert measured.files_lost == 0, measured
-    assert measured.applied_twice == 0, measured
-    assert measured.updates_lost == 0, measured
+    assert measured.files_lost == 0, (measured, detail)
+    assert not measured.applied_twice, (measured, detail)
+    assert not measured.updates_lost, (measured, detail)
+    assert measured.partial_files == 0, (measured, detail)
+
+
+def assert_clean(site: Site, figures: Any, case: str, *, files: int, shipped: int) -> None:
+    """The end of every import case: measured (store and leftovers), recorded, asserted."""
+    measured = tally(site.store, files=files, shipped=shipped)
     leftovers = no_partial_files(*site.disks.values(), site.settings.state_dir)
-    assert leftovers == [], leftovers
+    measured.partial_files = len(leftovers)
+    record_and_check(figures, case, measured, leftovers)
+
+
+def assert_export_clean(
+    site: Site, figures: Any, case: str, *, expected_items: set[str], partner: str = "acme"
+) -> None:
+    """The end of every export case: the outbox measured, recorded, asserted."""
+    measured = export_tally(site, partner, expected_items=expected_items)
+    leftovers = no_partial_files(site.settings.state_dir)
+    measured.partial_files += len(leftovers)
+    record_and_check(figures, case, measured, [*outbox_complete(site, partner), *leftovers])
 
 
 def archived(site: Site, name: str = UPDATED, partner: str = "acme") -> bool:
@@ -336,10 +406,9 @@ def acme_on(
 
 @dataclass
 class JobRun:
-    """One daemon job (``run_job``) run in-process, with what it logged and how long."""
+    """One daemon job (``run_job``) run in-process, with what it logged."""
 
     ok: bool | None
-    seconds: float
     logs: list[dict[str, Any]]
 
     def events(self, level: str | None = None) -> list[str]:
@@ -349,32 +418,45 @@ class JobRun:
             if level is None or entry.get("log_level") == level
         ]
 
+    def exceptions(self) -> list[dict[str, Any]]:
+        """Log entries that carry an exception (``logger.exception``: something unexpected
+        escaped the cycle's own error handling)."""
+        return [entry for entry in self.logs if entry.get("exc_info")]
+
+    def retries(self, partner: str | None = None) -> list[dict[str, Any]]:
+        """The transport's "retrying" warnings (one before each new attempt)."""
+        return [
+            entry
+            for entry in self.logs
+            if "retrying" in str(entry.get("event"))
+            and (partner is None or entry.get("partner") == partner)
+        ]
+
     def text(self) -> str:
         return "\n".join(repr(entry) for entry in self.logs)
 
 
 def job(site: Site, partner: str = "acme", kind: str = "poll") -> JobRun:
     """Run the daemon's own job function for ``partner`` once (records status, logs)."""
-    started = time.monotonic()
     with capture_logs(processors=[merge_contextvars]) as logs:
         ok = run_job(
             site.store, site.settings, site.partner(partner), kind, replica="reliability-test"
         )
-    return JobRun(ok, time.monotonic() - started, logs)
+    return JobRun(ok, logs)
 
 
 def jobs_side_by_side(site: Site, runs: dict[str, str]) -> dict[str, JobRun]:
     """Run several partners' jobs at once in threads, as the daemon's pool does, and
-    return each partner's JobRun (logs are shared: capture_logs is process-wide)."""
+    return each partner's JobRun (logs are shared, in the order they were written:
+    capture_logs is process-wide)."""
     results: dict[str, JobRun] = {}
 
     def one(partner: str, kind: str) -> None:
-        started = time.monotonic()
         with structlog.contextvars.bound_contextvars():
             ok = run_job(
                 site.store, site.settings, site.partner(partner), kind, replica="reliability"
             )
-        results[partner] = JobRun(ok, time.monotonic() - started, [])
+        results[partner] = JobRun(ok, [])
 
     with capture_logs(processors=[merge_contextvars]) as logs:
         threads = [

@@ -5,6 +5,10 @@ rejected_file) and never with an unhandled exception, and the store afterwards h
 exactly what the report says: as many items shipped as rows applied, one set of audit
 rows each, one ledger entry; nothing at all for a dry run or a file rejected as a whole.
 Each example starts from a fresh copy of a store with the sample orders.
+
+An exception out of ``import_file`` is counted, not raised: the run goes on, so the
+figure says how many inputs of the run crash the importer, and the test then fails on
+that figure, showing the smallest such input and its traceback.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ import datetime as dt
 import shutil
 import sqlite3
 import tempfile
+import traceback
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +56,26 @@ CELLS = {
 }
 
 
+@dataclass
+class Outcomes:
+    """What the examples of one test led to: statuses, and the inputs that made
+    ``import_file`` raise (with the traceback)."""
+
+    statuses: list[str] = field(default_factory=list)
+    unhandled: list[tuple[bytes, str]] = field(default_factory=list)
+
+    @property
+    def tried(self) -> int:
+        return len(self.statuses) + len(self.unhandled)
+
+    def describe_unhandled(self) -> str:
+        content, trace = min(self.unhandled, key=lambda pair: len(pair[0]))
+        return (
+            f"{len(self.unhandled)} of {self.tried} inputs made import_file raise;"
+            f" the smallest ({len(content)} bytes): {content!r}\n{trace}"
+        )
+
+
 class Template:
     """A migrated SQLite store with the sample orders, copied for each example."""
 
@@ -68,8 +94,9 @@ class Template:
         with sqlite3.connect(folder / "template.db") as connection:
             connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    def check(self, content: bytes, *, dry_run: bool) -> str:
-        """Import ``content`` into a fresh copy; assert the invariants; return the status."""
+    def check(self, content: bytes, *, dry_run: bool, outcomes: Outcomes) -> None:
+        """Import ``content`` into a fresh copy; assert the invariants; add the status to
+        ``outcomes`` (or the input, when import_file raised)."""
         with tempfile.TemporaryDirectory(dir=self.folder) as scratch:
             work = Path(scratch)
             shutil.copyfile(self.folder / "template.db", work / "store.db")
@@ -79,15 +106,19 @@ class Template:
                 path = work / "fuzz_updated.csv"
                 path.write_bytes(content)
                 report = work / "report.csv"
-                result = import_file(
-                    store,
-                    partner,
-                    partner_layout(self.settings, partner),
-                    path,
-                    dry_run=dry_run,
-                    report_path=report,
-                    now=NOW,
-                )
+                try:
+                    result = import_file(
+                        store,
+                        partner,
+                        partner_layout(self.settings, partner),
+                        path,
+                        dry_run=dry_run,
+                        report_path=report,
+                        now=NOW,
+                    )
+                except Exception:  # noqa: BLE001 - the figure this test exists for
+                    outcomes.unhandled.append((content, traceback.format_exc()))
+                    return
                 assert result.status in {"applied", "dry_run", "rejected_file"}, result
                 with report.open(encoding="utf-8", newline="") as handle:
                     lines = list(csv.reader(handle))
@@ -114,7 +145,7 @@ class Template:
                     assert (shipped, audit_rows, applied_files) == (0, 0, 0), result
                     if result.status == "rejected_file":
                         assert result.message and len(lines) == 2
-                return result.status
+                outcomes.statuses.append(result.status)
             finally:
                 store.close()
 
@@ -186,7 +217,7 @@ class _Buffer:
 
 def test_random_bytes_end_in_a_report(template: Template, figures: Figures) -> None:
     """Random bytes, alone or after a good header: a report, nothing partial."""
-    statuses: list[str] = []
+    outcomes = Outcomes()
 
     @FUZZ_SETTINGS
     @given(
@@ -197,27 +228,57 @@ def test_random_bytes_end_in_a_report(template: Template, figures: Figures) -> N
         dry_run=st.booleans(),
     )
     def run(prefix: bytes, body: bytes, dry_run: bool) -> None:
-        statuses.append(template.check(prefix + body, dry_run=dry_run))
+        template.check(prefix + body, dry_run=dry_run, outcomes=outcomes)
 
     try:
         run()
     finally:
-        figures.bad_input("hypothesis: random bytes", tried=len(statuses))
-    assert statuses
+        figures.bad_input(
+            "hypothesis: random bytes", tried=outcomes.tried, unhandled=len(outcomes.unhandled)
+        )
+    assert not outcomes.unhandled, outcomes.describe_unhandled()
+    assert outcomes.statuses
 
 
 def test_random_csv_shapes_end_in_a_report(template: Template, figures: Figures) -> None:
     """Random CSV shapes (headers, delimiters, quotes, encodings, broken endings): a
     report, and the store changed by exactly what it says."""
-    statuses: list[str] = []
+    outcomes = Outcomes()
 
     @FUZZ_SETTINGS
     @given(content=csv_files(), dry_run=st.booleans())
     def run(content: bytes, dry_run: bool) -> None:
-        statuses.append(template.check(content, dry_run=dry_run))
+        template.check(content, dry_run=dry_run, outcomes=outcomes)
 
     try:
         run()
     finally:
-        figures.bad_input("hypothesis: random CSV shapes", tried=len(statuses))
-    assert statuses
+        figures.bad_input(
+            "hypothesis: random CSV shapes", tried=outcomes.tried, unhandled=len(outcomes.unhandled)
+        )
+    assert not outcomes.unhandled, outcomes.describe_unhandled()
+    assert outcomes.statuses
+
+
+def test_an_importer_that_raises_is_counted_with_its_input(
+    template: Template, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The unhandled-exception figure counts for real: when import_file raises (a crash
+    point stands in for it on one input), that input is counted with its traceback, the
+    other examples still run, and the message names the smallest such input."""
+    real = import_file
+
+    def crashing(*args: Any, **kwargs: Any) -> Any:
+        if Path(args[3]).read_bytes().startswith(b"boom"):
+            raise RuntimeError("crash point")
+        return real(*args, **kwargs)
+
+    monkeypatch.setitem(globals(), "import_file", crashing)
+    outcomes = Outcomes()
+    good = b"order_id,item_id,shipped,shipped_date,carrier,tracking_number\r\n"
+    for content in (b"boom, a long one", good, b"boom"):
+        template.check(content, dry_run=True, outcomes=outcomes)
+    assert (outcomes.tried, outcomes.statuses, len(outcomes.unhandled)) == (3, ["dry_run"], 2)
+    message = outcomes.describe_unhandled()
+    assert message.startswith("2 of 3 inputs made import_file raise; the smallest (4 bytes)")
+    assert "b'boom'" in message and "RuntimeError: crash point" in message

@@ -35,12 +35,12 @@ def _migrate(store, revision: str, *, down: bool = False) -> None:
         (command.downgrade if down else command.upgrade)(config, revision)
 
 
-def test_0005_up_and_down_keeps_the_orders(store_url: str) -> None:
+def test_0005_up_and_down_keeps_the_orders(empty_store_url: str) -> None:
     """A store at 0004 with orders upgrades to 0005 (existing items get product_id "", the
     key table and the indexes appear), downgrades back to 0004 (they go, the orders stay),
     and upgrades again."""
     settings = build_settings({"partners": {"acme": {"default": True}}})
-    store = open_store(store_url, migrate=False)
+    store = open_store(empty_store_url, migrate=False)
     _migrate(store, "0004")
     with store.engine.begin() as connection:  # orders as 0004 kept them: no product_id
         connection.exec_driver_sql(
@@ -75,7 +75,7 @@ def test_0005_up_and_down_keeps_the_orders(store_url: str) -> None:
     with store.connect() as connection:
         assert connection.exec_driver_sql("SELECT count(*) FROM items").scalar() == 18
     store.close()
-    again = open_store(store_url)
+    again = open_store(empty_store_url)
     assert again.revision() == ("0005", "0005")
     from ftpbridge.store import api_keys
 

@@ -22,13 +22,15 @@ def stamp(connection: Any) -> Any:
     return timestamp_value(connection, utcnow())
 
 
-def test_a_store_with_imports_upgrades_to_the_newest_schema(store_url: str, tmp_path: Path) -> None:
+def test_a_store_with_imports_upgrades_to_the_newest_schema(
+    empty_store_url: str, tmp_path: Path
+) -> None:
     """A store at 0002 with orders, an applied import and its audit rows (which point at
     the ledger) upgrades to head on open, on SQLite and PostgreSQL, keeping every row.
 
     On SQLite the upgrade rebuilds the ledger table; with foreign keys enforced that used
     to fail with "FOREIGN KEY constraint failed" and left the store unusable."""
-    old = open_store(store_url, migrate=False)
+    old = open_store(empty_store_url, migrate=False)
     config = _alembic_config()
     with old.engine.begin() as connection:
         config.attributes["connection"] = connection
@@ -77,7 +79,7 @@ def test_a_store_with_imports_upgrades_to_the_newest_schema(store_url: str, tmp_
             )
     old.close()
 
-    store = open_store(store_url)
+    store = open_store(empty_store_url)
     assert store.revision()[0] == store.revision()[1]
     with store.connect() as connection:
         assert connection.execute(select(func.count()).select_from(audit)).scalar() == 4
@@ -107,7 +109,7 @@ def test_a_store_with_imports_upgrades_to_the_newest_schema(store_url: str, tmp_
 
 
 def test_0004_downgrades_back_to_an_audit_table_with_the_same_rows(
-    store_url: str, tmp_path: Path
+    empty_store_url: str, tmp_path: Path
 ) -> None:
     """An import's audit trail after 0004, downgraded to 0003: the audit table has one row
     per changed field, with the file's name and time filled in from the ledger."""
@@ -115,7 +117,7 @@ def test_0004_downgrades_back_to_an_audit_table_with_the_same_rows(
     from ftpbridge.files.layouts import load_layout
 
     settings = build_settings({"partners": {"acme": {"default": True}}})
-    store = open_store(store_url)
+    store = open_store(empty_store_url)
     load_orders(store, EXAMPLES, list(settings.partners.values()))
     path = tmp_path / "orders_updated_1.csv"
     path.write_text(
@@ -150,6 +152,6 @@ def test_0004_downgrades_back_to_an_audit_table_with_the_same_rows(
     assert [row[0] for row in after] == ["status", "shipped_date", "carrier", "tracking_number"]
     assert {row[3] for row in after} == {"orders_updated_1.csv"}
     store.close()
-    reopened = open_store(store_url)  # and up again to the newest
+    reopened = open_store(empty_store_url)  # and up again to the newest
     assert reopened.revision()[0] == reopened.revision()[1]
     reopened.close()

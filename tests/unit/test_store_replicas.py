@@ -25,6 +25,7 @@ from ftpbridge.store.items import iter_exportable
 from ftpbridge.store.locks import job_lock, lock_key
 from ftpbridge.store.schema import files
 from tests.postgres import PostgresServer
+from tests.servers import wait_for
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "orders.jsonl"
 NOW = dt.datetime(2026, 11, 23, 15, 0, tzinfo=dt.UTC)
@@ -72,16 +73,20 @@ def local_settings(tmp_path: Path, store_url: str) -> Settings:
 # --------------------------------------------------------------------------- migrations
 
 
-def test_migrations_create_the_newest_schema(store: Store) -> None:
+def test_migrations_create_the_newest_schema(empty_store_url: str) -> None:
     """An empty database is migrated to the newest revision on open, on both backends."""
-    current, head = store.revision()
+    store = open_store(empty_store_url)
+    try:
+        current, head = store.revision()
+    finally:
+        store.close()
     assert current == head == "0005"
 
 
-def test_upgrade_to_0003_keys_the_first_upload_of_each_day(store_url: str) -> None:
+def test_upgrade_to_0003_keys_the_first_upload_of_each_day(empty_store_url: str) -> None:
     """Upgrading a store with uploads from before 0003 gives each partner's day to its first
     upload, so an upgraded replica does not upload that day again; forced ones keep NULL."""
-    store = open_store(store_url, migrate=False)
+    store = open_store(empty_store_url, migrate=False)
     try:
         config = _alembic_config()
         with store.engine.begin() as connection:
@@ -300,12 +305,12 @@ def test_postgresql_lock_dies_with_its_session(two_replicas: Any) -> None:
         with second.connect() as connection:
             connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pids[0]})
             connection.commit()
-        deadline = dt.datetime.now() + dt.timedelta(seconds=10)
-        while dt.datetime.now() < deadline:
+
+        def lock_taken() -> bool:
             with job_lock(second, "acme", "poll") as taken:
-                if taken:
-                    break
-        assert taken
+                return taken
+
+        wait_for(lock_taken, "the lock of the terminated session to be free", timeout=10)
     finally:
         release.set()
         thread.join()

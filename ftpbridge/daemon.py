@@ -49,7 +49,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 
 from ftpbridge import sdnotify
-from ftpbridge.errors import AlreadyDoneError, ConfigError, FtpbridgeError, StoreError
+from ftpbridge.errors import (
+    EXIT_OK,
+    AlreadyDoneError,
+    ConfigError,
+    FtpbridgeError,
+    StoreError,
+)
 from ftpbridge.exchange.export import export_and_upload
 from ftpbridge.exchange.poll import poll_once
 from ftpbridge.settings import PartnerSettings, Settings, load_settings
@@ -428,7 +434,7 @@ class Daemon:
         if abandoned:
             # Every step is crash-safe: what is cut off here is redone at the next start.
             logger.warning("steps still running were abandoned", running=abandoned)
-            os._exit(0)
+            os._exit(EXIT_OK)
 
     def run(self) -> int:
         """Schedule, run until SIGTERM/SIGINT, return the exit code (0)."""
@@ -451,7 +457,7 @@ class Daemon:
         self.scheduler.start()
         control.join(timeout=STOP_GRACE_SECONDS + 2)
         logger.info("ftpbridge stopped")
-        return 0
+        return EXIT_OK
 
     def _started(self) -> None:
         sdnotify.ready()

@@ -28,6 +28,7 @@ from pyftpdlib.handlers import FTPHandler
 from pyftpdlib.servers import ThreadedFTPServer
 
 from ftpbridge.daemon import run_job
+from ftpbridge.errors import EXIT_OK
 from ftpbridge.exchange.status import partner_status, render
 from ftpbridge.files.intake import load_orders
 from ftpbridge.settings import Settings, build_settings
@@ -244,4 +245,4 @@ def run_demo(*, keep: bool, say: Callable[[str], None], folder: Path | None = No
         server.stop()
         if own_folder and not keep:
             shutil.rmtree(folder, ignore_errors=True)
-    return 0
+    return EXIT_OK

@@ -10,7 +10,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 
-from ftpbridge.errors import UsageError
+from ftpbridge.errors import EXIT_OK, UsageError
 from ftpbridge.files.exporting import ExportResult
 from ftpbridge.files.importing import ImportResult
 from ftpbridge.files.layouts import Layout, load_layout
@@ -64,7 +64,7 @@ class CycleOutcome:
 
     partner: str
     job: str
-    exit_code: int = 0
+    exit_code: int = EXIT_OK
     lines: list[str] = field(default_factory=list)
     imports: list[ImportResult] = field(default_factory=list)
     export: ExportResult | None = None

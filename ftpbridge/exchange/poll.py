@@ -24,7 +24,7 @@ from pathlib import Path
 
 import structlog
 
-from ftpbridge.errors import RemoteNotFoundError
+from ftpbridge.errors import EXIT_ATTENTION, RemoteNotFoundError
 from ftpbridge.exchange.partners import (
     CycleOutcome,
     partner_layout,
@@ -120,7 +120,7 @@ def poll_once(
             outcome.imports.append(result)
             outcome.lines.append(_describe(result))
             if result.status == "rejected_file" or result.rejected:
-                outcome.exit_code = max(outcome.exit_code, 1)
+                outcome.exit_code = max(outcome.exit_code, EXIT_ATTENTION)
     if not outcome.imports and not outcome.lines:
         outcome.lines.append(f"{partner.name}: no updated files waiting in {inbox}")
     return outcome
@@ -129,7 +129,7 @@ def poll_once(
 @contextlib.contextmanager
 def _staging(settings: Settings, partner: PartnerSettings) -> Iterator[Path]:
     """The partner's staging folder, held for one poll (polls of a partner on this machine
-    take turns: the daemon's and a manual ``poll --once``).
+    take turns: the daemon's and a manual ``poll``).
 
     Temporary files found there (``.NAME.*.part``: a download or report in progress) were
     left by a poll that was killed (the lock says no other poll runs): they are removed,

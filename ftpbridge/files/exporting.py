@@ -65,9 +65,7 @@ UNTRUSTED_FIELDS = frozenset(FIELDS) - {
     "carrier",
     "tracking_number",
 }
-_DANGEROUS_START = r"^[=+\-@\t\r]"
-_HARMLESS = r"\+[0-9\s()./\-]*|-[0-9]+(?:[.,][0-9]+)?"
-# The same rules as code points, checked a column at a time (see _formula_cells).
+# The rules of the module doc as code points, checked a column at a time (_formula_cells).
 _SIGNS = "=+-@\t\r"
 _DANGEROUS_CODES = np.array([ord(sign) for sign in _SIGNS], dtype=np.uint32)
 _PHONE_CODES = np.concatenate(
@@ -80,10 +78,12 @@ def _is_digit(codes: np.ndarray) -> np.ndarray:
 
 
 def _formula_cells(values: np.ndarray, joined: str | None = None) -> np.ndarray:
-    """Where a cell would run as a formula: it starts with a dangerous sign and is not a
+    r"""Where a cell would run as a formula: it starts with a dangerous sign and is not a
     phone number (``+`` then digits, whitespace and ``( ) . / -``) or a plain negative
-    number (``-`` then digits with at most one ``.`` or ``,`` between digits): the
-    regexes ``_DANGEROUS_START`` and ``_HARMLESS``, as numpy over code points.
+    number (``-`` then digits with at most one ``.`` or ``,`` between digits). As regexes:
+    dangerous is ``re.match(r"[=+\-@\t\r]", cell)`` and not
+    ``re.fullmatch(r"\+[0-9\s()./\-]*|-[0-9]+(?:[.,][0-9]+)?", cell)``; here as numpy
+    over code points.
     ``joined``: the values joined, when the caller has them already."""
     points = CodePoints.of(values, joined)
     first = points.first()

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.exc import IntegrityError
 
-from ftpbridge.errors import InputFileError, StoreError
+from ftpbridge.errors import EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, InputFileError, StoreError
 from ftpbridge.faults import crashpoint
 from ftpbridge.files.durable import atomic_output, replace_durably
 from ftpbridge.files.exporting import neutralise_formulas
@@ -73,8 +73,8 @@ class ImportResult:
     @property
     def exit_code(self) -> int:
         if self.status == "rejected_file":
-            return 2
-        return 1 if self.rejected else 0
+            return EXIT_USAGE
+        return EXIT_ATTENTION if self.rejected else EXIT_OK
 
 
 def default_report_path(path: Path) -> Path:

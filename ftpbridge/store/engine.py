@@ -263,14 +263,6 @@ def timestamp_value(connection: Connection, value: dt.datetime) -> Any:
     return value
 
 
-def date_value(connection: Connection, value: dt.date | str | None) -> Any:
-    """A date as the driver takes it: ISO ``YYYY-MM-DD`` text (SQLite stores that text;
-    psycopg sends text untyped, so PostgreSQL casts it to the date column)."""
-    if value is None or isinstance(value, str):
-        return value
-    return value.isoformat()
-
-
 def copy_rows(
     connection: Connection, table: str, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]
 ) -> None:

@@ -22,8 +22,6 @@ from ftpbridge.transport.base import (
     same_directory,
 )
 
-COPY_BUFFER = 1024 * 1024
-
 
 class LocalTransport:
     """A directory tree rooted at ``params.path``, behaving like a remote server."""

@@ -56,11 +56,6 @@ class Context:
     def partner(self, name: str) -> PartnerSettings:
         return self.settings.partner(name)
 
-    def layout(self, partner: PartnerSettings) -> Any:
-        from ftpbridge.files.layouts import load_layout
-
-        return load_layout(partner.layout, self.settings.resolve(self.settings.schemas_dir))
-
 
 def friendly_errors(function: F) -> F:
     """Turn ftpbridge errors into ``Error:``/``Try:`` lines and their exit code."""

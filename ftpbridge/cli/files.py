@@ -29,10 +29,11 @@ def export_command(
     """Export the partner's items waiting to ship to a CSV file."""
     import tempfile
 
+    from ftpbridge.exchange.partners import partner_layout
     from ftpbridge.files.exporting import export_partner
 
     settings = state.partner(partner)
-    layout = state.layout(settings)
+    layout = partner_layout(state.settings, settings)
     if upload:
         from ftpbridge.exchange.export import export_and_upload
         from ftpbridge.store.locks import job_lock
@@ -83,13 +84,12 @@ def import_command(
 ) -> None:
     """Import a fulfiller's updated FILE: validate every row, apply the good ones."""
     from ftpbridge.cli.render import print_import
-    from ftpbridge.files.importing import import_file
+    from ftpbridge.exchange.partners import partner_layout
+    from ftpbridge.files.importing import default_report_path, import_file
 
     settings = state.partner(partner)
     if not file.exists():
         raise UsageError(f"no file {file}", hint="check the path")
-    from ftpbridge.files.importing import default_report_path
-
     report_folder = (report or default_report_path(file)).parent
     if not os.access(report_folder, os.W_OK):
         raise UsageError(
@@ -99,7 +99,7 @@ def import_command(
     result = import_file(
         state.store,
         settings,
-        state.layout(settings),
+        partner_layout(state.settings, settings),
         file,
         dry_run=dry_run,
         report_path=report,

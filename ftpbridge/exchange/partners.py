@@ -48,6 +48,10 @@ def partner_transport(settings: Settings, partner: PartnerSettings) -> Transport
 
 
 def partner_layout(settings: Settings, partner: PartnerSettings) -> Layout:
+    """The partner's CSV layout (``layout`` in its table), from ``schemas_dir`` or shipped.
+
+    The one place a partner's layout is looked up: the cycles and the CLI's ``export`` and
+    ``import`` use it. Raises ConfigError for an unknown or invalid layout."""
     return load_layout(partner.layout, settings.resolve(settings.schemas_dir))
 
 

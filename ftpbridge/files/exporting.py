@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ftpbridge.files.durable import atomic_output, replace_durably, sha256_of
+from ftpbridge.durable import atomic_output, replace_durably, sha256_of
 from ftpbridge.files.formulas import neutralised
 from ftpbridge.files.layouts import FIELDS, Layout
 from ftpbridge.settings import PartnerSettings

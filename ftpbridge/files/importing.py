@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.exc import IntegrityError
 
+from ftpbridge.durable import atomic_output, replace_durably
 from ftpbridge.errors import EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, InputFileError, StoreError
 from ftpbridge.faults import crashpoint
-from ftpbridge.files.durable import atomic_output, replace_durably
 from ftpbridge.files.formulas import neutralise_formulas
 from ftpbridge.files.layouts import Layout
 from ftpbridge.files.reading import CsvShape, detect_shape, inspect_bytes, iter_chunks

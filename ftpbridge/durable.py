@@ -1,4 +1,11 @@
-"""Small helpers shared by export and import: hashing, atomic file writes, CSV dialect."""
+"""Local files that appear whole or not at all, and their sha256.
+
+A file is written under a temporary name in the folder of its final name, then renamed
+onto it: a rename within one folder is atomic, so a reader (or a crash) never sees half a
+file under the final name. ``temporary_beside`` is the one place that makes such a
+temporary file; exports, import reports, the transports' downloads and the poll's local
+archive all use it. ``replace_durably`` is the rename that also survives a power cut.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +15,12 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 HASH_BLOCK = 1 << 20
+# The temporary name is ".<name>.<random>.part": keep it under NAME_MAX (255 bytes) even
+# for a final name that is itself near the limit.
+_NAME_BYTES_KEPT = 200
+TEMPORARY_SUFFIX = ".part"
 
 
 def sha256_of(path: Path) -> tuple[str, int]:
@@ -25,24 +35,28 @@ def sha256_of(path: Path) -> tuple[str, int]:
 
 
 @contextlib.contextmanager
-def atomic_output(target: Path) -> Iterator[tuple[BinaryIO, Path]]:
-    """Write ``target`` through a temporary file in the same folder.
+def temporary_beside(target: Path) -> Iterator[Path]:
+    """Yield the path of a new, empty file in ``target``'s folder (created if missing),
+    named ``.<target name>.<random>.part``.
 
-    Yields (binary handle, temporary path). The caller renames the temporary path onto the
-    target when it is ready (so it can do that at the right moment of a transaction); if
-    the block raises, or the caller never renamed it, the temporary file is removed.
+    The caller writes it and renames it onto ``target`` when it is ready (``os.replace``,
+    or ``replace_durably``), at the moment of its choosing (inside a transaction, say).
+    Whatever is still under the temporary name when the block ends (it raised, or never
+    renamed) is removed; ``target`` is then left as it was.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
+    name = target.name.encode("utf-8", "surrogateescape")[:_NAME_BYTES_KEPT]
     descriptor, temporary = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".part", dir=target.parent
+        prefix="." + name.decode("utf-8", "ignore") + ".",
+        suffix=TEMPORARY_SUFFIX,
+        dir=target.parent,
     )
+    os.close(descriptor)
     path = Path(temporary)
     try:
-        with os.fdopen(descriptor, "wb") as handle:
-            yield handle, path
+        yield path
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+        path.unlink(missing_ok=True)
 
 
 def replace_durably(source: Path, target: Path) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import structlog
 
+from ftpbridge.durable import temporary_beside
 from ftpbridge.errors import EXIT_ATTENTION, RemoteNotFoundError
 from ftpbridge.exchange.partners import (
     CycleOutcome,
@@ -316,11 +317,7 @@ def _move_file(source: Path, target: Path) -> None:
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
-    try:
+    with temporary_beside(target) as temporary:
         shutil.copyfile(source, temporary)
         os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
     source.unlink()

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ftpbridge.durable import atomic_output, replace_durably, sha256_of
+from ftpbridge.durable import replace_durably, sha256_of, temporary_beside
 from ftpbridge.files.formulas import neutralised
 from ftpbridge.files.layouts import FIELDS, Layout
 from ftpbridge.settings import PartnerSettings
@@ -261,7 +261,11 @@ def export_partner(
     newline = "\r\n" if partner.line_ending == "crlf" else "\n"
     new_only = partner.export_mode == "new_only"
     exported_ids: list[str] = []
-    with store.begin() as connection, atomic_output(target) as (handle, temporary):
+    with (
+        store.begin() as connection,
+        temporary_beside(target) as temporary,
+        temporary.open("wb") as handle,
+    ):
         if partner.bom:
             handle.write("\ufeff".encode(partner.encoding))
         text = io.TextIOWrapper(handle, encoding=partner.encoding, errors="replace", newline="")

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.exc import IntegrityError
 
-from ftpbridge.durable import atomic_output, replace_durably
+from ftpbridge.durable import replace_durably, temporary_beside
 from ftpbridge.errors import EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, InputFileError, StoreError
 from ftpbridge.faults import crashpoint
 from ftpbridge.files.formulas import neutralise_formulas
@@ -146,7 +146,8 @@ def import_file(
     try:
         with (
             store.begin() as connection,
-            atomic_output(report_path) as (report_handle, report_temporary),
+            temporary_beside(report_path) as report_temporary,
+            report_temporary.open("wb") as report_handle,
         ):
             earlier = ledger.find_import(connection, partner.name, facts.sha256)
             if earlier is not None:  # another process took it while we read it
@@ -232,7 +233,10 @@ def _reject_file(
     result.message = message
     result.hint = hint
     if result.report_path is not None:
-        with atomic_output(result.report_path) as (handle, temporary):
+        with (
+            temporary_beside(result.report_path) as temporary,
+            temporary.open("wb") as handle,
+        ):
             writer = _ReportWriter(handle)
             reason = message + (f" ({hint})" if hint else "")
             writer.write_rows([("", "", "", REJECTED, reason)])

@@ -9,6 +9,7 @@ instead of turning into two made-up entries.
 from __future__ import annotations
 
 import ftplib
+import os
 import posixpath
 import re
 import socket
@@ -20,6 +21,7 @@ from typing import Any, Self, TypeVar
 
 import structlog
 
+from ftpbridge.durable import temporary_beside
 from ftpbridge.errors import (
     AuthenticationError,
     FtpbridgeError,
@@ -32,7 +34,6 @@ from ftpbridge.transport.base import (
     ConnectionParams,
     CrossDirectoryRenameError,
     RemoteFile,
-    atomic_local_file,
     part_path,
     retrying,
     safe_entries,
@@ -448,7 +449,7 @@ class FTPTransport:
 
         def operation(ftp: ftplib.FTP) -> int:
             expected = self._size(ftp, remote_path)
-            with atomic_local_file(local_path) as temporary:
+            with temporary_beside(local_path) as temporary:
                 with temporary.open("wb") as handle:
                     ftp.retrbinary(f"RETR {remote_path}", handle.write, blocksize=BLOCK_SIZE)
                 written = temporary.stat().st_size
@@ -457,6 +458,7 @@ class FTPTransport:
                         f"{self.kind}: download of {remote_path!r} from {self.describe()} "
                         f"stopped at {written} of {expected} bytes"
                     )
+                os.replace(temporary, local_path)
             return written
 
         result: int = self._run("download", remote_path, operation)

@@ -41,6 +41,7 @@ from paramiko.sftp import (
     int64,
 )
 
+from ftpbridge.durable import temporary_beside
 from ftpbridge.errors import (
     AuthenticationError,
     FtpbridgeError,
@@ -53,7 +54,6 @@ from ftpbridge.transport.base import (
     ConnectionParams,
     CrossDirectoryRenameError,
     RemoteFile,
-    atomic_local_file,
     part_path,
     retrying,
     safe_entries,
@@ -412,7 +412,7 @@ class SFTPTransport:
         """Fetch ``remote_path`` with bounded prefetch into ``local_path``; return its size."""
 
         def operation(sftp: paramiko.SFTPClient) -> int:
-            with atomic_local_file(local_path) as temporary:
+            with temporary_beside(local_path) as temporary:
                 with sftp.open(remote_path, "rb") as remote, temporary.open("wb") as handle:
                     expected = remote.stat().st_size or 0
                     _pipelined_read(sftp, remote, expected, handle, self._read_size)
@@ -422,6 +422,7 @@ class SFTPTransport:
                         f"sftp: download of {remote_path!r} from {self.describe()} stopped at "
                         f"{written} of {expected} bytes"
                     )
+                os.replace(temporary, local_path)
             return written
 
         result: int = self._run("download", remote_path, operation)

@@ -7,7 +7,9 @@ archive, report), ``check`` (the connection test) and ``status`` (how each partn
 
 from __future__ import annotations
 
+import itertools
 import posixpath
+from collections.abc import Container
 from dataclasses import dataclass, field
 
 from ftpbridge.errors import EXIT_OK, UsageError
@@ -53,6 +55,28 @@ def partner_layout(settings: Settings, partner: PartnerSettings) -> Layout:
     The one place a partner's layout is looked up: the cycles and the CLI's ``export`` and
     ``import`` use it. Raises ConfigError for an unknown or invalid layout."""
     return load_layout(partner.layout, settings.resolve(settings.schemas_dir))
+
+
+def free_name(name: str, taken: Container[str], tag: str = "") -> str:
+    """Return ``name`` when it is not in ``taken``, else the first free name made by putting
+    ``tag`` and then ``-2``, ``-3`` ... before the extension (what follows the last dot).
+
+    ``free_name("orders.csv", {"orders.csv", "orders-2.csv"})`` is ``"orders-3.csv"``; with
+    ``tag=".20261201T060000Z"`` the candidates are ``orders.20261201T060000Z.csv``, then
+    ``orders.20261201T060000Z-2.csv`` and so on. Used for a second export of a day (never
+    overwrite a file the fulfiller may not have fetched) and for archiving onto a name
+    already in the archive. Ends: at most ``len(taken) + 1`` candidates are tried.
+    """
+    if name not in taken:
+        return name
+    stem, dot, extension = name.rpartition(".")
+    if not dot:
+        stem, extension = name, ""
+    candidates = itertools.chain(
+        [f"{stem}{tag}{dot}{extension}"] if tag else [],
+        (f"{stem}{tag}-{number}{dot}{extension}" for number in itertools.count(2)),
+    )
+    return next(candidate for candidate in candidates if candidate not in taken)
 
 
 def remote_dir(base: str, relative: str) -> str:

@@ -17,7 +17,6 @@ import errno
 import fcntl
 import fnmatch
 import os
-import secrets
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,6 +27,7 @@ from ftpbridge.durable import temporary_beside
 from ftpbridge.errors import EXIT_ATTENTION, RemoteNotFoundError
 from ftpbridge.exchange.partners import (
     CycleOutcome,
+    free_name,
     partner_layout,
     partner_transport,
     remote_dir,
@@ -234,8 +234,10 @@ def _take(
         inbox, partner.errors_dir if result.status == "rejected_file" else partner.archive_dir
     )
     transport.makedirs(destination)
+    # A name taken only by its report is free: that report is ours, left by a crash between
+    # the report's upload and the move, and the file goes next to it.
     taken = {existing.name for existing in transport.list(destination)}
-    target_name = _free_name(name, taken, utcnow())
+    target_name = free_name(name, taken, tag=utcnow().strftime(".%Y%m%dT%H%M%SZ"))
     target = remote_join(destination, target_name)
     report_name = target_name + REPORT_SUFFIX
     # The report goes up before the file moves: a crash in between leaves the file in the
@@ -270,23 +272,6 @@ def _still_listed(transport: Transport, inbox: str, name: str) -> bool:
     """Whether ``name`` is still in the inbox: a server saying "not found" about a file it
     still lists means something else (some answer 550 for a refused permission)."""
     return any(entry.name == name for entry in transport.list(inbox))
-
-
-def _free_name(name: str, taken: set[str], now: dt.datetime) -> str:
-    """``name``, or ``name`` with a UTC time suffix before its extension when taken.
-
-    A report without its file is ours, left by a crash before the move: the name is free.
-    """
-    if name not in taken:
-        return name
-    stem, dot, suffix = name.rpartition(".")
-    if not dot:
-        stem, suffix = name, ""
-    stamp = now.strftime("%Y%m%dT%H%M%SZ")
-    candidate = f"{stem}.{stamp}{dot}{suffix}"
-    while candidate in taken:
-        candidate = f"{stem}.{stamp}-{secrets.token_hex(2)}{dot}{suffix}"
-    return candidate
 
 
 def _write_single_report(report: Path, reason: str, outcome: str = "rejected") -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,32 @@ def test_same_file_under_two_names_is_applied_once(exchange: Any) -> None:
     assert audit_rows == 17 * 4
     archived = sorted(path.name for path in (case.disk / "in" / "archive").iterdir())
     assert "a_updated_1.csv" in archived and "b_updated_1.csv" in archived
+
+
+def test_a_name_already_in_the_archive_gets_a_time_tag(exchange: Any) -> None:
+    """The same name sent again after the first was archived: the second is archived under
+    NAME.<UTC time>.csv with its own report, and the first stays as it was."""
+    settings, store, case = exchange
+    partner = settings.partners["acme"]
+    export = export_and_upload(store, settings, partner).export
+    assert export is not None
+    name = "orders_updated_again.csv"
+    fulfil(export.path, case.disk / "in" / name, case)
+    assert [result.status for result in poll_once(store, settings, partner).imports] == [
+        "applied"
+    ]
+    first = (case.disk / "in" / "archive" / name).read_bytes()
+    fulfil(export.path, case.disk / "in" / name, case, carrier="USPS")
+    assert [result.status for result in poll_once(store, settings, partner).imports] == [
+        "applied"
+    ]
+    archived = sorted(path.name for path in (case.disk / "in" / "archive").iterdir())
+    assert len(archived) == 4, archived
+    tagged = [entry for entry in archived if entry.startswith("orders_updated_again.2")]
+    assert len(tagged) == 2, archived
+    assert re.fullmatch(r"orders_updated_again\.\d{8}T\d{6}Z\.csv", min(tagged)), archived
+    assert max(tagged) == min(tagged) + ".report.csv"
+    assert (case.disk / "in" / "archive" / name).read_bytes() == first
 
 
 def test_file_rejected_as_a_whole_goes_to_errors_with_report(exchange: Any) -> None:

@@ -11,7 +11,6 @@ imports it (nothing was committed) or finds it already processed and archives it
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
 import errno
 import fcntl
@@ -33,7 +32,14 @@ from ftpbridge.exchange.partners import (
     remote_dir,
 )
 from ftpbridge.faults import crashpoint
-from ftpbridge.files.importing import ImportResult, import_file
+from ftpbridge.files.importing import (
+    ImportResult,
+    import_file,
+    refuse_unread,
+    too_large,
+    write_note_report,
+)
+from ftpbridge.files.validation import UNCHANGED
 from ftpbridge.settings import PartnerSettings, Settings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
@@ -181,25 +187,10 @@ def _take(
     limit = settings.daemon.max_file_bytes
     if entry.size is not None and entry.size > limit:
         # Rejected before it is read: never download what we would refuse anyway.
-        result = ImportResult(partner=partner.name, file_name=name, status="rejected_file")
-        result.message = (
-            f"{name} is {entry.size / 1e6:.1f} MB, over the limit of {limit / 1e6:.0f} MB"
-            " (max_file_bytes); it was not downloaded"
+        error = too_large(name, entry.size, limit, not_done="downloaded")
+        result = refuse_unread(
+            store, partner.name, name, entry.size, error, report_path=report, now=utcnow()
         )
-        result.hint = "split the file, or raise [daemon] max_file_bytes"
-        _write_single_report(report, result.message)
-        with store.begin() as connection:
-            result.file_id = ledger.record(
-                connection,
-                utcnow(),
-                partner=partner.name,
-                direction="import",
-                name=name,
-                sha256="",
-                size=entry.size,
-                state="rejected",
-                message=result.message,
-            )
     else:
         try:
             transport.download(remote, local)
@@ -221,7 +212,7 @@ def _take(
             source_name=name,
         )
         if result.status == "already_processed":
-            _write_single_report(report, result.message, "unchanged")
+            write_note_report(report, UNCHANGED, result.message)
     logger.info(
         "file imported",
         status=result.status,
@@ -272,13 +263,6 @@ def _still_listed(transport: Transport, inbox: str, name: str) -> bool:
     """Whether ``name`` is still in the inbox: a server saying "not found" about a file it
     still lists means something else (some answer 550 for a refused permission)."""
     return any(entry.name == name for entry in transport.list(inbox))
-
-
-def _write_single_report(report: Path, reason: str, outcome: str = "rejected") -> None:
-    with report.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\r\n")
-        writer.writerow(("row", "order_id", "item_id", "outcome", "reason"))
-        writer.writerow(("", "", "", outcome, reason))
 
 
 def _keep_locally(

@@ -81,6 +81,43 @@ def default_report_path(path: Path) -> Path:
     return path.with_name(path.name + ".report.csv")
 
 
+def too_large(name: str, size: int, limit: int, *, not_done: str) -> InputFileError:
+    """The error for a file of ``size`` bytes over ``limit`` (``max_file_bytes``);
+    ``not_done`` says what was spared: "read", "downloaded"."""
+    return InputFileError(
+        f"{name} is {size / 1e6:.1f} MB, over the limit of {limit / 1e6:.0f} MB"
+        f" (max_file_bytes); it was not {not_done}",
+        hint="split the file, or raise [daemon] max_file_bytes",
+    )
+
+
+def refuse_unread(
+    store: Store,
+    partner: str,
+    name: str,
+    size: int,
+    error: InputFileError,
+    *,
+    report_path: Path,
+    now: dt.datetime,
+) -> ImportResult:
+    """Record the file ``name`` as rejected as a whole without reading it (the poll refuses
+    a file over the size limit before downloading it), with its one-line report."""
+    result = ImportResult(partner=partner, file_name=name, status="rejected_file")
+    result.report_path = report_path
+    return _reject_file(store, result, error.message, error.hint, False, now, size)
+
+
+def write_note_report(path: Path, outcome: str, reason: str) -> None:
+    """Write a report of one line saying ``outcome`` and ``reason`` for the whole file (no
+    row: the file was rejected as a whole, or already processed), atomically."""
+    with temporary_beside(path) as temporary, temporary.open("wb") as handle:
+        writer = _ReportWriter(handle)
+        writer.write_rows([("", "", "", outcome, reason)])
+        writer.close()
+        replace_durably(temporary, path)
+
+
 def import_file(
     store: Store,
     partner: PartnerSettings,
@@ -113,16 +150,8 @@ def import_file(
             store, result, f"cannot read {name}: {exc.strerror}", None, dry_run, now, 0
         )
     if size > max_file_bytes:
-        return _reject_file(
-            store,
-            result,
-            f"{name} is {size / 1e6:.1f} MB, over the limit of {max_file_bytes / 1e6:.0f} MB"
-            " (max_file_bytes); it was not read",
-            "split the file, or raise [daemon] max_file_bytes",
-            dry_run,
-            now,
-            size,
-        )
+        error = too_large(name, size, max_file_bytes, not_done="read")
+        return _reject_file(store, result, error.message, error.hint, dry_run, now, size)
     try:
         facts = inspect_bytes(path)
         result.sha256 = facts.sha256
@@ -233,15 +262,7 @@ def _reject_file(
     result.message = message
     result.hint = hint
     if result.report_path is not None:
-        with (
-            temporary_beside(result.report_path) as temporary,
-            temporary.open("wb") as handle,
-        ):
-            writer = _ReportWriter(handle)
-            reason = message + (f" ({hint})" if hint else "")
-            writer.write_rows([("", "", "", REJECTED, reason)])
-            writer.close()
-            replace_durably(temporary, result.report_path)
+        write_note_report(result.report_path, REJECTED, message + (f" ({hint})" if hint else ""))
     if not dry_run:
         with store.begin() as connection:
             result.file_id = ledger.record(

@@ -205,6 +205,36 @@ def test_file_rejected_as_a_whole_goes_to_errors_with_report(exchange: Any) -> N
     assert shipped_count(store) == 0
 
 
+def test_a_file_over_the_size_limit_is_refused_without_downloading_it(
+    exchange: Any, tmp_path: Path
+) -> None:
+    """A listed size over max_file_bytes: the file goes to errors/ untouched, with a report
+    giving its size, the limit and what to do; it is recorded as rejected, never read."""
+    settings, store, case = exchange
+    settings = settings.model_copy(
+        update={"daemon": settings.daemon.model_copy(update={"max_file_bytes": 100})}
+    )
+    big = case.disk / "in" / "big_updated_1.csv"
+    big.write_bytes(b"order_id,item_id\r\n" + b"1,1001\r\n" * 100)
+    case.give(big)
+    outcome = poll_once(store, settings, settings.partners["acme"])
+    [result] = outcome.imports
+    assert result.status == "rejected_file"
+    assert outcome.exit_code == 1
+    assert not (settings.state_dir / "staging" / "acme" / big.name).exists()
+    errors = case.disk / "in" / "errors"
+    assert sorted(path.name for path in errors.iterdir()) == [big.name, big.name + ".report.csv"]
+    report = pd.read_csv(errors / (big.name + ".report.csv"), dtype=str, keep_default_na=False)
+    assert report["outcome"].tolist() == ["rejected"]
+    assert report["reason"][0] == (
+        "big_updated_1.csv is 0.0 MB, over the limit of 0 MB (max_file_bytes); it was not"
+        " downloaded (split the file, or raise [daemon] max_file_bytes)"
+    )
+    with store.connect() as connection:
+        states = connection.exec_driver_sql("select state from files where direction = 'import'")
+        assert [row[0] for row in states] == ["rejected"]
+
+
 def test_committed_but_not_archived_file_is_archived_not_applied_again(exchange: Any) -> None:
     """After a crash between commit and archive, the next poll archives the file and
     applies nothing twice."""

@@ -99,9 +99,13 @@ class StoreError(FtpbridgeError):
 
 
 class AlreadyDoneError(FtpbridgeError):
-    """Raised when an action was already done and repeating it needs an explicit ``--force``."""
+    """Raised when an action was already done and repeating it needs an explicit ``--force``.
 
-    exit_code = EXIT_USAGE
+    Not a failure: the command says what was done earlier and how to repeat it, and exits
+    0 (``export --upload`` from a daily cron job that ran twice must not raise an alarm).
+    """
+
+    exit_code = EXIT_OK
 
 
 class TransportError(FtpbridgeError):

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ftpbridge.cli.app import Context, friendly_errors, main, pass_state
-from ftpbridge.errors import UsageError
+from ftpbridge.errors import AlreadyDoneError, UsageError
 
 
 @main.command("export")
@@ -44,7 +44,12 @@ def export_command(
                     f"another ftpbridge is exporting {settings.name} right now",
                     hint="wait for it to finish (ftpbridge status shows the last export)",
                 )
-            outcome = export_and_upload(state.store, state.settings, settings, force=force)
+            try:
+                outcome = export_and_upload(state.store, state.settings, settings, force=force)
+            except AlreadyDoneError as done:
+                click.echo(done.message)
+                click.echo(f"To upload a second file anyway: {done.hint}")
+                sys.exit(done.exit_code)
         click.echo(outcome.summary)
         sys.exit(outcome.exit_code)
     if out == "-":

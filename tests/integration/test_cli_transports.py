@@ -61,6 +61,13 @@ def test_ftp_upload_poll_and_exit_codes(tmp_path: Path, ftp_server_without_mlsd:
     upload = run(config, "export", "--partner", "acme", "--upload")
     assert upload.returncode == 0, upload.stderr
     exported = next(folder.glob("orders_*.csv"))
+    # A daily cron job that runs twice: not an error; says what went out and how to force.
+    again = run(config, "export", "--partner", "acme", "--upload")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"already uploaded as {exported.name}" in again.stdout
+    assert "ftpbridge export --partner acme --upload --force" in again.stdout
+    assert again.stderr == ""
+    assert sorted(path.name for path in folder.glob("orders_*.csv")) == [exported.name]
     frame = pd.read_csv(exported, dtype=str, keep_default_na=False)
     frame["shipped"] = "yes"
     frame["shipped_date"] = pd.Timestamp.now(tz="UTC").date().isoformat()

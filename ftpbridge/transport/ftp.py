@@ -185,15 +185,33 @@ class _ReusingFTP_TLS(ftplib.FTP_TLS):  # named after the ftplib class it extend
 
     vsftpd (``require_ssl_reuse``) and FileZilla Server refuse data connections that do not
     reuse the session, as a guard against data-connection theft; ftplib does not do it.
+
+    Public API only: that data connections are protected is remembered here, from the
+    public ``prot_p`` call (ftplib keeps it in a private flag, ``_prot_p``; ftpbridge never
+    turns protection off again), and the data socket is wrapped with the context given
+    here and the control socket's public ``session``.
     """
 
+    def __init__(self, *, context: ssl.SSLContext, timeout: float) -> None:
+        super().__init__(context=context, timeout=timeout)
+        self._data_context = context
+        self._protected = False
+
+    def prot_p(self) -> str:
+        """Protect data connections (PROT P), and remember it."""
+        answer = super().prot_p()
+        self._protected = True
+        return answer
+
     def ntransfercmd(self, cmd: str, rest: int | str | None = None) -> tuple[socket.socket, int]:
+        """Open the data connection (plain FTP's), then TLS resuming the control session."""
         connection, size = ftplib.FTP.ntransfercmd(self, cmd, rest)  # noqa: S321  (TLS below)
-        if self._prot_p:  # type: ignore[attr-defined]  # ftplib private flag set by prot_p()
-            connection = self.context.wrap_socket(  # type: ignore[attr-defined]
+        if self._protected:
+            control = self.sock
+            connection = self._data_context.wrap_socket(
                 connection,
                 server_hostname=self.host,
-                session=self.sock.session,  # type: ignore[union-attr]
+                session=control.session if isinstance(control, ssl.SSLSocket) else None,
             )
         return connection, size
 

@@ -36,3 +36,16 @@ def test_the_licence_is_mit_and_shipped() -> None:
     assert "ftpbridge contributors" in text
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert project["project"]["license"] == {"text": "MIT"}
+
+
+def test_every_package_of_the_source_tree_is_shipped() -> None:
+    """pyproject.toml lists packages by hand: every folder of ftpbridge/ with an __init__.py
+    is among them (a subpackage left out would be missing from an installed ftpbridge)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    listed = set(project["tool"]["setuptools"]["packages"])
+    source = ROOT / "ftpbridge"
+    found = {
+        ".".join(("ftpbridge", *init.parent.relative_to(source).parts))
+        for init in source.rglob("__init__.py")
+    }
+    assert found - listed == set()

@@ -190,6 +190,23 @@ def test_a_name_already_in_the_archive_gets_a_time_tag(exchange: Any) -> None:
     assert (case.disk / "in" / "archive" / name).read_bytes() == first
 
 
+def test_poll_summaries_count_in_words_people_read(exchange: Any, tmp_path: Path) -> None:
+    """One file waiting to settle is "1 file", a file of one row is "1 row"."""
+    settings, store, case = exchange
+    export = export_and_upload(store, settings, settings.partners["acme"]).export
+    assert export is not None
+    one_row = pd.read_csv(export.path, dtype=str, keep_default_na=False).head(1)
+    one_row.to_csv(tmp_path / "first.csv", index=False)
+    fulfil(tmp_path / "first.csv", case.disk / "in" / "one_updated_1.csv", case)
+    slow = make_settings(tmp_path, case, store_url=settings.store_url, settle_seconds=3600)
+    waiting = poll_once(store, slow, slow.partners["acme"])
+    assert waiting.summary == (
+        "acme: 1 file still settling (unchanged for 3600 s before they are taken)"
+    )
+    taken = poll_once(store, settings, settings.partners["acme"])
+    assert taken.summary == "acme: one_updated_1.csv: 1 row: 1 applied, 0 unchanged, 0 rejected"
+
+
 def test_file_rejected_as_a_whole_goes_to_errors_with_report(exchange: Any) -> None:
     """A file missing a required column goes to errors/ with a report saying why."""
     settings, store, case = exchange

@@ -26,18 +26,11 @@ from sqlalchemy.exc import IntegrityError
 from ftpbridge.durable import replace_durably, temporary_beside
 from ftpbridge.errors import EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, InputFileError, StoreError
 from ftpbridge.faults import crashpoint
+from ftpbridge.files.duplicates import comparable, find_duplicates
 from ftpbridge.files.formulas import neutralise_formulas
 from ftpbridge.files.layouts import Layout
 from ftpbridge.files.reading import CsvShape, detect_shape, inspect_bytes, iter_chunks
-from ftpbridge.files.validation import (
-    APPLIED,
-    REJECTED,
-    UNCHANGED,
-    Rules,
-    comparable,
-    find_duplicates,
-    validate,
-)
+from ftpbridge.files.validation import APPLIED, REJECTED, UNCHANGED, Terms, validate
 from ftpbridge.readahead import read_ahead
 from ftpbridge.settings import PartnerSettings
 from ftpbridge.store import Store, ledger
@@ -165,7 +158,7 @@ def import_file(
     except InputFileError as exc:
         return _reject_file(store, result, exc.message, exc.hint, dry_run, now, size)
 
-    rules = Rules(
+    terms = Terms(
         partner=partner.name,
         date_formats=partner.date_formats,
         timezone=partner.timezone,
@@ -196,7 +189,7 @@ def import_file(
             result.file_id = file_id
             report = _ReportWriter(report_handle)
             for decided in _decided_chunks(
-                store, connection, path, shape, chunk_rows, duplicates, rules
+                store, connection, path, shape, chunk_rows, duplicates, terms
             ):
                 _apply_chunk(connection, decided, file_id, name, now, result)
                 report.write(decided)
@@ -370,7 +363,7 @@ def _decided_chunks(
     shape: CsvShape,
     chunk_rows: int,
     duplicates: pd.DataFrame,
-    rules: Rules,
+    terms: Terms,
 ) -> Iterator[pd.DataFrame]:
     """The file's chunks, read, looked up and validated: a chunk ahead in a thread with
     a connection of its own where the store allows one (see :mod:`ftpbridge.readahead`).
@@ -384,7 +377,7 @@ def _decided_chunks(
 
     def decide(reader: Any) -> Iterator[pd.DataFrame]:
         for chunk in iter_chunks(path, shape, chunk_rows=chunk_rows):
-            yield _decide_chunk(reader, chunk, duplicates, rules)
+            yield _decide_chunk(reader, chunk, duplicates, terms)
 
     if not store.reads_beside(connection):
         yield from decide(connection)
@@ -398,7 +391,7 @@ def _decided_chunks(
 
 
 def _decide_chunk(
-    connection: Any, chunk: pd.DataFrame, duplicates: pd.DataFrame, rules: Rules
+    connection: Any, chunk: pd.DataFrame, duplicates: pd.DataFrame, terms: Terms
 ) -> pd.DataFrame:
     if not duplicates.empty:
         marks = duplicates.reindex(chunk["row"])
@@ -409,7 +402,7 @@ def _decide_chunk(
     ids = chunk["item_id"].loc[chunk["item_id"] != ""].unique().tolist()
     state = pd.DataFrame.from_records(lookup(connection, ids), columns=list(LOOKUP_NAMES))
     state = state.set_index("item_id")
-    return validate(chunk, state, rules)
+    return validate(chunk, state, terms)
 
 
 def _apply_chunk(

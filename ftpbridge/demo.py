@@ -56,9 +56,10 @@ class EmbeddedFTPServer:
         authorizer = DummyAuthorizer()
         authorizer.add_user(USER, self.password, str(home), perm="elradfmwMT")
         handler = type(
-            "DemoHandler", (FTPHandler,), {"authorizer": authorizer, "banner": "ftpbridge demo"}
+            "DemoHandler",
+            (FTPHandler,),
+            {"authorizer": authorizer, "banner": "ftpbridge demo", "passive_ports": None},
         )
-        handler.passive_ports = None
         self.server = ThreadedFTPServer(("127.0.0.1", 0), handler)
         self.port = self.server.address[1]
         self.thread = threading.Thread(

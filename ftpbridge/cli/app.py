@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import click
 
@@ -20,7 +20,8 @@ from ftpbridge import __version__
 from ftpbridge.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, FtpbridgeError
 from ftpbridge.settings import PartnerSettings, Settings, load_settings
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class Context:
@@ -57,11 +58,11 @@ class Context:
         return self.settings.partner(name)
 
 
-def friendly_errors(function: F) -> F:
+def friendly_errors(function: Callable[P, R]) -> Callable[P, R]:
     """Turn ftpbridge errors into ``Error:``/``Try:`` lines and their exit code."""
 
     @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         context = click.get_current_context()
         state: Context | None = context.find_object(Context)
         try:
@@ -93,7 +94,7 @@ def friendly_errors(function: F) -> F:
             )
             context.exit(EXIT_INTERNAL)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 def _first_line(exc: BaseException) -> str:

@@ -53,8 +53,8 @@ def export_command(
         click.echo(outcome.summary)
         sys.exit(outcome.exit_code)
     if out == "-":
-        with tempfile.TemporaryDirectory() as folder:
-            result = export_partner(state.store, settings, layout, Path(folder))
+        with tempfile.TemporaryDirectory() as scratch:
+            result = export_partner(state.store, settings, layout, Path(scratch))
             with result.path.open("rb") as handle:
                 sys.stdout.flush()
                 sys.stdout.buffer.write(handle.read())

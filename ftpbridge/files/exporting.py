@@ -22,7 +22,7 @@ import datetime as dt
 import io
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -111,12 +111,14 @@ def _order_dates(values: np.ndarray, partner: PartnerSettings) -> np.ndarray:
     if _DATE_ONLY_FORMAT.fullmatch(partner.date_format):
         local = local.dt.normalize()
     codes, uniques = pd.factorize(local)
-    written = np.asarray(uniques.strftime(partner.date_format), dtype=object)
-    return written[codes]
+    days = pd.DatetimeIndex(uniques)  # what factorize gives for datetimes; typed as Index
+    written = days.strftime(partner.date_format).to_numpy(dtype=object)
+    texts: np.ndarray = written[codes]
+    return texts
 
 
 def _batch_columns(
-    rows: list[Any], layout: Layout, partner: PartnerSettings
+    rows: Sequence[Sequence[Any]], layout: Layout, partner: PartnerSettings
 ) -> list[tuple[np.ndarray, str | None]]:
     """The layout's columns for a batch of store rows (tuples in EXPORT_NAMES order), as
     arrays of text ready for the CSV writer, each with its values joined where known."""

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -383,7 +383,7 @@ def _decided_chunks(
         yield from decide(connection)
         return
 
-    def produce() -> Iterator[pd.DataFrame]:
+    def produce() -> Generator[pd.DataFrame, None, None]:
         with store.connect() as reader:
             yield from decide(reader)
 
@@ -445,4 +445,5 @@ def _apply_chunk(
                 "new_tracking_number",
             ]
         ].head(room)
-        result.preview.extend(preview.astype(object).to_dict("records"))
+        records = preview.astype(object).to_dict("records")
+        result.preview.extend(cast("list[dict[str, Any]]", records))  # column names: str

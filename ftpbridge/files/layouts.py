@@ -16,6 +16,7 @@ import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from ftpbridge.errors import ConfigError
@@ -167,7 +168,7 @@ def available(schemas_dir: Path | None = None) -> list[str]:
     return sorted(names)
 
 
-def _builtin_dir():  # type: ignore[no-untyped-def]
+def _builtin_dir() -> Traversable:
     return resources.files("ftpbridge._schemas")
 
 

@@ -93,7 +93,8 @@ def _parse_dates(values: pd.Series, formats: tuple[str, ...]) -> pd.Series:
             parsed = parsed.mask(todo & attempt.notna(), attempt)
         # A format with a time ("%m/%d/%Y %H:%M") still means a day: cut to the day, so
         # "tomorrow at 10:00" is not in the future and a re-sent row compares equal.
-        return parsed.dt.normalize().to_numpy(dtype="datetime64[s]")
+        days: np.ndarray = parsed.dt.normalize().to_numpy(dtype="datetime64[s]")
+        return days
 
     array = values.to_numpy(dtype=object)
     return pd.Series(per_distinct(array, parse), index=values.index, dtype="datetime64[s]")
@@ -130,7 +131,10 @@ class Rows:
     @cached_property
     def others_filled(self) -> np.ndarray:
         """shipped_date, carrier or tracking_number filled in."""
-        return (self.date_text != "") | (self.carrier_text != "") | (self.tracking_text != "")
+        filled: np.ndarray = (
+            (self.date_text != "") | (self.carrier_text != "") | (self.tracking_text != "")
+        )
+        return filled
 
     @cached_property
     def shipped_meaning(self) -> np.ndarray:
@@ -161,7 +165,8 @@ class Rows:
 
     @cached_property
     def was_shipped(self) -> np.ndarray:
-        return self.current_status == "shipped"
+        shipped: np.ndarray = self.current_status == "shipped"
+        return shipped
 
     @cached_property
     def dates(self) -> np.ndarray:
@@ -199,7 +204,10 @@ class Rows:
     @cached_property
     def checkable(self) -> np.ndarray:
         """Tracking numbers worth checking against their carrier's formats."""
-        return (self.tracking != "") & ~self.scientific & ~self.too_long & (self.carriers != "")
+        checkable: np.ndarray = (
+            (self.tracking != "") & ~self.scientific & ~self.too_long & (self.carriers != "")
+        )
+        return checkable
 
     @cached_property
     def tracking_check(self) -> tuple[np.ndarray, np.ndarray]:

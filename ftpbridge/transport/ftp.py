@@ -8,6 +8,7 @@ instead of turning into two made-up entries.
 
 from __future__ import annotations
 
+import builtins
 import ftplib
 import os
 import posixpath
@@ -203,7 +204,9 @@ class _ReusingFTP_TLS(ftplib.FTP_TLS):  # named after the ftplib class it extend
         self._protected = True
         return answer
 
-    def ntransfercmd(self, cmd: str, rest: int | str | None = None) -> tuple[socket.socket, int]:
+    def ntransfercmd(
+        self, cmd: str, rest: int | str | None = None
+    ) -> tuple[socket.socket, int | None]:
         """Open the data connection (plain FTP's), then TLS resuming the control session."""
         connection, size = ftplib.FTP.ntransfercmd(self, cmd, rest)  # noqa: S321  (TLS below)
         if self._protected:
@@ -370,7 +373,7 @@ class FTPTransport:
         )
         return safe_entries(entries, directory=directory, transport=self.describe())
 
-    def _list(self, ftp: ftplib.FTP, directory: str) -> list[RemoteFile]:
+    def _list(self, ftp: ftplib.FTP, directory: str) -> builtins.list[RemoteFile]:
         if self._has_mlst and not self._mlsd_refused:
             try:
                 lines = self._lines(ftp, f"MLSD {directory}")
@@ -394,7 +397,7 @@ class FTPTransport:
             return self._list_by_names(ftp, directory)
         return entries
 
-    def _list_by_names(self, ftp: ftplib.FTP, directory: str) -> list[RemoteFile]:
+    def _list_by_names(self, ftp: ftplib.FTP, directory: str) -> builtins.list[RemoteFile]:
         try:
             names = self._lines(ftp, f"NLST {directory}")
         except (ftplib.error_perm, ftplib.error_temp) as error:
@@ -415,7 +418,7 @@ class FTPTransport:
         return entries
 
     @staticmethod
-    def _lines(ftp: ftplib.FTP, command: str) -> list[str]:
+    def _lines(ftp: ftplib.FTP, command: str) -> builtins.list[str]:
         """Run a listing command; return its lines split on CRLF only (bare LF if no CRLF)."""
         ftp.voidcmd("TYPE A")
         chunks = []

@@ -94,10 +94,10 @@ def auth_failed(where: str, username: str, method: str, error: Exception) -> Aut
 def _private_key(path: Path, passphrase: str | None) -> paramiko.PKey:
     """Load the private key at ``path``, decrypted with ``passphrase`` if it is encrypted."""
     try:
-        # paramiko annotates the password as str, but hands it on to cryptography, which
-        # takes only bytes (a str fails for every encrypted key).
         password = passphrase.encode() if passphrase else None
-        return paramiko.PKey.from_path(path, password)  # type: ignore[arg-type]
+        # paramiko annotates the password as str but passes it to cryptography, which takes
+        # bytes only (a str fails for every encrypted key): the annotation is wrong.
+        return paramiko.PKey.from_path(path, password)  # type: ignore[arg-type]  # see above
     except paramiko.PasswordRequiredException as error:
         raise AuthenticationError(
             f"sftp: the private key {str(path)!r} is encrypted and no passphrase was given",

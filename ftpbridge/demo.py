@@ -27,8 +27,8 @@ from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.handlers import FTPHandler
 from pyftpdlib.servers import ThreadedFTPServer
 
-from ftpbridge.daemon import run_job
 from ftpbridge.errors import EXIT_OK
+from ftpbridge.exchange.jobs import run_job
 from ftpbridge.exchange.status import partner_status, render
 from ftpbridge.files.intake import load_orders
 from ftpbridge.settings import Settings, build_settings

@@ -2,7 +2,8 @@
 
 The exchange package is the only place where a transport, a file and the store meet:
 ``export`` (export, then upload atomically), ``poll`` (list, settle, download, import,
-archive, report), ``check`` (the connection test) and ``status`` (how each partner does).
+archive, report), ``check`` (the connection test), ``status`` (how each partner does) and
+``jobs`` (a cycle as the service runs it).
 """
 
 from __future__ import annotations

@@ -90,7 +90,8 @@ def import_command(
     """Import a fulfiller's updated FILE: validate every row, apply the good ones."""
     from ftpbridge.cli.render import print_import
     from ftpbridge.exchange.partners import partner_layout
-    from ftpbridge.files.importing import default_report_path, import_file
+    from ftpbridge.files.importing import import_file
+    from ftpbridge.files.reports import default_report_path
 
     settings = state.partner(partner)
     if not file.exists():

@@ -33,13 +33,8 @@ from ftpbridge.exchange.partners import (
     remote_dir,
 )
 from ftpbridge.faults import crashpoint
-from ftpbridge.files.importing import (
-    ImportResult,
-    import_file,
-    refuse_unread,
-    too_large,
-    write_note_report,
-)
+from ftpbridge.files.importing import ImportResult, import_file, refuse_unread, too_large
+from ftpbridge.files.reports import write_note_report
 from ftpbridge.files.validation import UNCHANGED
 from ftpbridge.settings import PartnerSettings, Settings
 from ftpbridge.store import Store, ledger

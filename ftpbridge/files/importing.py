@@ -11,7 +11,6 @@ and a hash of each row (to find the same item on several rows), then to validate
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
@@ -19,17 +18,16 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any, cast
 
-import numpy as np
 import pandas as pd
 from sqlalchemy.exc import IntegrityError
 
 from ftpbridge.durable import replace_durably, temporary_beside
 from ftpbridge.errors import EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, InputFileError, StoreError
 from ftpbridge.faults import crashpoint
-from ftpbridge.files.duplicates import comparable, find_duplicates
-from ftpbridge.files.formulas import neutralise_formulas
+from ftpbridge.files.duplicates import duplicate_rows
 from ftpbridge.files.layouts import Layout
 from ftpbridge.files.reading import CsvShape, detect_shape, inspect_bytes, iter_chunks
+from ftpbridge.files.reports import ReportWriter, default_report_path, write_note_report
 from ftpbridge.files.validation import APPLIED, REJECTED, UNCHANGED, Terms, validate
 from ftpbridge.readahead import read_ahead
 from ftpbridge.settings import PartnerSettings
@@ -40,9 +38,7 @@ from ftpbridge.store.items import LOOKUP_NAMES, AuditSource, apply_shipments, lo
 # 50,000 rows a chunk: a million-line import peaks at about 250 MB RSS (100,000: 360 MB)
 # and takes as long (the per-chunk statements are few; measured with python -m bench).
 CHUNK_ROWS = 50_000
-REPORT_COLUMNS = ("row", "order_id", "item_id", "outcome", "reason")
 PREVIEW_LIMIT = 200
-_ECHOED = ("order_id", "item_id")  # report columns copied from the partner's cells
 
 
 @dataclass
@@ -70,10 +66,6 @@ class ImportResult:
         return EXIT_ATTENTION if self.rejected else EXIT_OK
 
 
-def default_report_path(path: Path) -> Path:
-    return path.with_name(path.name + ".report.csv")
-
-
 def too_large(name: str, size: int, limit: int, *, not_done: str) -> InputFileError:
     """The error for a file of ``size`` bytes over ``limit`` (``max_file_bytes``);
     ``not_done`` says what was spared: "read", "downloaded"."""
@@ -99,16 +91,6 @@ def refuse_unread(
     result = ImportResult(partner=partner, file_name=name, status="rejected_file")
     result.report_path = report_path
     return _reject_file(store, result, error.message, error.hint, False, now, size)
-
-
-def write_note_report(path: Path, outcome: str, reason: str) -> None:
-    """Write a report of one line saying ``outcome`` and ``reason`` for the whole file (no
-    row: the file was rejected as a whole, or already processed), atomically."""
-    with temporary_beside(path) as temporary, temporary.open("wb") as handle:
-        writer = _ReportWriter(handle)
-        writer.write_rows([("", "", "", outcome, reason)])
-        writer.close()
-        replace_durably(temporary, path)
 
 
 def import_file(
@@ -153,7 +135,7 @@ def import_file(
         if earlier is not None:
             return _already(result, earlier)
         shape = detect_shape(path, facts, layout)
-        duplicates = _duplicate_rows(path, shape, chunk_rows)
+        duplicates = duplicate_rows(path, shape, chunk_rows)
         crashpoint("parse")
     except InputFileError as exc:
         return _reject_file(store, result, exc.message, exc.hint, dry_run, now, size)
@@ -187,7 +169,7 @@ def import_file(
                 local_path=str(path),
             )
             result.file_id = file_id
-            report = _ReportWriter(report_handle)
+            report = ReportWriter(report_handle)
             for decided in _decided_chunks(
                 store, connection, path, shape, chunk_rows, duplicates, terms
             ):
@@ -270,90 +252,6 @@ def _reject_file(
                 message=message,
             )
     return result
-
-
-class _ReportWriter:
-    """The per-row report, as CSV (UTF-8, CRLF) streamed chunk by chunk."""
-
-    def __init__(self, handle: Any) -> None:
-        import io
-
-        self._text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
-        csv.writer(self._text, lineterminator="\r\n").writerow(REPORT_COLUMNS)
-
-    def write(self, decided: pd.DataFrame) -> None:
-        # What to_csv writes through, given the columns directly: the same bytes, faster.
-        # The ids are echoed from the partner's file and the report is opened in a
-        # spreadsheet: a cell like =HYPERLINK(...) is written as text (CSV injection).
-        columns = [
-            (neutralise_formulas(decided[name]) if name in _ECHOED else decided[name]).to_numpy(
-                dtype=object
-            )
-            for name in REPORT_COLUMNS
-        ]
-        csv.writer(self._text, lineterminator="\r\n").writerows(zip(*columns, strict=True))
-
-    def write_rows(self, rows: list[tuple[Any, ...]]) -> None:
-        csv.writer(self._text, lineterminator="\r\n").writerows(rows)
-
-    def close(self) -> None:
-        self._text.flush()
-        self._text.detach()
-
-
-def _signature(chunk: pd.DataFrame) -> pd.Series:
-    # Compared by meaning: "TRUE"/"yes", "ups"/"UPS", "1z5r 8939..."/"1Z5R8939..." agree.
-    return pd.util.hash_pandas_object(comparable(chunk), index=False)
-
-
-def _duplicate_rows(path: Path, shape: CsvShape, chunk_rows: int) -> pd.DataFrame:
-    """First pass: rows naming an item that another row names too (usually none).
-
-    What it keeps per row is a 64-bit hash of the item id and the row number, in numpy
-    arrays (16 bytes a row: 16 MB for a million rows, no Python strings). Rows whose hash
-    occurs more than once are candidates; only when there are any is the file read once
-    more, keeping just those rows with their text, so that the ids themselves decide
-    (two ids may share a hash) and their values are compared by meaning.
-    """
-    hashes: list[np.ndarray] = []
-    rows: list[np.ndarray] = []
-    for chunk in iter_chunks(path, shape, chunk_rows=chunk_rows, fields=("item_id",)):
-        named = (chunk["item_id"] != "").to_numpy(dtype=bool)
-        item_ids = chunk["item_id"].to_numpy(dtype=object)[named]
-        hashes.append(pd.util.hash_array(item_ids, categorize=False))
-        rows.append(chunk["row"].to_numpy(dtype=np.int64)[named])
-    candidates = _rows_with_repeated_hash(hashes, rows)
-    if candidates.size == 0:
-        return find_duplicates(pd.DataFrame({"item_id": [], "signature": [], "row": []}))
-    keys = []
-    for chunk in iter_chunks(path, shape, chunk_rows=chunk_rows):
-        chosen = chunk[np.isin(chunk["row"].to_numpy(dtype=np.int64), candidates)]
-        if not chosen.empty:
-            keys.append(
-                pd.DataFrame(
-                    {
-                        "item_id": chosen["item_id"],
-                        "signature": _signature(chosen),
-                        "row": chosen["row"],
-                    }
-                )
-            )
-    return find_duplicates(pd.concat(keys, ignore_index=True)).set_index("row")
-
-
-def _rows_with_repeated_hash(hashes: list[np.ndarray], rows: list[np.ndarray]) -> np.ndarray:
-    """The row numbers whose hash occurs more than once, sorted."""
-    if not hashes:
-        return np.empty(0, dtype=np.int64)
-    every_hash = np.concatenate(hashes)
-    every_row = np.concatenate(rows)
-    order = np.argsort(every_hash, kind="stable")
-    ordered = every_hash[order]
-    same_as_next = ordered[1:] == ordered[:-1]
-    repeated = np.zeros(ordered.size, dtype=bool)
-    repeated[1:] |= same_as_next
-    repeated[:-1] |= same_as_next
-    return np.sort(every_row[order[repeated]])
 
 
 def _decided_chunks(

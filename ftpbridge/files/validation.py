@@ -13,8 +13,6 @@ of them, so that every problem of a row is reported at once.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,69 +29,11 @@ from ftpbridge.files.rows import (
     quoted,
     text_column,
 )
-from ftpbridge.textarrays import strip
+from ftpbridge.files.verdicts import NOTE, Verdict, Verdicts, append_reason
 
 APPLIED, UNCHANGED, REJECTED = "applied", "unchanged", "rejected"
 
 __all__ = ["APPLIED", "REJECTED", "RULES", "UNCHANGED", "Terms", "Verdict", "validate"]
-
-
-# A reason: fixed text, or a function of the rows it is for (positions in the chunk) that
-# returns their texts. Texts that quote a row's values are built for those rows only:
-# most rows of a file are fine and need none.
-Reason = str | Callable[[np.ndarray], np.ndarray]
-NOTE = "note"  # a Verdict that adds its reason to the rows still undecided, deciding nothing
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """What a rule says about the rows in ``rows`` (a bool mask over the chunk): their
-    ``outcome`` and why, or (``outcome == NOTE``) a remark for those still undecided."""
-
-    rows: np.ndarray
-    outcome: str
-    reason: Reason
-
-
-def _texts_for(rows: np.ndarray, reason: Reason) -> Any:
-    return reason if isinstance(reason, str) else reason(rows)
-
-
-def _append(texts: np.ndarray, mask: np.ndarray, reason: Reason) -> None:
-    """Add ``reason`` to ``texts`` where ``mask`` is set, after a "; " where there is one."""
-    rows = np.flatnonzero(mask)
-    if rows.size == 0:
-        return
-    before = texts[rows]
-    texts[rows] = np.where(before == "", "", before + "; ") + _texts_for(rows, reason)
-
-
-class Verdicts:
-    """Per-row outcome and reason: the first decision for a row wins, notes accumulate."""
-
-    def __init__(self, size: int) -> None:
-        self.outcome = np.full(size, "", dtype=object)
-        self.reason = np.full(size, "", dtype=object)
-        self.note = np.full(size, "", dtype=object)
-        self.open = np.ones(size, dtype=bool)
-
-    def apply(self, verdict: Verdict) -> None:
-        if verdict.outcome == NOTE:
-            _append(self.note, verdict.rows & self.open, verdict.reason)
-            return
-        rows = np.flatnonzero(verdict.rows & self.open)
-        if rows.size == 0:
-            return
-        self.outcome[rows] = verdict.outcome
-        self.reason[rows] = _texts_for(rows, verdict.reason)
-        self.open[rows] = False
-
-    def finished(self) -> tuple[np.ndarray, np.ndarray]:
-        reason = self.reason.copy()
-        noted = np.flatnonzero(self.note != "")
-        if noted.size:
-            reason[noted] = reason[noted] + "; " + self.note[noted]
-        return self.outcome, strip(reason, "; ")
 
 
 Rule = Callable[[Rows], Iterator[Verdict]]
@@ -222,7 +162,7 @@ def shipment_fields(rows: Rows) -> Iterator[Verdict]:
     problems = np.full(rows.size, "", dtype=object)
     for check in FIELD_CHECKS:
         for verdict in check(rows):
-            _append(problems, verdict.rows, verdict.reason)
+            append_reason(problems, verdict.rows, verdict.reason)
     yield Verdict(problems != "", REJECTED, lambda at: problems[at])
 
 

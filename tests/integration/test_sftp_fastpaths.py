@@ -45,7 +45,7 @@ def folder(sshd_server: SSHServer, request: pytest.FixtureRequest) -> Iterator[t
     yield disk, f"{sshd_server.remote_root}/{name}"
 
 
-def _round_trip(sshd_server: SSHServer, folder: tuple[Path, str], tmp_path: Path) -> bool | None:
+def _round_trip(sshd_server: SSHServer, folder: tuple[Path, str], tmp_path: Path) -> bool:
     """Upload, list, download and rename a 5 MB file; check every byte; return which paths
     the session used."""
     disk, remote = folder
@@ -57,7 +57,7 @@ def _round_trip(sshd_server: SSHServer, folder: tuple[Path, str], tmp_path: Path
         listed = {entry.name: entry.size for entry in transport.list(remote)}
         written = transport.download(f"{remote}/a.bin", tmp_path / "down.bin")
         transport.rename(f"{remote}/a.bin", f"{remote}/b.bin")
-        fast = transport.uses_fast_paths  # type: ignore[attr-defined]
+        fast = transport._session.paths.fast  # type: ignore[attr-defined]  # the session's
     assert listed == {"a.bin": len(content)}
     assert written == len(content)
     assert (tmp_path / "down.bin").read_bytes() == content

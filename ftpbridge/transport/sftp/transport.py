@@ -67,11 +67,6 @@ class SFTPTransport:
         """Return ``sftp://user@host:port``; never a secret."""
         return f"sftp://{self._params.username}@{self._params.host}:{self._port}"
 
-    @property
-    def uses_fast_paths(self) -> bool | None:
-        """Whether the open session uses the fast paths (None: not connected)."""
-        return self._session.paths.fast if self._session is not None else None
-
     # --- connection
 
     def __enter__(self) -> Self:

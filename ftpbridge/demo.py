@@ -29,7 +29,8 @@ from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.handlers import FTPHandler
 from pyftpdlib.servers import ThreadedFTPServer
 
-from ftpbridge.daemon import run_job
+from ftpbridge.errors import EXIT_OK
+from ftpbridge.exchange.jobs import run_job
 from ftpbridge.exchange.status import partner_status, render
 from ftpbridge.files.intake import load_orders
 from ftpbridge.settings import Settings, build_settings
@@ -59,9 +60,10 @@ class EmbeddedFTPServer:
         authorizer = DummyAuthorizer()
         authorizer.add_user(USER, self.password, str(home), perm="elradfmwMT")
         handler = type(
-            "DemoHandler", (FTPHandler,), {"authorizer": authorizer, "banner": "ftpbridge demo"}
+            "DemoHandler",
+            (FTPHandler,),
+            {"authorizer": authorizer, "banner": "ftpbridge demo", "passive_ports": None},
         )
-        handler.passive_ports = None
         self.server = ThreadedFTPServer(("127.0.0.1", 0), handler)
         self.port = self.server.address[1]
         self.thread = threading.Thread(
@@ -279,4 +281,4 @@ def run_demo(*, keep: bool, say: Callable[[str], None], folder: Path | None = No
         server.stop()
         if own_folder and not keep:
             shutil.rmtree(folder, ignore_errors=True)
-    return 0
+    return EXIT_OK

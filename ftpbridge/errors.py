@@ -5,22 +5,27 @@ file, row, column, key or server concerned, says what is wrong and, where we can
 what to do (``hint``). The CLI prints ``Error: <message>`` and ``Try: <hint>``; it never
 prints a traceback for any of these.
 
-Exit codes (documented in the README):
+Exit codes (documented in the README; the CLI uses these names, never the numbers):
 
 ====  ==============================================================================
-0     everything worked (or there was nothing to do)
-1     some rows or files were rejected; the rest was applied
+0     everything worked (or there was nothing to do, or it was already done)
+1     some rows or files were rejected, the rest was applied; ``status``: a partner
+      is alerting or stale
 2     usage or configuration error, or a file rejected as a whole
 3     a server (FTP/FTPS/SFTP) or the store could not be used
+70    internal error: a bug in ftpbridge (the message says how to report it)
+130   interrupted (Ctrl+C)
 ====  ==============================================================================
 """
 
 from __future__ import annotations
 
 EXIT_OK = 0
-EXIT_REJECTED_ROWS = 1
+EXIT_ATTENTION = 1
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
+EXIT_INTERNAL = 70  # EX_SOFTWARE in sysexits.h
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl+C
 
 
 class FtpbridgeError(Exception):
@@ -94,9 +99,13 @@ class StoreError(FtpbridgeError):
 
 
 class AlreadyDoneError(FtpbridgeError):
-    """Raised when an action was already done and repeating it needs an explicit ``--force``."""
+    """Raised when an action was already done and repeating it needs an explicit ``--force``.
 
-    exit_code = EXIT_USAGE
+    Not a failure: the command says what was done earlier and how to repeat it, and exits
+    0 (``export --upload`` from a daily cron job that ran twice must not raise an alarm).
+    """
+
+    exit_code = EXIT_OK
 
 
 class TransportError(FtpbridgeError):

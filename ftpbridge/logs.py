@@ -142,7 +142,9 @@ class _PriorityPrefix:
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> str:
         level = str(event_dict.get("level", method_name)).lower()
         priority = _JOURNALD_PRIORITY.get(level, 6)
-        return f"<{priority}>{self._renderer(logger, method_name, event_dict)}"
+        rendered = self._renderer(logger, method_name, event_dict)
+        text = rendered.decode("utf-8") if isinstance(rendered, bytes) else str(rendered)
+        return f"<{priority}>{text}"
 
 
 class _BoundLogger(structlog.stdlib.BoundLogger):

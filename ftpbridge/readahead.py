@@ -16,8 +16,8 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Callable, Iterator
-from typing import TypeVar
+from collections.abc import Callable, Generator, Iterator
+from typing import TypeVar, cast
 
 T = TypeVar("T")
 
@@ -25,7 +25,9 @@ _END = object()
 _POLL_SECONDS = 0.05
 
 
-def read_ahead(produce: Callable[[], Iterator[T]], *, depth: int = 1) -> Iterator[T]:
+def read_ahead(
+    produce: Callable[[], Generator[T, None, None]], *, depth: int = 1
+) -> Iterator[T]:
     """Yield what ``produce()`` yields, computed in a thread up to ``depth`` items ahead."""
     handoff: queue.Queue[tuple[object, BaseException | None]] = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -59,7 +61,7 @@ def read_ahead(produce: Callable[[], Iterator[T]], *, depth: int = 1) -> Iterato
                 if error is not None:
                     raise error
                 return
-            yield item  # type: ignore[misc]
+            yield cast("T", item)  # what produce() yielded, handed over as an object
     finally:
         stop.set()
         thread.join()

@@ -9,6 +9,10 @@ from files: ``password_file`` / ``private_key_passphrase_file``, and from system
 
 The result is a frozen :class:`Settings`; the CLI builds it and passes down the slice each
 piece needs. Unknown keys and wrong types are reported all at once, each naming its key.
+
+Longer than 400 lines on purpose: the whole config schema (every section's model with the
+checks of its keys) and how it is loaded read as one document, in the order of
+config.example.toml; a split would scatter one file's keys over several modules.
 """
 
 from __future__ import annotations

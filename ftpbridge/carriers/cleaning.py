@@ -28,7 +28,8 @@ def normalise_tracking(values: pd.Series) -> pd.Series:
 
     Numbers made of A-Z and 0-9 only (nearly all) are kept as they are, found a column at
     a time (see ftpbridge.textarrays); the regex runs on the others only."""
-    array = values.to_numpy(dtype=object, na_value=None)
+    # pandas-stubs types na_value without None; pandas accepts it (missing -> None).
+    array = values.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
     present = np.flatnonzero(~pd.isna(values).to_numpy(dtype=bool))
     if present.size == 0:
         return values

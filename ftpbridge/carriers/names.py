@@ -273,9 +273,10 @@ def canonical_carrier(values: pd.Series) -> pd.Series:
     codes, uniques = pd.factorize(values)  # missing values get code -1
     spellings = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
     keys = spellings.str.normalize("NFKC").str.casefold().str.replace(_SEPARATORS, "", regex=True)
-    answers = keys.map(_ALIAS_INDEX).to_numpy(dtype=object, na_value=None)
+    # pandas-stubs types na_value without None; pandas accepts it (missing -> None).
+    answers = keys.map(_ALIAS_INDEX).to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
     answers[(spellings == "").to_numpy(dtype=bool)] = ""
-    answers = np.append(answers, None)  # what code -1 points at
+    answers = np.append(answers, np.array([None], dtype=object))  # what code -1 points at
     return pd.Series(answers[codes], index=values.index, name=values.name, dtype="str")
 
 

@@ -1,8 +1,10 @@
 """The ``ftpbridge`` group: global options, the context every command gets, and the
 error handling that turns ftpbridge errors into ``Error:``/``Try:`` lines. No business logic.
 
-Exit codes: 0 all good; 1 some rows or files rejected; 2 usage/config error or a file
-rejected as a whole; 3 a server or the store could not be used.
+Exit codes (``ftpbridge.errors``, the README's exit-code paragraph): 0 all good, nothing to
+do, or already done; 1 some rows or files rejected (``status``: a partner alerting or stale);
+2 usage/config error or a file rejected as a whole; 3 a server or the store could not be
+used; 70 internal error (a bug: the message asks for a report); 130 interrupted (Ctrl+C).
 """
 
 from __future__ import annotations
@@ -10,15 +12,16 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import click
 
 from ftpbridge import __version__
-from ftpbridge.errors import FtpbridgeError
+from ftpbridge.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, FtpbridgeError
 from ftpbridge.settings import PartnerSettings, Settings, load_settings
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class Context:
@@ -54,17 +57,12 @@ class Context:
     def partner(self, name: str) -> PartnerSettings:
         return self.settings.partner(name)
 
-    def layout(self, partner: PartnerSettings) -> Any:
-        from ftpbridge.files.layouts import load_layout
 
-        return load_layout(partner.layout, self.settings.resolve(self.settings.schemas_dir))
-
-
-def friendly_errors(function: F) -> F:
+def friendly_errors(function: Callable[P, R]) -> Callable[P, R]:
     """Turn ftpbridge errors into ``Error:``/``Try:`` lines and their exit code."""
 
     @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         context = click.get_current_context()
         state: Context | None = context.find_object(Context)
         try:
@@ -79,10 +77,10 @@ def friendly_errors(function: F) -> F:
         except BrokenPipeError:
             # The reader went away (e.g. "| head"): not an error of ours.
             sys.stderr.close()
-            context.exit(0)
+            context.exit(EXIT_OK)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
-            context.exit(130)
+            context.exit(EXIT_INTERRUPTED)
         except Exception as exc:
             if state is not None and state.debug:
                 raise
@@ -94,9 +92,9 @@ def friendly_errors(function: F) -> F:
                 "Try: run the same command with --debug for the details, and report it",
                 err=True,
             )
-            context.exit(70)
+            context.exit(EXIT_INTERNAL)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 def _first_line(exc: BaseException) -> str:

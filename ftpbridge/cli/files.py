@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ftpbridge.cli.app import Context, friendly_errors, main, pass_state
-from ftpbridge.errors import UsageError
+from ftpbridge.errors import AlreadyDoneError, UsageError
 
 
 @main.command("export")
@@ -29,10 +29,11 @@ def export_command(
     """Export the partner's items waiting to ship to a CSV file."""
     import tempfile
 
+    from ftpbridge.exchange.partners import partner_layout
     from ftpbridge.files.exporting import export_partner
 
     settings = state.partner(partner)
-    layout = state.layout(settings)
+    layout = partner_layout(state.settings, settings)
     if upload:
         from ftpbridge.exchange.export import export_and_upload
         from ftpbridge.store.locks import job_lock
@@ -43,12 +44,17 @@ def export_command(
                     f"another ftpbridge is exporting {settings.name} right now",
                     hint="wait for it to finish (ftpbridge status shows the last export)",
                 )
-            outcome = export_and_upload(state.store, state.settings, settings, force=force)
+            try:
+                outcome = export_and_upload(state.store, state.settings, settings, force=force)
+            except AlreadyDoneError as done:
+                click.echo(done.message)
+                click.echo(f"To upload a second file anyway: {done.hint}")
+                sys.exit(done.exit_code)
         click.echo(outcome.summary)
         sys.exit(outcome.exit_code)
     if out == "-":
-        with tempfile.TemporaryDirectory() as folder:
-            result = export_partner(state.store, settings, layout, Path(folder))
+        with tempfile.TemporaryDirectory() as scratch:
+            result = export_partner(state.store, settings, layout, Path(scratch))
             with result.path.open("rb") as handle:
                 sys.stdout.flush()
                 sys.stdout.buffer.write(handle.read())
@@ -83,13 +89,13 @@ def import_command(
 ) -> None:
     """Import a fulfiller's updated FILE: validate every row, apply the good ones."""
     from ftpbridge.cli.render import print_import
+    from ftpbridge.exchange.partners import partner_layout
     from ftpbridge.files.importing import import_file
+    from ftpbridge.files.reports import default_report_path
 
     settings = state.partner(partner)
     if not file.exists():
         raise UsageError(f"no file {file}", hint="check the path")
-    from ftpbridge.files.importing import default_report_path
-
     report_folder = (report or default_report_path(file)).parent
     if not os.access(report_folder, os.W_OK):
         raise UsageError(
@@ -99,7 +105,7 @@ def import_command(
     result = import_file(
         state.store,
         settings,
-        state.layout(settings),
+        partner_layout(state.settings, settings),
         file,
         dry_run=dry_run,
         report_path=report,

@@ -7,7 +7,7 @@ import sys
 import click
 
 from ftpbridge.cli.app import Context, friendly_errors, main, pass_state
-from ftpbridge.errors import UsageError
+from ftpbridge.errors import EXIT_OK, EXIT_UNAVAILABLE, UsageError
 
 
 @main.command("check")
@@ -26,7 +26,7 @@ def check_command(state: Context, partner: str, trust_host_key: bool) -> None:
     report = run_check(state.settings, state.partner(partner), trust_host_key=trust_host_key)
     for line in describe_check(report):
         click.echo(line)
-    sys.exit(0 if report.ok else 3)
+    sys.exit(EXIT_OK if report.ok else EXIT_UNAVAILABLE)
 
 
 @main.command("poll")
@@ -36,11 +36,13 @@ def check_command(state: Context, partner: str, trust_host_key: bool) -> None:
     multiple=True,
     help="Partner(s) to poll (default: all with a transport).",
 )
-@click.option("--once", is_flag=True, required=True, help="Poll once and exit.")
+# `poll` always polls once and exits (`ftpbridge run` polls on a schedule); `--once` was once
+# required, and cron lines written then still pass it: accepted, hidden, changes nothing.
+@click.option("--once", is_flag=True, hidden=True, expose_value=False)
 @pass_state
 @friendly_errors
-def poll_command(state: Context, partners: tuple[str, ...], once: bool) -> None:
-    """Take the updated files waiting on the partner's server and import them."""
+def poll_command(state: Context, partners: tuple[str, ...]) -> None:
+    """Take the updated files waiting on the partner's server once, import them, and exit."""
     from ftpbridge.errors import TransportError
     from ftpbridge.exchange.poll import poll_once
 
@@ -53,7 +55,7 @@ def poll_command(state: Context, partners: tuple[str, ...], once: bool) -> None:
         raise UsageError(
             "no partner has a transport to poll", hint="set transport in a [partners.NAME] table"
         )
-    worst = 0
+    worst = EXIT_OK
     for partner in chosen:
         try:
             outcome = poll_once(state.store, state.settings, partner)
@@ -61,7 +63,7 @@ def poll_command(state: Context, partners: tuple[str, ...], once: bool) -> None:
             click.echo(f"Error: {partner.name}: {exc.message}", err=True)
             if exc.hint:
                 click.echo(f"Try: {exc.hint}", err=True)
-            worst = max(worst, 3)
+            worst = max(worst, EXIT_UNAVAILABLE)
             continue
         click.echo(outcome.summary)
         worst = max(worst, outcome.exit_code)

@@ -7,6 +7,7 @@ import sys
 import click
 
 from ftpbridge.cli.app import Context, friendly_errors, main, pass_state
+from ftpbridge.errors import EXIT_ATTENTION
 from ftpbridge.settings import load_settings
 
 
@@ -49,7 +50,7 @@ def status_command(state: Context, output_format: str) -> None:
         for line in render(rows):
             click.echo(line)
     if any(row["alert"] or row["stale"] for row in rows):
-        sys.exit(1)
+        sys.exit(EXIT_ATTENTION)
 
 
 @main.command("demo")

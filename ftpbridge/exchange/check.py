@@ -118,17 +118,25 @@ def run_check(
         with tempfile.TemporaryDirectory() as folder:
             probe = Path(folder) / "probe.txt"
             probe.write_text("ftpbridge connection check; safe to delete\n", encoding="utf-8")
-            uploaded = step(
-                "upload", lambda: (transport.upload(probe, temporary), f"wrote {temporary}")[1]
-            )
+
+            def upload() -> str:
+                transport.upload(probe, temporary)
+                return f"wrote {temporary}"
+
+            uploaded = step("upload", upload)
         if uploaded:
-            renamed = step(
-                "rename", lambda: (transport.rename(temporary, final), f"renamed to {final}")[1]
-            )
-            step(
-                "delete",
-                lambda: (transport.delete(final if renamed else temporary), "probe removed")[1],
-            )
+
+            def rename() -> str:
+                transport.rename(temporary, final)
+                return f"renamed to {final}"
+
+            renamed = step("rename", rename)
+
+            def delete() -> str:
+                transport.delete(final if renamed else temporary)
+                return "probe removed"
+
+            step("delete", delete)
     finally:
         transport.__exit__(None, None, None)
     return report

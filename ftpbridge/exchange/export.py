@@ -10,8 +10,13 @@ import structlog
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from ftpbridge.errors import AlreadyDoneError, FtpbridgeError, UsageError
-from ftpbridge.exchange.partners import CycleOutcome, partner_layout, partner_transport
+from ftpbridge.errors import AlreadyDoneError, FtpbridgeError
+from ftpbridge.exchange.partners import (
+    CycleOutcome,
+    free_name,
+    partner_layout,
+    partner_transport,
+)
 from ftpbridge.faults import crashpoint
 from ftpbridge.files.exporting import ExportResult, export_partner, file_name
 from ftpbridge.settings import PartnerSettings, Settings
@@ -156,13 +161,4 @@ def _unused_export_name(store: Store, partner: PartnerSettings, now: dt.datetime
     name = file_name(partner, now)
     with store.connect() as connection:
         used = ledger.export_names_like(connection, partner.name, name)
-    if name not in used:
-        return name
-    stem, dot, suffix = name.rpartition(".")
-    if not dot:
-        stem, suffix = name, ""
-    for number in range(2, 10_000):
-        candidate = f"{stem}-{number}{dot}{suffix}"
-        if candidate not in used:
-            return candidate
-    raise UsageError(f"too many exports named {name} today")
+    return free_name(name, used)

@@ -2,15 +2,18 @@
 
 The exchange package is the only place where a transport, a file and the store meet:
 ``export`` (export, then upload atomically), ``poll`` (list, settle, download, import,
-archive, report), ``check`` (the connection test) and ``status`` (how each partner does).
+archive, report), ``check`` (the connection test), ``status`` (how each partner does) and
+``jobs`` (a cycle as the service runs it).
 """
 
 from __future__ import annotations
 
+import itertools
 import posixpath
+from collections.abc import Container
 from dataclasses import dataclass, field
 
-from ftpbridge.errors import UsageError
+from ftpbridge.errors import EXIT_OK, UsageError
 from ftpbridge.files.exporting import ExportResult
 from ftpbridge.files.importing import ImportResult
 from ftpbridge.files.layouts import Layout, load_layout
@@ -48,7 +51,33 @@ def partner_transport(settings: Settings, partner: PartnerSettings) -> Transport
 
 
 def partner_layout(settings: Settings, partner: PartnerSettings) -> Layout:
+    """The partner's CSV layout (``layout`` in its table), from ``schemas_dir`` or shipped.
+
+    The one place a partner's layout is looked up: the cycles and the CLI's ``export`` and
+    ``import`` use it. Raises ConfigError for an unknown or invalid layout."""
     return load_layout(partner.layout, settings.resolve(settings.schemas_dir))
+
+
+def free_name(name: str, taken: Container[str], tag: str = "") -> str:
+    """Return ``name`` when it is not in ``taken``, else the first free name made by putting
+    ``tag`` and then ``-2``, ``-3`` ... before the extension (what follows the last dot).
+
+    ``free_name("orders.csv", {"orders.csv", "orders-2.csv"})`` is ``"orders-3.csv"``; with
+    ``tag=".20261201T060000Z"`` the candidates are ``orders.20261201T060000Z.csv``, then
+    ``orders.20261201T060000Z-2.csv`` and so on. Used for a second export of a day (never
+    overwrite a file the fulfiller may not have fetched) and for archiving onto a name
+    already in the archive. Ends: at most ``len(taken) + 1`` candidates are tried.
+    """
+    if name not in taken:
+        return name
+    stem, dot, extension = name.rpartition(".")
+    if not dot:
+        stem, extension = name, ""
+    candidates = itertools.chain(
+        [f"{stem}{tag}{dot}{extension}"] if tag else [],
+        (f"{stem}{tag}-{number}{dot}{extension}" for number in itertools.count(2)),
+    )
+    return next(candidate for candidate in candidates if candidate not in taken)
 
 
 def remote_dir(base: str, relative: str) -> str:
@@ -64,7 +93,7 @@ class CycleOutcome:
 
     partner: str
     job: str
-    exit_code: int = 0
+    exit_code: int = EXIT_OK
     lines: list[str] = field(default_factory=list)
     imports: list[ImportResult] = field(default_factory=list)
     export: ExportResult | None = None

@@ -4,18 +4,10 @@ The file is written in batches (memory does not grow with the number of items), 
 temporary file renamed onto its final name, and the items are marked ``acknowledged`` in
 the same transaction that records the file in the ledger.
 
-Spreadsheet safety (CSV injection). Cells that come from customers or the shop (names,
-addresses, e-mail, product names, attributes, SKUs) are what a hostile buyer controls. A
-cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is written
-with a leading apostrophe (``'=HYPERLINK(...)``), which Excel, LibreOffice and Google
-Sheets show as text and never evaluate, *unless* the cell is a phone number or a plain
-negative number: ``+`` followed only by digits, spaces and ``( ) . / -``
-(``+44 20 7946 0958``, ``+1 (617) 555-0100``), or ``-`` followed only by digits with at
-most one decimal point or comma (``-12``, ``-3.5``). Such cells cannot call a function,
-open a link or start DDE, so they keep their exact text. Anything else that starts with a
-sign is arithmetic a spreadsheet would compute (``-2+3`` shows as 1, ``+1+1`` as 2) and
-gets the apostrophe too. This follows OWASP's CSV-injection advice, narrowed so that
-phone numbers survive.
+Cells that come from customers or the shop (names, addresses, e-mail, product names,
+attributes, SKUs: ``UNTRUSTED_FIELDS``) are what a hostile buyer controls: a cell a
+spreadsheet would run as a formula gets a leading apostrophe
+(:mod:`ftpbridge.files.formulas`).
 
 A lone carriage return inside a cell is written as a line feed: Python's CSV writer
 quotes only cells holding a character of the line ending in use, so with ``lf`` endings a
@@ -30,7 +22,7 @@ import datetime as dt
 import io
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -39,7 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ftpbridge.files.durable import atomic_output, replace_durably, sha256_of
+from ftpbridge.durable import replace_durably, sha256_of, temporary_beside
+from ftpbridge.files.formulas import neutralised
 from ftpbridge.files.layouts import FIELDS, Layout
 from ftpbridge.settings import PartnerSettings
 from ftpbridge.store import Store, ledger
@@ -50,7 +43,7 @@ from ftpbridge.store.items import (
     mark_all_exported,
     mark_exported,
 )
-from ftpbridge.textarrays import WHITESPACE, CodePoints, strip
+from ftpbridge.textarrays import CodePoints, strip
 
 # Fields whose content comes from customers or the shop catalogue: every layout field but
 # the ones ftpbridge itself writes (ids, dates, quantity, the fulfiller's columns). Derived,
@@ -65,71 +58,6 @@ UNTRUSTED_FIELDS = frozenset(FIELDS) - {
     "carrier",
     "tracking_number",
 }
-_DANGEROUS_START = r"^[=+\-@\t\r]"
-_HARMLESS = r"\+[0-9\s()./\-]*|-[0-9]+(?:[.,][0-9]+)?"
-# The same rules as code points, checked a column at a time (see _formula_cells).
-_SIGNS = "=+-@\t\r"
-_DANGEROUS_CODES = np.array([ord(sign) for sign in _SIGNS], dtype=np.uint32)
-_PHONE_CODES = np.concatenate(
-    [np.array([ord(sign) for sign in "0123456789()./-"], dtype=np.uint32), WHITESPACE]
-)
-
-
-def _is_digit(codes: np.ndarray) -> np.ndarray:
-    return (codes >= ord("0")) & (codes <= ord("9"))
-
-
-def _formula_cells(values: np.ndarray, joined: str | None = None) -> np.ndarray:
-    """Where a cell would run as a formula: it starts with a dangerous sign and is not a
-    phone number (``+`` then digits, whitespace and ``( ) . / -``) or a plain negative
-    number (``-`` then digits with at most one ``.`` or ``,`` between digits): the
-    regexes ``_DANGEROUS_START`` and ``_HARMLESS``, as numpy over code points.
-    ``joined``: the values joined, when the caller has them already."""
-    points = CodePoints.of(values, joined)
-    first = points.first()
-    dangerous = np.isin(first, _DANGEROUS_CODES)
-    signed = np.flatnonzero(dangerous & ((first == ord("+")) | (first == ord("-"))))
-    if signed.size == 0:
-        return dangerous
-    count = signed.size
-    owner, offset, codes = points.characters(signed)
-    rest = offset > 0
-    digit = _is_digit(codes)
-    plus = first[signed] == ord("+")
-    not_phone = np.bincount(owner[rest & ~np.isin(codes, _PHONE_CODES)], minlength=count)
-    sizes = points.lengths[signed]
-    not_digit = np.bincount(owner[rest & ~digit], minlength=count)
-    separators = np.bincount(
-        owner[rest & ((codes == ord(".")) | (codes == ord(",")))], minlength=count
-    )
-    second_is_digit = np.zeros(count, dtype=bool)
-    second_is_digit[owner[(offset == 1) & digit]] = True
-    last_is_digit = np.zeros(count, dtype=bool)
-    last_is_digit[owner[rest & (offset == sizes[owner] - 1) & digit]] = True
-    number = second_is_digit & last_is_digit & (separators <= 1) & (not_digit == separators)
-    harmless = np.where(plus, not_phone == 0, number)
-    dangerous[signed[harmless]] = False
-    return dangerous
-
-
-def _neutralised(values: np.ndarray, joined: str | None = None) -> np.ndarray:
-    if joined is not None and not any(sign in joined for sign in _SIGNS):
-        return values  # no cell holds a dangerous sign anywhere, so none starts with one
-    formula = _formula_cells(values, joined)
-    if not formula.any():
-        return values
-    result = values.copy()
-    result[formula] = "'" + values[formula]
-    return result
-
-
-def neutralise_formulas(values: pd.Series) -> pd.Series:
-    """Prefix ``'`` to cells a spreadsheet would run as a formula (see the module doc)."""
-    array = values.to_numpy(dtype=object)
-    result = _neutralised(array)
-    if result is array:
-        return values
-    return pd.Series(result, index=values.index, name=values.name, dtype=values.dtype)
 
 
 @dataclass(frozen=True)
@@ -183,12 +111,14 @@ def _order_dates(values: np.ndarray, partner: PartnerSettings) -> np.ndarray:
     if _DATE_ONLY_FORMAT.fullmatch(partner.date_format):
         local = local.dt.normalize()
     codes, uniques = pd.factorize(local)
-    written = np.asarray(uniques.strftime(partner.date_format), dtype=object)
-    return written[codes]
+    days = pd.DatetimeIndex(uniques)  # what factorize gives for datetimes; typed as Index
+    written = days.strftime(partner.date_format).to_numpy(dtype=object)
+    texts: np.ndarray = written[codes]
+    return texts
 
 
 def _batch_columns(
-    rows: list[Any], layout: Layout, partner: PartnerSettings
+    rows: Sequence[Sequence[Any]], layout: Layout, partner: PartnerSettings
 ) -> list[tuple[np.ndarray, str | None]]:
     """The layout's columns for a batch of store rows (tuples in EXPORT_NAMES order), as
     arrays of text ready for the CSV writer, each with its values joined where known."""
@@ -221,9 +151,9 @@ def _batch_columns(
         values = field(column.field)
         text = joined.get(column.field)
         if column.field in UNTRUSTED_FIELDS:
-            neutralised = _neutralised(values, text)
-            if neutralised is not values:
-                values, text = neutralised, None
+            safe = neutralised(values, text)
+            if safe is not values:
+                values, text = safe, None
         columns.append((values, text))
     return columns
 
@@ -333,7 +263,11 @@ def export_partner(
     newline = "\r\n" if partner.line_ending == "crlf" else "\n"
     new_only = partner.export_mode == "new_only"
     exported_ids: list[str] = []
-    with store.begin() as connection, atomic_output(target) as (handle, temporary):
+    with (
+        store.begin() as connection,
+        temporary_beside(target) as temporary,
+        temporary.open("wb") as handle,
+    ):
         if partner.bom:
             handle.write("\ufeff".encode(partner.encoding))
         text = io.TextIOWrapper(handle, encoding=partner.encoding, errors="replace", newline="")

@@ -11,33 +11,24 @@ and a hash of each row (to find the same item on several rows), then to validate
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-import numpy as np
 import pandas as pd
 from sqlalchemy.exc import IntegrityError
 
-from ftpbridge.errors import InputFileError, StoreError
+from ftpbridge.durable import replace_durably, temporary_beside
+from ftpbridge.errors import EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, InputFileError, StoreError
 from ftpbridge.faults import crashpoint
-from ftpbridge.files.durable import atomic_output, replace_durably
-from ftpbridge.files.exporting import neutralise_formulas
+from ftpbridge.files.duplicates import duplicate_rows
 from ftpbridge.files.layouts import Layout
 from ftpbridge.files.reading import CsvShape, detect_shape, inspect_bytes, iter_chunks
-from ftpbridge.files.validation import (
-    APPLIED,
-    REJECTED,
-    UNCHANGED,
-    Rules,
-    comparable,
-    find_duplicates,
-    validate,
-)
+from ftpbridge.files.reports import ReportWriter, default_report_path, write_note_report
+from ftpbridge.files.validation import APPLIED, REJECTED, UNCHANGED, Terms, validate
 from ftpbridge.readahead import read_ahead
 from ftpbridge.settings import PartnerSettings
 from ftpbridge.store import Store, ledger
@@ -47,9 +38,7 @@ from ftpbridge.store.items import LOOKUP_NAMES, AuditSource, apply_shipments, lo
 # 50,000 rows a chunk: a million-line import peaks at about 250 MB RSS (100,000: 360 MB)
 # and takes as long (the per-chunk statements are few; measured with python -m bench).
 CHUNK_ROWS = 50_000
-REPORT_COLUMNS = ("row", "order_id", "item_id", "outcome", "reason")
 PREVIEW_LIMIT = 200
-_ECHOED = ("order_id", "item_id")  # report columns copied from the partner's cells
 
 
 @dataclass
@@ -73,12 +62,35 @@ class ImportResult:
     @property
     def exit_code(self) -> int:
         if self.status == "rejected_file":
-            return 2
-        return 1 if self.rejected else 0
+            return EXIT_USAGE
+        return EXIT_ATTENTION if self.rejected else EXIT_OK
 
 
-def default_report_path(path: Path) -> Path:
-    return path.with_name(path.name + ".report.csv")
+def too_large(name: str, size: int, limit: int, *, not_done: str) -> InputFileError:
+    """The error for a file of ``size`` bytes over ``limit`` (``max_file_bytes``);
+    ``not_done`` says what was spared: "read", "downloaded"."""
+    return InputFileError(
+        f"{name} is {size / 1e6:.1f} MB, over the limit of {limit / 1e6:.0f} MB"
+        f" (max_file_bytes); it was not {not_done}",
+        hint="split the file, or raise [daemon] max_file_bytes",
+    )
+
+
+def refuse_unread(
+    store: Store,
+    partner: str,
+    name: str,
+    size: int,
+    error: InputFileError,
+    *,
+    report_path: Path,
+    now: dt.datetime,
+) -> ImportResult:
+    """Record the file ``name`` as rejected as a whole without reading it (the poll refuses
+    a file over the size limit before downloading it), with its one-line report."""
+    result = ImportResult(partner=partner, file_name=name, status="rejected_file")
+    result.report_path = report_path
+    return _reject_file(store, result, error.message, error.hint, False, now, size)
 
 
 def import_file(
@@ -113,16 +125,8 @@ def import_file(
             store, result, f"cannot read {name}: {exc.strerror}", None, dry_run, now, 0
         )
     if size > max_file_bytes:
-        return _reject_file(
-            store,
-            result,
-            f"{name} is {size / 1e6:.1f} MB, over the limit of {max_file_bytes / 1e6:.0f} MB"
-            " (max_file_bytes); it was not read",
-            "split the file, or raise [daemon] max_file_bytes",
-            dry_run,
-            now,
-            size,
-        )
+        error = too_large(name, size, max_file_bytes, not_done="read")
+        return _reject_file(store, result, error.message, error.hint, dry_run, now, size)
     try:
         facts = inspect_bytes(path)
         result.sha256 = facts.sha256
@@ -131,12 +135,12 @@ def import_file(
         if earlier is not None:
             return _already(result, earlier)
         shape = detect_shape(path, facts, layout)
-        duplicates = _duplicate_rows(path, shape, chunk_rows)
+        duplicates = duplicate_rows(path, shape, chunk_rows)
         crashpoint("parse")
     except InputFileError as exc:
         return _reject_file(store, result, exc.message, exc.hint, dry_run, now, size)
 
-    rules = Rules(
+    terms = Terms(
         partner=partner.name,
         date_formats=partner.date_formats,
         timezone=partner.timezone,
@@ -146,7 +150,8 @@ def import_file(
     try:
         with (
             store.begin() as connection,
-            atomic_output(report_path) as (report_handle, report_temporary),
+            temporary_beside(report_path) as report_temporary,
+            report_temporary.open("wb") as report_handle,
         ):
             earlier = ledger.find_import(connection, partner.name, facts.sha256)
             if earlier is not None:  # another process took it while we read it
@@ -164,9 +169,9 @@ def import_file(
                 local_path=str(path),
             )
             result.file_id = file_id
-            report = _ReportWriter(report_handle)
+            report = ReportWriter(report_handle)
             for decided in _decided_chunks(
-                store, connection, path, shape, chunk_rows, duplicates, rules
+                store, connection, path, shape, chunk_rows, duplicates, terms
             ):
                 _apply_chunk(connection, decided, file_id, name, now, result)
                 report.write(decided)
@@ -232,12 +237,7 @@ def _reject_file(
     result.message = message
     result.hint = hint
     if result.report_path is not None:
-        with atomic_output(result.report_path) as (handle, temporary):
-            writer = _ReportWriter(handle)
-            reason = message + (f" ({hint})" if hint else "")
-            writer.write_rows([("", "", "", REJECTED, reason)])
-            writer.close()
-            replace_durably(temporary, result.report_path)
+        write_note_report(result.report_path, REJECTED, message + (f" ({hint})" if hint else ""))
     if not dry_run:
         with store.begin() as connection:
             result.file_id = ledger.record(
@@ -254,90 +254,6 @@ def _reject_file(
     return result
 
 
-class _ReportWriter:
-    """The per-row report, as CSV (UTF-8, CRLF) streamed chunk by chunk."""
-
-    def __init__(self, handle: Any) -> None:
-        import io
-
-        self._text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
-        csv.writer(self._text, lineterminator="\r\n").writerow(REPORT_COLUMNS)
-
-    def write(self, decided: pd.DataFrame) -> None:
-        # What to_csv writes through, given the columns directly: the same bytes, faster.
-        # The ids are echoed from the partner's file and the report is opened in a
-        # spreadsheet: a cell like =HYPERLINK(...) is written as text (CSV injection).
-        columns = [
-            (neutralise_formulas(decided[name]) if name in _ECHOED else decided[name]).to_numpy(
-                dtype=object
-            )
-            for name in REPORT_COLUMNS
-        ]
-        csv.writer(self._text, lineterminator="\r\n").writerows(zip(*columns, strict=True))
-
-    def write_rows(self, rows: list[tuple[Any, ...]]) -> None:
-        csv.writer(self._text, lineterminator="\r\n").writerows(rows)
-
-    def close(self) -> None:
-        self._text.flush()
-        self._text.detach()
-
-
-def _signature(chunk: pd.DataFrame) -> pd.Series:
-    # Compared by meaning: "TRUE"/"yes", "ups"/"UPS", "1z5r 8939..."/"1Z5R8939..." agree.
-    return pd.util.hash_pandas_object(comparable(chunk), index=False)
-
-
-def _duplicate_rows(path: Path, shape: CsvShape, chunk_rows: int) -> pd.DataFrame:
-    """First pass: rows naming an item that another row names too (usually none).
-
-    What it keeps per row is a 64-bit hash of the item id and the row number, in numpy
-    arrays (16 bytes a row: 16 MB for a million rows, no Python strings). Rows whose hash
-    occurs more than once are candidates; only when there are any is the file read once
-    more, keeping just those rows with their text, so that the ids themselves decide
-    (two ids may share a hash) and their values are compared by meaning.
-    """
-    hashes: list[np.ndarray] = []
-    rows: list[np.ndarray] = []
-    for chunk in iter_chunks(path, shape, chunk_rows=chunk_rows, fields=("item_id",)):
-        named = (chunk["item_id"] != "").to_numpy(dtype=bool)
-        item_ids = chunk["item_id"].to_numpy(dtype=object)[named]
-        hashes.append(pd.util.hash_array(item_ids, categorize=False))
-        rows.append(chunk["row"].to_numpy(dtype=np.int64)[named])
-    candidates = _rows_with_repeated_hash(hashes, rows)
-    if candidates.size == 0:
-        return find_duplicates(pd.DataFrame({"item_id": [], "signature": [], "row": []}))
-    keys = []
-    for chunk in iter_chunks(path, shape, chunk_rows=chunk_rows):
-        chosen = chunk[np.isin(chunk["row"].to_numpy(dtype=np.int64), candidates)]
-        if not chosen.empty:
-            keys.append(
-                pd.DataFrame(
-                    {
-                        "item_id": chosen["item_id"],
-                        "signature": _signature(chosen),
-                        "row": chosen["row"],
-                    }
-                )
-            )
-    return find_duplicates(pd.concat(keys, ignore_index=True)).set_index("row")
-
-
-def _rows_with_repeated_hash(hashes: list[np.ndarray], rows: list[np.ndarray]) -> np.ndarray:
-    """The row numbers whose hash occurs more than once, sorted."""
-    if not hashes:
-        return np.empty(0, dtype=np.int64)
-    every_hash = np.concatenate(hashes)
-    every_row = np.concatenate(rows)
-    order = np.argsort(every_hash, kind="stable")
-    ordered = every_hash[order]
-    same_as_next = ordered[1:] == ordered[:-1]
-    repeated = np.zeros(ordered.size, dtype=bool)
-    repeated[1:] |= same_as_next
-    repeated[:-1] |= same_as_next
-    return np.sort(every_row[order[repeated]])
-
-
 def _decided_chunks(
     store: Store,
     connection: Any,
@@ -345,7 +261,7 @@ def _decided_chunks(
     shape: CsvShape,
     chunk_rows: int,
     duplicates: pd.DataFrame,
-    rules: Rules,
+    terms: Terms,
 ) -> Iterator[pd.DataFrame]:
     """The file's chunks, read, looked up and validated: a chunk ahead in a thread with
     a connection of its own where the store allows one (see :mod:`ftpbridge.readahead`).
@@ -359,13 +275,13 @@ def _decided_chunks(
 
     def decide(reader: Any) -> Iterator[pd.DataFrame]:
         for chunk in iter_chunks(path, shape, chunk_rows=chunk_rows):
-            yield _decide_chunk(reader, chunk, duplicates, rules)
+            yield _decide_chunk(reader, chunk, duplicates, terms)
 
     if not store.reads_beside(connection):
         yield from decide(connection)
         return
 
-    def produce() -> Iterator[pd.DataFrame]:
+    def produce() -> Generator[pd.DataFrame, None, None]:
         with store.connect() as reader:
             yield from decide(reader)
 
@@ -373,7 +289,7 @@ def _decided_chunks(
 
 
 def _decide_chunk(
-    connection: Any, chunk: pd.DataFrame, duplicates: pd.DataFrame, rules: Rules
+    connection: Any, chunk: pd.DataFrame, duplicates: pd.DataFrame, terms: Terms
 ) -> pd.DataFrame:
     if not duplicates.empty:
         marks = duplicates.reindex(chunk["row"])
@@ -384,7 +300,7 @@ def _decide_chunk(
     ids = chunk["item_id"].loc[chunk["item_id"] != ""].unique().tolist()
     state = pd.DataFrame.from_records(lookup(connection, ids), columns=list(LOOKUP_NAMES))
     state = state.set_index("item_id")
-    return validate(chunk, state, rules)
+    return validate(chunk, state, terms)
 
 
 def _apply_chunk(
@@ -427,4 +343,5 @@ def _apply_chunk(
                 "new_tracking_number",
             ]
         ].head(room)
-        result.preview.extend(preview.astype(object).to_dict("records"))
+        records = preview.astype(object).to_dict("records")
+        result.preview.extend(cast("list[dict[str, Any]]", records))  # column names: str

@@ -22,8 +22,8 @@ from typing import Any
 import structlog
 from sqlalchemy.exc import IntegrityError
 
+from ftpbridge.durable import sha256_of
 from ftpbridge.errors import FtpbridgeError, InputFileError, OrdersFileError
-from ftpbridge.files.durable import sha256_of
 from ftpbridge.files.intake import (
     LoadResult,
     ParsedOrders,

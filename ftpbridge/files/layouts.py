@@ -1,10 +1,12 @@
 """CSV layouts: which columns a partner's file has, in which order, under which headers.
 
 A layout is a TOML file (``schemas/NAME.toml``) with one ``[[columns]]`` entry per column:
-``header`` (written on export), ``field`` (the store field, one of :data:`FIELDS`),
-``fulfiller`` (filled in by the fulfiller) and ``aliases`` (other headers accepted on
-import). Layouts are looked up in the configured ``schemas_dir`` first, then among the
-layouts shipped with ftpbridge.
+``header`` (written on export), ``field`` (the store field, one of :data:`FIELDS`) and
+``aliases`` (other headers accepted on import). Which columns the fulfiller fills in
+follows from their fields (shipped, shipped_date, carrier, tracking_number); a
+``fulfiller = true`` key, which layouts once carried, is still accepted and changes nothing.
+Layouts are looked up in the configured ``schemas_dir`` first, then among the layouts
+shipped with ftpbridge.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from ftpbridge.errors import ConfigError
@@ -85,7 +88,6 @@ def normalise_header(header: str) -> str:
 class Column:
     header: str
     field: str
-    fulfiller: bool = False
     aliases: tuple[str, ...] = ()
 
 
@@ -148,7 +150,7 @@ def _parse(text: str, source: str) -> Layout:
         if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
             problems.append(f"{where}.aliases: must be a list of strings")
             aliases = []
-        columns.append(Column(header, field, bool(raw.get("fulfiller", False)), tuple(aliases)))
+        columns.append(Column(header, field, tuple(aliases)))
     fields = {column.field for column in columns}
     missing = [field for field in REQUIRED_ON_IMPORT if field not in fields]
     if columns and missing:
@@ -166,7 +168,7 @@ def available(schemas_dir: Path | None = None) -> list[str]:
     return sorted(names)
 
 
-def _builtin_dir():  # type: ignore[no-untyped-def]
+def _builtin_dir() -> Traversable:
     return resources.files("ftpbridge._schemas")
 
 

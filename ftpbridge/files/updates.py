@@ -3,7 +3,7 @@ and apply path of a row of an updated file.
 
 The items of a request become one chunk, a DataFrame with the columns an updated file's
 chunk has (order_id, item_id, shipped, shipped_date, carrier, tracking_number, row), and
-go through :func:`ftpbridge.files.validation.validate` with the Rules of each item's
+go through :func:`ftpbridge.files.validation.validate` with the Terms of each item's
 partner (its time zone, date formats and ``edit_window_days``: the 15-day lock), then
 :func:`ftpbridge.store.items.apply_shipments` with the sender as the audit source. One
 request is one transaction: if any item is refused, nothing is changed.
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ftpbridge.files.validation import APPLIED, REJECTED, Rules, validate
+from ftpbridge.files.validation import APPLIED, REJECTED, Terms, validate
 from ftpbridge.settings import PartnerSettings, Settings
 from ftpbridge.store import Store
 from ftpbridge.store.items import LOOKUP_NAMES, AuditSource, apply_shipments, lookup
@@ -81,11 +81,11 @@ def in_api_words(reason: str) -> str:
     return reason
 
 
-def _rules(settings: Settings, partner: str | None, now: dt.datetime) -> Rules:
+def _rules(settings: Settings, partner: str | None, now: dt.datetime) -> Terms:
     config = settings.partners.get(partner or "") or PartnerSettings.model_validate(
         {"name": partner or ""}  # a partner no longer configured: the defaults
     )
-    return Rules(
+    return Terms(
         partner=partner or "",
         date_formats=config.date_formats,
         timezone=config.timezone,

@@ -263,14 +263,6 @@ def timestamp_value(connection: Connection, value: dt.datetime) -> Any:
     return value
 
 
-def date_value(connection: Connection, value: dt.date | str | None) -> Any:
-    """A date as the driver takes it: ISO ``YYYY-MM-DD`` text (SQLite stores that text;
-    psycopg sends text untyped, so PostgreSQL casts it to the date column)."""
-    if value is None or isinstance(value, str):
-        return value
-    return value.isoformat()
-
-
 def copy_rows(
     connection: Connection, table: str, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]
 ) -> None:
@@ -279,7 +271,9 @@ def copy_rows(
     fastest way in, several times executemany). Values are adapted by psycopg: str, int,
     date and aware datetime, None for NULL. ``table`` and ``columns`` are our identifiers."""
     driver = connection.connection.driver_connection
+    if driver is None:  # only a closed connection has none, and ours is in a transaction
+        raise StoreError("the connection to PostgreSQL is closed; nothing was written")
     statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-    with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
         for row in rows:
             copy.write_row(row)

@@ -324,8 +324,6 @@ _POSTGRESQL_APPLY_SQL = (
 )
 
 
-FILTERS = ("all", "pending", "acknowledged", "not_shipped", "shipped", "cancelled", "past_due")
-
 LIST_COLUMNS = (
     items.c.order_id,
     items.c.id.label("item_id"),

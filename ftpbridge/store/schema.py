@@ -79,8 +79,6 @@ orders = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
 )
 
-ITEM_STATUSES = ("pending", "acknowledged", "shipped", "cancelled")
-
 items = Table(
     "items",
     metadata,

@@ -9,12 +9,10 @@ server are checked with ``is_safe_name`` before anyone can turn them into a loca
 
 from __future__ import annotations
 
-import os
 import posixpath
 import tempfile
 import unicodedata
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -227,26 +225,6 @@ def same_directory(source: str, target: str) -> bool:
     return posixpath.normpath(split_remote(source)[0] or ".") == posixpath.normpath(
         split_remote(target)[0] or "."
     )
-
-
-@contextmanager
-def atomic_local_file(local_path: Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``local_path``; on success move it onto ``local_path``.
-
-    On any exception the temporary file is removed and ``local_path`` is left untouched.
-    """
-    local_path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(
-        prefix="." + local_path.name[:200] + ".", suffix=".part", dir=local_path.parent
-    )
-    os.close(descriptor)
-    temporary_path = Path(temporary)
-    try:
-        yield temporary_path
-        os.replace(temporary_path, local_path)
-    except BaseException:
-        temporary_path.unlink(missing_ok=True)
-        raise
 
 
 def is_transient(error: BaseException) -> bool:

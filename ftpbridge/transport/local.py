@@ -11,18 +11,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from ftpbridge.durable import temporary_beside
 from ftpbridge.errors import RemoteNotFoundError, RemotePermissionError, TransportError
 from ftpbridge.transport.base import (
     ConnectionParams,
     CrossDirectoryRenameError,
     RemoteFile,
-    atomic_local_file,
     part_path,
     safe_entries,
     same_directory,
 )
-
-COPY_BUFFER = 1024 * 1024
 
 
 class LocalTransport:
@@ -104,9 +102,11 @@ class LocalTransport:
         """Copy the file to ``local_path`` via a temporary file; return bytes written."""
         source = self._resolve(remote_path)
         try:
-            with atomic_local_file(local_path) as temporary:
+            with temporary_beside(local_path) as temporary:
                 shutil.copyfile(source, temporary)
-                return temporary.stat().st_size
+                written = temporary.stat().st_size
+                os.replace(temporary, local_path)
+            return written
         except OSError as error:
             raise self._error("download", remote_path, error) from error
 

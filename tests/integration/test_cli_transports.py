@@ -40,8 +40,9 @@ def test_demo_runs_the_whole_exchange() -> None:
 
 
 def test_ftp_upload_poll_and_exit_codes(tmp_path: Path, ftp_server_without_mlsd: FTPServer) -> None:
-    """Against a vsftpd-like server (no MLSD): export --upload, then poll --once takes the
-    fulfiller's file; exit codes 0 (clean), 1 (rows rejected), 3 (server unusable)."""
+    """Against a vsftpd-like server (no MLSD): export --upload, then poll (with or without
+    --once) takes the fulfiller's file; exit codes 0 (clean), 1 (rows rejected), 3 (server
+    unusable)."""
     server = ftp_server_without_mlsd
     folder = server.home / "cli"
     (folder / "in").mkdir(parents=True)
@@ -60,6 +61,13 @@ def test_ftp_upload_poll_and_exit_codes(tmp_path: Path, ftp_server_without_mlsd:
     upload = run(config, "export", "--partner", "acme", "--upload")
     assert upload.returncode == 0, upload.stderr
     exported = next(folder.glob("orders_*.csv"))
+    # A daily cron job that runs twice: not an error; says what went out and how to force.
+    again = run(config, "export", "--partner", "acme", "--upload")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"already uploaded as {exported.name}" in again.stdout
+    assert "ftpbridge export --partner acme --upload --force" in again.stdout
+    assert again.stderr == ""
+    assert sorted(path.name for path in folder.glob("orders_*.csv")) == [exported.name]
     frame = pd.read_csv(exported, dtype=str, keep_default_na=False)
     frame["shipped"] = "yes"
     frame["shipped_date"] = pd.Timestamp.now(tz="UTC").date().isoformat()
@@ -71,9 +79,11 @@ def test_ftp_upload_poll_and_exit_codes(tmp_path: Path, ftp_server_without_mlsd:
     assert poll.returncode == 1, poll.stdout + poll.stderr
     assert "16 applied, 0 unchanged, 1 rejected" in poll.stdout
     assert (folder / "in" / "archive" / "orders_updated_1.csv.report.csv").exists()
-    nothing = run(config, "poll", "--partner", "acme", "--once")
-    assert nothing.returncode == 0
+    # `poll` polls once by itself; `--once` (older cron lines) is accepted, not advertised.
+    nothing = run(config, "poll", "--partner", "acme")
+    assert nothing.returncode == 0, nothing.stdout + nothing.stderr
     assert "no updated files" in nothing.stdout
+    assert "--once" not in run(config, "poll", "--help").stdout
     assert server.password not in check.stdout + check.stderr + poll.stdout + poll.stderr
 
     config.write_text(config.read_text().replace(f"port = {server.port}", "port = 1"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +166,49 @@ def test_same_file_under_two_names_is_applied_once(exchange: Any) -> None:
     assert "a_updated_1.csv" in archived and "b_updated_1.csv" in archived
 
 
+def test_a_name_already_in_the_archive_gets_a_time_tag(exchange: Any) -> None:
+    """The same name sent again after the first was archived: the second is archived under
+    NAME.<UTC time>.csv with its own report, and the first stays as it was."""
+    settings, store, case = exchange
+    partner = settings.partners["acme"]
+    export = export_and_upload(store, settings, partner).export
+    assert export is not None
+    name = "orders_updated_again.csv"
+    fulfil(export.path, case.disk / "in" / name, case)
+    assert [result.status for result in poll_once(store, settings, partner).imports] == [
+        "applied"
+    ]
+    first = (case.disk / "in" / "archive" / name).read_bytes()
+    fulfil(export.path, case.disk / "in" / name, case, carrier="USPS")
+    assert [result.status for result in poll_once(store, settings, partner).imports] == [
+        "applied"
+    ]
+    archived = sorted(path.name for path in (case.disk / "in" / "archive").iterdir())
+    assert len(archived) == 4, archived
+    tagged = [entry for entry in archived if entry.startswith("orders_updated_again.2")]
+    assert len(tagged) == 2, archived
+    assert re.fullmatch(r"orders_updated_again\.\d{8}T\d{6}Z\.csv", min(tagged)), archived
+    assert max(tagged) == min(tagged) + ".report.csv"
+    assert (case.disk / "in" / "archive" / name).read_bytes() == first
+
+
+def test_poll_summaries_count_in_words_people_read(exchange: Any, tmp_path: Path) -> None:
+    """One file waiting to settle is "1 file", a file of one row is "1 row"."""
+    settings, store, case = exchange
+    export = export_and_upload(store, settings, settings.partners["acme"]).export
+    assert export is not None
+    one_row = pd.read_csv(export.path, dtype=str, keep_default_na=False).head(1)
+    one_row.to_csv(tmp_path / "first.csv", index=False)
+    fulfil(tmp_path / "first.csv", case.disk / "in" / "one_updated_1.csv", case)
+    slow = make_settings(tmp_path, case, store_url=settings.store_url, settle_seconds=3600)
+    waiting = poll_once(store, slow, slow.partners["acme"])
+    assert waiting.summary == (
+        "acme: 1 file still settling (unchanged for 3600 s before they are taken)"
+    )
+    taken = poll_once(store, settings, settings.partners["acme"])
+    assert taken.summary == "acme: one_updated_1.csv: 1 row: 1 applied, 0 unchanged, 0 rejected"
+
+
 def test_file_rejected_as_a_whole_goes_to_errors_with_report(exchange: Any) -> None:
     """A file missing a required column goes to errors/ with a report saying why."""
     settings, store, case = exchange
@@ -178,6 +222,36 @@ def test_file_rejected_as_a_whole_goes_to_errors_with_report(exchange: Any) -> N
     assert sorted(path.name for path in errors.iterdir()) == [bad.name, bad.name + ".report.csv"]
     assert "shipped_date" in (errors / (bad.name + ".report.csv")).read_text()
     assert shipped_count(store) == 0
+
+
+def test_a_file_over_the_size_limit_is_refused_without_downloading_it(
+    exchange: Any, tmp_path: Path
+) -> None:
+    """A listed size over max_file_bytes: the file goes to errors/ untouched, with a report
+    giving its size, the limit and what to do; it is recorded as rejected, never read."""
+    settings, store, case = exchange
+    settings = settings.model_copy(
+        update={"daemon": settings.daemon.model_copy(update={"max_file_bytes": 100})}
+    )
+    big = case.disk / "in" / "big_updated_1.csv"
+    big.write_bytes(b"order_id,item_id\r\n" + b"1,1001\r\n" * 100)
+    case.give(big)
+    outcome = poll_once(store, settings, settings.partners["acme"])
+    [result] = outcome.imports
+    assert result.status == "rejected_file"
+    assert outcome.exit_code == 1
+    assert not (settings.state_dir / "staging" / "acme" / big.name).exists()
+    errors = case.disk / "in" / "errors"
+    assert sorted(path.name for path in errors.iterdir()) == [big.name, big.name + ".report.csv"]
+    report = pd.read_csv(errors / (big.name + ".report.csv"), dtype=str, keep_default_na=False)
+    assert report["outcome"].tolist() == ["rejected"]
+    assert report["reason"][0] == (
+        "big_updated_1.csv is 0.0 MB, over the limit of 0 MB (max_file_bytes); it was not"
+        " downloaded (split the file, or raise [daemon] max_file_bytes)"
+    )
+    with store.connect() as connection:
+        states = connection.exec_driver_sql("select state from files where direction = 'import'")
+        assert [row[0] for row in states] == ["rejected"]
 
 
 def test_committed_but_not_archived_file_is_archived_not_applied_again(exchange: Any) -> None:

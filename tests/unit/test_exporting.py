@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from ftpbridge.files import exporting
+from ftpbridge.files import exporting, formulas
 from ftpbridge.files.exporting import export_partner, file_name
 from ftpbridge.files.intake import load_orders
 from ftpbridge.files.layouts import load_layout
@@ -413,7 +413,7 @@ def test_formula_rule_on_a_column() -> None:
     import pandas as pd
 
     values = pd.Series(["=1+1", "+44 20 7946 0958", "-2+3", "", "-12"], index=[5, 6, 7, 8, 9])
-    result = exporting.neutralise_formulas(values.astype("str"))
+    result = formulas.neutralise_formulas(values.astype("str"))
     assert result.to_dict() == {5: "'=1+1", 6: "+44 20 7946 0958", 7: "'-2+3", 8: "", 9: "-12"}
 
 

@@ -21,8 +21,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import insert, select
 
-from ftpbridge.files import importing, validation
+from ftpbridge.files import duplicates, importing, reports, validation, verdicts
 from ftpbridge.files import reading as csvread
+from ftpbridge.files import rows as rows_module
 from ftpbridge.files.exporting import export_partner
 from ftpbridge.files.importing import import_file
 from ftpbridge.files.intake import load_orders
@@ -1080,7 +1081,8 @@ def test_a_100k_line_file_is_streamed_in_chunks(store, settings, tmp_path, monke
         validated_sizes.append(len(chunk))
         return real_validate(chunk, state, rules)
 
-    monkeypatch.setattr(importing, "iter_chunks", counting_chunks)
+    monkeypatch.setattr(duplicates, "iter_chunks", counting_chunks)  # the first pass
+    monkeypatch.setattr(importing, "iter_chunks", counting_chunks)  # the second
     monkeypatch.setattr(importing, "validate", counting_validate)
     result = run_import(store, settings, path, chunk_rows=10_000)
 
@@ -1128,13 +1130,14 @@ def lines_run_in(modules: list[Any], function) -> int:
 @sqlite_only
 def test_no_python_line_runs_per_row(store, settings, tmp_path) -> None:
     """Reading, validating and applying 4,000 rows runs exactly as many lines of csvread,
-    validation and importing as 200 rows: no Python loop over rows (this counts lines, it
-    does not time anything). Dry runs, so that both files meet the same store state."""
+    rows, validation, verdicts, duplicates, reports and importing as 200 rows: no Python
+    loop over rows (this counts lines, it does not time anything). Dry runs, so that both
+    files meet the same store state."""
     _big_store(store, 4_000)
     counts = []
     for size in (200, 4_000):
         path = _big_file(tmp_path / f"rows_{size}.csv", size)
-        modules = [csvread, validation, importing]
+        modules = [csvread, rows_module, validation, verdicts, duplicates, reports, importing]
         counts.append(
             lines_run_in(modules, lambda path=path: run_import(store, settings, path, dry_run=True))
         )

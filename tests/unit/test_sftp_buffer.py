@@ -1,6 +1,6 @@
-"""The SFTP channel's receive buffer (ftpbridge.transport.sftp._ChunkedPipe) behaves like
-paramiko's BufferedPipe: same bytes in the same order, same lengths, same close and
-timeout behaviour. It replaces BufferedPipe's array (see the class's docstring)."""
+"""The SFTP channel's receive buffer (ftpbridge.transport.sftp.receive_buffer.ChunkedPipe)
+behaves like paramiko's BufferedPipe: same bytes in the same order, same lengths, same close
+and timeout behaviour. It replaces BufferedPipe's array (see the class's docstring)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import threading
 import pytest
 from paramiko.buffered_pipe import BufferedPipe, PipeTimeout
 
-from ftpbridge.transport.sftp import _ChunkedPipe
+from ftpbridge.transport.sftp.receive_buffer import ChunkedPipe as _ChunkedPipe
 
 
 def test_random_feeds_and_reads_match_paramikos_buffer() -> None:

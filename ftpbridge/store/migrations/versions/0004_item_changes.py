@@ -26,6 +26,8 @@ Create Date: 2026-11-23
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -64,7 +66,7 @@ AUDIT_VIEW_SQL = (
 
 
 def upgrade() -> None:
-    columns = [
+    columns: list[sa.Column[Any]] = [
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("item_id", sa.String(64), nullable=False),
         sa.Column("file_id", sa.Integer(), nullable=True),

@@ -1,25 +1,28 @@
-"""FTP and FTPS (explicit TLS) with ftplib.
+"""The FTP transport: FTP, or FTPS with explicit TLS, over ftplib.
 
 Listing uses MLSD when the server announces MLST in FEAT, else LIST (Unix and
-Windows/IIS formats), else NLST + SIZE + MDTM. Listings are read as raw bytes and split
-on CRLF only, so a file name holding a bare newline stays one (unsafe, skipped) name
-instead of turning into two made-up entries.
+Windows/IIS formats, parsed in ``listing``), else NLST + SIZE + MDTM. Listings are read as
+raw bytes and split on CRLF only, so a file name holding a bare newline stays one (unsafe,
+skipped) name instead of turning into two made-up entries. FTPS data connections resume
+the control connection's TLS session (``tls``).
 """
 
 from __future__ import annotations
 
+import builtins
 import ftplib
+import os
 import posixpath
-import re
 import socket
 import ssl
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import structlog
 
+from ftpbridge.durable import temporary_beside
 from ftpbridge.errors import (
     AuthenticationError,
     FtpbridgeError,
@@ -32,12 +35,13 @@ from ftpbridge.transport.base import (
     ConnectionParams,
     CrossDirectoryRenameError,
     RemoteFile,
-    atomic_local_file,
     part_path,
     retrying,
     safe_entries,
     same_directory,
 )
+from ftpbridge.transport.ftp.listing import parse_ftp_time, parse_list_line, parse_mlsd_line
+from ftpbridge.transport.ftp.tls import ReusingFTP_TLS
 
 logger = structlog.get_logger()
 
@@ -47,25 +51,6 @@ T = TypeVar("T")
 BLOCK_SIZE = 256 * 1024
 DEFAULT_PORT = 21
 
-_MONTHS = {
-    name: number
-    for number, name in enumerate(
-        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
-        start=1,
-    )
-}
-_UNIX_LINE = re.compile(
-    r"^(?P<type>[-dlbcps])[-rwxsStTlL]{9}\S*\s+"
-    r".*?(?P<size>\d+)\s+(?P<month>[A-Za-z]{3})\s+(?P<day>\d{1,2})\s+"
-    r"(?P<when>\d{1,2}:\d{2}(?::\d{2})?|\d{4})\s(?P<name>.+)\Z",
-    re.DOTALL,  # a newline inside a name stays in the name, which is then refused as unsafe
-)
-_WINDOWS_LINE = re.compile(
-    r"^(?P<month>\d{1,2})-(?P<day>\d{1,2})-(?P<year>\d{2}|\d{4})\s+"
-    r"(?P<hour>\d{1,2}):(?P<minute>\d{2})\s*(?P<ampm>[AaPp][Mm])?\s+"
-    r"(?P<size><DIR>|\d+)\s+(?P<name>.+)\Z",
-    re.DOTALL,
-)
 _NOT_FOUND_WORDS = (
     "no such",
     "not found",
@@ -75,126 +60,6 @@ _NOT_FOUND_WORDS = (
     "can't find",
 )
 _UNSUPPORTED_CODES = ("500", "501", "502", "504")
-
-
-def parse_list_line(line: str, *, now: datetime | None = None) -> RemoteFile | None:
-    """Parse one line of a LIST answer in Unix or Windows/IIS format.
-
-    Given a line such as ``-rw-r--r-- 1 owner group 1234 Nov 23 10:00 name`` or
-    ``11-23-26  10:00AM       1234 name``, return a RemoteFile (name not yet checked for
-    safety; times taken as UTC, the year of ``Nov 23 10:00`` guessed relative to ``now``).
-    Return None for lines that are not entries (``total 12``, blank, unknown formats).
-    """
-    # Strip only the line terminator: a name may itself end in a newline (hostile, refused).
-    line = line.removesuffix("\r\n")
-    match = _UNIX_LINE.match(line)
-    if match:
-        return _unix_entry(match, now or datetime.now(UTC))
-    match = _WINDOWS_LINE.match(line)
-    if match:
-        return _windows_entry(match)
-    return None
-
-
-def _unix_entry(match: re.Match[str], now: datetime) -> RemoteFile | None:
-    month = _MONTHS.get(match["month"].lower())
-    if month is None:
-        return None
-    kind = match["type"]
-    name = match["name"]
-    if kind == "l" and " -> " in name:
-        name = name.split(" -> ", 1)[0]
-    when = match["when"]
-    mtime: datetime | None
-    try:
-        if ":" in when:
-            hour, minute = (int(part) for part in when.split(":")[:2])
-            mtime = datetime(now.year, month, int(match["day"]), hour, minute, tzinfo=UTC)
-            # "Mon DD HH:MM" means within the last six months: a date ahead of now is last year.
-            if mtime > now + timedelta(days=2):
-                mtime = mtime.replace(year=now.year - 1)
-        else:
-            mtime = datetime(int(when), month, int(match["day"]), tzinfo=UTC)
-    except ValueError:
-        mtime = None
-    is_dir = kind == "d"
-    return RemoteFile(
-        name=name, size=None if is_dir else int(match["size"]), mtime=mtime, is_dir=is_dir
-    )
-
-
-def _windows_entry(match: re.Match[str]) -> RemoteFile | None:
-    year = int(match["year"])
-    if year < 100:
-        year += 1900 if year >= 70 else 2000
-    hour = int(match["hour"])
-    ampm = (match["ampm"] or "").lower()
-    if ampm == "pm" and hour != 12:
-        hour += 12
-    elif ampm == "am" and hour == 12:
-        hour = 0
-    try:
-        mtime: datetime | None = datetime(
-            year, int(match["month"]), int(match["day"]), hour, int(match["minute"]), tzinfo=UTC
-        )
-    except ValueError:
-        mtime = None
-    is_dir = match["size"] == "<DIR>"
-    return RemoteFile(
-        name=match["name"], size=None if is_dir else int(match["size"]), mtime=mtime, is_dir=is_dir
-    )
-
-
-def parse_mlsd_line(line: str) -> RemoteFile | None:
-    """Parse one MLSD line (``type=file;size=12;modify=20261123100000; name``).
-
-    Return None for the ``cdir``/``pdir`` entries and for lines without facts.
-    """
-    facts_text, separator, name = line.removesuffix("\r\n").partition(" ")
-    if not separator:
-        return None
-    facts = {}
-    for fact in facts_text.rstrip(";").split(";"):
-        key, _, value = fact.partition("=")
-        facts[key.strip().lower()] = value
-    kind = facts.get("type", "").lower()
-    if kind in ("cdir", "pdir"):
-        return None
-    is_dir = kind == "dir"
-    size_text = facts.get("size")
-    size = int(size_text) if size_text and size_text.isdigit() and not is_dir else None
-    return RemoteFile(
-        name=name, size=size, mtime=_parse_ftp_time(facts.get("modify")), is_dir=is_dir
-    )
-
-
-def _parse_ftp_time(text: str | None) -> datetime | None:
-    """Parse an MLSD ``modify`` fact or an MDTM answer (``YYYYMMDDHHMMSS[.sss]``, UTC)."""
-    if not text:
-        return None
-    digits = text.strip().split(".")[0]
-    try:
-        return datetime.strptime(digits, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
-    except ValueError:
-        return None
-
-
-class _ReusingFTP_TLS(ftplib.FTP_TLS):  # named after the ftplib class it extends
-    """FTP_TLS whose data connections resume the control connection's TLS session.
-
-    vsftpd (``require_ssl_reuse``) and FileZilla Server refuse data connections that do not
-    reuse the session, as a guard against data-connection theft; ftplib does not do it.
-    """
-
-    def ntransfercmd(self, cmd: str, rest: int | str | None = None) -> tuple[socket.socket, int]:
-        connection, size = ftplib.FTP.ntransfercmd(self, cmd, rest)  # noqa: S321  (TLS below)
-        if self._prot_p:  # type: ignore[attr-defined]  # ftplib private flag set by prot_p()
-            connection = self.context.wrap_socket(  # type: ignore[attr-defined]
-                connection,
-                server_hostname=self.host,
-                session=self.sock.session,  # type: ignore[union-attr]
-            )
-        return connection, size
 
 
 class FTPTransport:
@@ -260,7 +125,7 @@ class FTPTransport:
                     "TLS certificate verification is off: the server is not authenticated",
                     server=self.describe(),
                 )
-            ftp: ftplib.FTP = _ReusingFTP_TLS(context=self._tls_context(), timeout=params.timeout)
+            ftp: ftplib.FTP = ReusingFTP_TLS(context=self._tls_context(), timeout=params.timeout)
         else:
             logger.warning(
                 "plain FTP: the password and the files travel in clear text",
@@ -351,7 +216,7 @@ class FTPTransport:
         )
         return safe_entries(entries, directory=directory, transport=self.describe())
 
-    def _list(self, ftp: ftplib.FTP, directory: str) -> list[RemoteFile]:
+    def _list(self, ftp: ftplib.FTP, directory: str) -> builtins.list[RemoteFile]:
         if self._has_mlst and not self._mlsd_refused:
             try:
                 lines = self._lines(ftp, f"MLSD {directory}")
@@ -375,7 +240,7 @@ class FTPTransport:
             return self._list_by_names(ftp, directory)
         return entries
 
-    def _list_by_names(self, ftp: ftplib.FTP, directory: str) -> list[RemoteFile]:
+    def _list_by_names(self, ftp: ftplib.FTP, directory: str) -> builtins.list[RemoteFile]:
         try:
             names = self._lines(ftp, f"NLST {directory}")
         except (ftplib.error_perm, ftplib.error_temp) as error:
@@ -396,7 +261,7 @@ class FTPTransport:
         return entries
 
     @staticmethod
-    def _lines(ftp: ftplib.FTP, command: str) -> list[str]:
+    def _lines(ftp: ftplib.FTP, command: str) -> builtins.list[str]:
         """Run a listing command; return its lines split on CRLF only (bare LF if no CRLF)."""
         ftp.voidcmd("TYPE A")
         chunks = []
@@ -428,7 +293,7 @@ class FTPTransport:
     @staticmethod
     def _mdtm(ftp: ftplib.FTP, path: str) -> datetime | None:
         try:
-            return _parse_ftp_time(ftp.sendcmd(f"MDTM {path}")[4:])
+            return parse_ftp_time(ftp.sendcmd(f"MDTM {path}")[4:])
         except ftplib.error_perm:
             return None
 
@@ -448,7 +313,7 @@ class FTPTransport:
 
         def operation(ftp: ftplib.FTP) -> int:
             expected = self._size(ftp, remote_path)
-            with atomic_local_file(local_path) as temporary:
+            with temporary_beside(local_path) as temporary:
                 with temporary.open("wb") as handle:
                     ftp.retrbinary(f"RETR {remote_path}", handle.write, blocksize=BLOCK_SIZE)
                 written = temporary.stat().st_size
@@ -457,6 +322,7 @@ class FTPTransport:
                         f"{self.kind}: download of {remote_path!r} from {self.describe()} "
                         f"stopped at {written} of {expected} bytes"
                     )
+                os.replace(temporary, local_path)
             return written
 
         result: int = self._run("download", remote_path, operation)

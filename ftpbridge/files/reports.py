@@ -1,0 +1,63 @@
+"""The report of an import: one line per row of the file (``row, order_id, item_id,
+outcome, reason``), or one line for a whole file rejected or already processed.
+
+CSV in UTF-8 with CRLF, streamed chunk by chunk, written under a temporary name beside its
+final name. The ids are echoed from the partner's file and the report is opened in a
+spreadsheet: cells that would run as formulas are neutralised (:mod:`formulas`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ftpbridge.durable import replace_durably, temporary_beside
+from ftpbridge.files.formulas import neutralise_formulas
+
+REPORT_COLUMNS = ("row", "order_id", "item_id", "outcome", "reason")
+_ECHOED = ("order_id", "item_id")  # report columns copied from the partner's cells
+
+
+def default_report_path(path: Path) -> Path:
+    return path.with_name(path.name + ".report.csv")
+
+
+def write_note_report(path: Path, outcome: str, reason: str) -> None:
+    """Write a report of one line saying ``outcome`` and ``reason`` for the whole file (no
+    row: the file was rejected as a whole, or already processed), atomically."""
+    with temporary_beside(path) as temporary, temporary.open("wb") as handle:
+        writer = ReportWriter(handle)
+        writer.write_rows([("", "", "", outcome, reason)])
+        writer.close()
+        replace_durably(temporary, path)
+
+
+class ReportWriter:
+    """The per-row report, as CSV (UTF-8, CRLF) streamed chunk by chunk."""
+
+    def __init__(self, handle: Any) -> None:
+        self._text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+        csv.writer(self._text, lineterminator="\r\n").writerow(REPORT_COLUMNS)
+
+    def write(self, decided: pd.DataFrame) -> None:
+        # What to_csv writes through, given the columns directly: the same bytes, faster.
+        # The ids are echoed from the partner's file and the report is opened in a
+        # spreadsheet: a cell like =HYPERLINK(...) is written as text (CSV injection).
+        columns = [
+            (neutralise_formulas(decided[name]) if name in _ECHOED else decided[name]).to_numpy(
+                dtype=object
+            )
+            for name in REPORT_COLUMNS
+        ]
+        csv.writer(self._text, lineterminator="\r\n").writerows(zip(*columns, strict=True))
+
+    def write_rows(self, rows: list[tuple[Any, ...]]) -> None:
+        csv.writer(self._text, lineterminator="\r\n").writerows(rows)
+
+    def close(self) -> None:
+        self._text.flush()
+        self._text.detach()

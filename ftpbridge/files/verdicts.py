@@ -1,0 +1,74 @@
+"""Verdicts: what the validation rules say about rows, and how it adds up per row.
+
+A rule yields :class:`Verdict` objects (a mask of rows, an outcome, a reason); a
+:class:`Verdicts` collects them for one chunk: the first outcome given to a row is its
+outcome, and notes (``NOTE`` verdicts) are added to the rows still undecided. Reasons that
+quote a row's values are built for the rows concerned only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ftpbridge.textarrays import strip
+
+# A reason: fixed text, or a function of the rows it is for (positions in the chunk) that
+# returns their texts. Texts that quote a row's values are built for those rows only:
+# most rows of a file are fine and need none.
+Reason = str | Callable[[np.ndarray], np.ndarray]
+NOTE = "note"  # a Verdict that adds its reason to the rows still undecided, deciding nothing
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a rule says about the rows in ``rows`` (a bool mask over the chunk): their
+    ``outcome`` and why, or (``outcome == NOTE``) a remark for those still undecided."""
+
+    rows: np.ndarray
+    outcome: str
+    reason: Reason
+
+
+def _texts_for(rows: np.ndarray, reason: Reason) -> Any:
+    return reason if isinstance(reason, str) else reason(rows)
+
+
+def append_reason(texts: np.ndarray, mask: np.ndarray, reason: Reason) -> None:
+    """Add ``reason`` to ``texts`` where ``mask`` is set, after a "; " where there is one."""
+    rows = np.flatnonzero(mask)
+    if rows.size == 0:
+        return
+    before = texts[rows]
+    texts[rows] = np.where(before == "", "", before + "; ") + _texts_for(rows, reason)
+
+
+class Verdicts:
+    """Per-row outcome and reason: the first decision for a row wins, notes accumulate."""
+
+    def __init__(self, size: int) -> None:
+        self.outcome = np.full(size, "", dtype=object)
+        self.reason = np.full(size, "", dtype=object)
+        self.note = np.full(size, "", dtype=object)
+        self.open = np.ones(size, dtype=bool)
+
+    def apply(self, verdict: Verdict) -> None:
+        if verdict.outcome == NOTE:
+            append_reason(self.note, verdict.rows & self.open, verdict.reason)
+            return
+        rows = np.flatnonzero(verdict.rows & self.open)
+        if rows.size == 0:
+            return
+        self.outcome[rows] = verdict.outcome
+        self.reason[rows] = _texts_for(rows, verdict.reason)
+        self.open[rows] = False
+
+    def finished(self) -> tuple[np.ndarray, np.ndarray]:
+        reason = self.reason.copy()
+        noted = np.flatnonzero(self.note != "")
+        if noted.size:
+            reason[noted] = reason[noted] + "; " + self.note[noted]
+        return self.outcome, strip(reason, "; ")

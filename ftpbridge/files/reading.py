@@ -16,7 +16,7 @@ import csv
 import hashlib
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,6 +123,23 @@ def _first_record(path: Path, encoding: str) -> str:
 def detect_shape(path: Path, facts: FileFacts, layout: Layout) -> CsvShape:
     """Find the delimiter and map the header to fields. Raises InputFileError when a
     required column is missing or two columns mean the same field."""
+    delimiter, headers = read_header(path, facts, expected=REQUIRED_ON_IMPORT)
+    positions = map_headers(path, headers, layout.accepted_headers())
+    missing = [field for field in REQUIRED_ON_IMPORT if field not in positions]
+    if missing:
+        found = ", ".join(repr(h.strip()) for h in headers[:30]) or "none"
+        raise InputFileError(
+            f"{path.name} lacks the required column(s) {', '.join(missing)}"
+            f" (columns found: {found})",
+            hint="keep the header row of the exported file; the fulfiller columns may be empty"
+            " but must be there",
+        )
+    return CsvShape(facts.encoding, delimiter, tuple(headers), positions)
+
+
+def read_header(path: Path, facts: FileFacts, *, expected: Sequence[str]) -> tuple[str, list[str]]:
+    """The file's delimiter and header cells. Raises InputFileError when the text is in no
+    encoding we read or the first line is empty (``expected``: the columns the hint names)."""
     sample = _first_record(path, facts.encoding)
     if facts.encoding == "cp1252":
         try:
@@ -137,7 +154,7 @@ def detect_shape(path: Path, facts: FileFacts, layout: Layout) -> CsvShape:
     if not header_line.strip():
         raise InputFileError(
             f"{path.name} has no header row on its first line",
-            hint="the first line must name the columns: " + ", ".join(REQUIRED_ON_IMPORT),
+            hint="the first line must name the columns: " + ", ".join(expected),
         )
     counts = {delimiter: header_line.count(delimiter) for delimiter in DELIMITERS}
     delimiter = max(DELIMITERS, key=lambda d: counts[d])
@@ -147,7 +164,12 @@ def detect_shape(path: Path, facts: FileFacts, layout: Layout) -> CsvShape:
         headers = next(csv.reader(io.StringIO(header_line), delimiter=delimiter))
     except (csv.Error, StopIteration):
         headers = header_line.split(delimiter)
-    accepted = layout.accepted_headers()
+    return delimiter, headers
+
+
+def map_headers(path: Path, headers: Sequence[str], accepted: Mapping[str, str]) -> dict[str, int]:
+    """field → column position, from ``accepted`` (normalised header → field). Raises
+    InputFileError when two columns mean the same field."""
     positions: dict[str, int] = {}
     clashes: list[str] = []
     for position, header in enumerate(headers):
@@ -160,21 +182,12 @@ def detect_shape(path: Path, facts: FileFacts, layout: Layout) -> CsvShape:
             )
             continue
         positions[field] = position
-    missing = [field for field in REQUIRED_ON_IMPORT if field not in positions]
-    if missing:
-        found = ", ".join(repr(h.strip()) for h in headers[:30]) or "none"
-        raise InputFileError(
-            f"{path.name} lacks the required column(s) {', '.join(missing)}"
-            f" (columns found: {found})",
-            hint="keep the header row of the exported file; the fulfiller columns may be empty"
-            " but must be there",
-        )
     if clashes:
         raise InputFileError(
             f"{path.name}: " + "; ".join(clashes),
             hint="remove or rename one of the two columns",
         )
-    return CsvShape(facts.encoding, delimiter, tuple(headers), positions)
+    return positions
 
 
 def iter_chunks(

@@ -1,0 +1,493 @@
+"""A warehouse's inventory file → the partner's stock, in one transaction, with a per-row
+report (``row, sku, sku_id, outcome, quantity_before, quantity_after, reason``).
+
+Read by the same careful reader as updated files (:mod:`ftpbridge.files.reading`: any
+of the encodings and delimiters fulfillers send, headers by name, every cell as text, in
+chunks). Columns, by name or alias (:data:`ALIASES`): the SKU (``warehouse_sku``: the
+warehouse's SKU, Topspin's ``factory_sku``; ``sku_id``: the shop's sku id; ``sku``: either,
+the warehouse SKU first), ``quantity`` (what is in stock), and optionally ``backorder``
+(``max_backorder_quantity``) and ``reserve`` (``reserve_quantity``).
+
+The partner's ``inventory_mode``: ``snapshot`` (the file lists all the partner's stock: a
+SKU of the partner in stock that the file does not name is set to 0, and the report lists
+it) or ``delta`` (only the rows listed change). A snapshot that would set more than
+``inventory_max_zeroed`` of the partner's SKUs in stock to 0 is held: nothing is applied,
+the report says why (``held``), and a person decides (``inventory import --force``).
+
+The rows are checked a column at a time (:mod:`ftpbridge.files.quantities`) and matched,
+decided and applied in the database (:mod:`ftpbridge.store.stock`): memory stays flat in
+the file's size. The file's sha256 is its key in the ledger: the same file again changes
+nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.exc import IntegrityError
+
+from ftpbridge.durable import replace_durably, temporary_beside
+from ftpbridge.errors import EXIT_ATTENTION, InputFileError, StoreError
+from ftpbridge.faults import crashpoint
+from ftpbridge.files.importing import ImportResult, too_large
+from ftpbridge.files.layouts import normalise_header
+from ftpbridge.files.quantities import whole_numbers
+from ftpbridge.files.reading import (
+    CsvShape,
+    inspect_bytes,
+    iter_chunks,
+    map_headers,
+    read_header,
+)
+from ftpbridge.files.reports import ReportWriter, default_report_path, note_row, write_note_report
+from ftpbridge.settings import PartnerSettings
+from ftpbridge.store import Store, ledger, stock
+from ftpbridge.store.engine import utcnow
+from ftpbridge.store.stock import DECIDED_COLUMNS, KEY_MAX, Zeroing
+
+CHUNK_ROWS = 50_000
+DIRECTION = "inventory"  # the ledger's direction of an inventory file
+KEY_FIELDS = ("warehouse_sku", "sku", "sku_id")  # in the order a row's key is taken
+KEY_KINDS = {"warehouse_sku": "w", "sku": "s", "sku_id": "i"}
+QUANTITY_FIELDS = ("quantity", "backorder", "reserve")
+ALIASES: dict[str, tuple[str, ...]] = {
+    "warehouse_sku": (
+        "warehouse sku",
+        "factory sku",
+        "warehouse item",
+        "warehouse item number",
+        "vendor sku",
+    ),
+    "sku": ("sku", "item number", "item no", "item #", "item", "part number", "sku code"),
+    "sku_id": ("sku id", "shop sku", "shop sku id", "topspin sku"),
+    "quantity": (
+        "quantity",
+        "qty",
+        "on hand",
+        "qty on hand",
+        "quantity on hand",
+        "onhand",
+        "available",
+        "qty available",
+        "quantity available",
+        "in stock",
+        "in stock quantity",
+        "stock",
+    ),
+    "backorder": ("backorder", "backorders", "max backorder", "max backorder quantity"),
+    "reserve": ("reserve", "reserve quantity"),
+}
+REPORT_ECHOED = ("sku", "sku_id")
+OUTCOMES_SHOWN = {"applied": "applied", "unchanged": "unchanged", "rejected": "rejected"}
+
+
+@dataclass
+class InventoryResult(ImportResult):
+    """What an inventory import did: an ImportResult (``status``: applied | held |
+    already_processed | rejected_file | dry_run), the mode, how many SKUs a snapshot set
+    to 0 (``zeroed``), and what the hold check saw (``zeroing``)."""
+
+    mode: str = "snapshot"
+    zeroed: int = 0
+    zeroing: Zeroing | None = None
+
+    @property
+    def exit_code(self) -> int:
+        if self.status == "held":
+            return EXIT_ATTENTION
+        return super().exit_code
+
+    def describe(self) -> str:
+        """One line for people: what the file did."""
+        if self.status in ("already_processed", "rejected_file"):
+            what = "rejected as a whole: " if self.status == "rejected_file" else ""
+            return f"{self.partner}: {self.file_name}: {what}{self.message}"
+        start = f"{self.partner}: {self.file_name} ({self.mode}): {_plural(self.rows, 'row')}:"
+        if self.status == "held":
+            return f"{start} {self.message}"
+        line = (
+            f"{start} {self.applied} applied, {self.unchanged} unchanged, {self.rejected} rejected"
+        )
+        if self.zeroed:
+            line += f"; {_plural(self.zeroed, 'SKU')} not in the snapshot set to 0"
+        return line
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def accepted_headers() -> dict[str, str]:
+    """Normalised header → field, for every name and alias of :data:`ALIASES`."""
+    accepted: dict[str, str] = {}
+    for field, aliases in ALIASES.items():
+        for alias in (field, *aliases):
+            accepted[normalise_header(alias)] = field
+    return accepted
+
+
+def inventory_shape(path: Path, facts: Any) -> CsvShape:
+    """The file's delimiter and which column holds which field. Raises InputFileError when
+    no SKU column or no quantity column is there, naming the columns found."""
+    delimiter, headers = read_header(path, facts, expected=("sku", "quantity"))
+    positions = map_headers(path, headers, accepted_headers())
+    missing = []
+    if not any(field in positions for field in KEY_FIELDS):
+        missing.append("a SKU column (sku, warehouse_sku or sku_id)")
+    if "quantity" not in positions:
+        missing.append("a quantity column (quantity, qty, on hand or available)")
+    if missing:
+        found = ", ".join(repr(header.strip()) for header in headers[:30]) or "none"
+        raise InputFileError(
+            f"{path.name} lacks {' and '.join(missing)} (columns found: {found})",
+            hint="the first line must name the columns, e.g. sku,quantity",
+        )
+    return CsvShape(facts.encoding, delimiter, tuple(headers), positions)
+
+
+def staged_rows(chunk: pd.DataFrame) -> list[tuple[Any, ...]]:
+    """A chunk's rows for the staging table (store/stock.py: STAGE_COLUMNS), each row's
+    key taken from the first key column that is filled in, its quantities parsed, and
+    the problem of its own cells as text ("" none). No loop over rows."""
+    size = len(chunk)
+    key_text = np.full(size, "", dtype=object)
+    key_kind = np.full(size, "s", dtype=object)
+    for field in reversed([field for field in KEY_FIELDS if field in chunk]):
+        cells = chunk[field].to_numpy(dtype=object)
+        filled = cells != ""
+        key_text = np.where(filled, cells, key_text)
+        key_kind = np.where(filled, KEY_KINDS[field], key_kind)
+    problems = np.full(size, "", dtype=object)
+    lengths = np.fromiter(map(len, key_text), dtype=np.int64, count=size)
+    problems[lengths == 0] = "the SKU is empty; write the warehouse SKU or the shop's sku id"
+    too_long = np.flatnonzero(lengths > KEY_MAX)
+    if too_long.size:
+        problems[too_long] = f"the SKU is longer than {KEY_MAX} characters"
+        key_text[too_long] = [text[:KEY_MAX] for text in key_text[too_long]]
+    columns: dict[str, list[Any]] = {}
+    for field in QUANTITY_FIELDS:
+        if field not in chunk:
+            columns[field] = [None] * size
+            continue
+        parsed = whole_numbers(
+            chunk[field].to_numpy(dtype=object), field, required=field == "quantity"
+        )
+        _add_problem(problems, parsed.problems)
+        values = parsed.values.astype(object)  # Python ints, None where not given
+        values[~(parsed.given & (parsed.problems == ""))] = None
+        columns[field] = values.tolist()
+    return list(
+        zip(
+            chunk["row"].astype("int64").tolist(),
+            key_kind.tolist(),
+            key_text.tolist(),
+            columns["quantity"],
+            columns["backorder"],
+            columns["reserve"],
+            _none_for_empty(problems),
+            strict=True,
+        )
+    )
+
+
+def _none_for_empty(texts: np.ndarray) -> list[Any]:
+    values = texts.copy()
+    values[texts == ""] = None
+    return list(values.tolist())
+
+
+def _add_problem(problems: np.ndarray, more: np.ndarray) -> None:
+    rows = np.flatnonzero(more != "")
+    if rows.size:
+        before = problems[rows]
+        problems[rows] = np.where(before == "", "", before + "; ") + more[rows]
+
+
+class _RollBack(Exception):
+    """Raised inside the transaction of a dry run: nothing of it is kept."""
+
+
+class _Held(Exception):
+    """Raised inside the transaction of a snapshot that is held: nothing is applied."""
+
+
+class _Taken(Exception):
+    """Raised when another process applied the same file while this one read it."""
+
+    def __init__(self, earlier: dict[str, Any]) -> None:
+        super().__init__("already imported")
+        self.earlier = earlier
+
+
+def import_inventory(
+    store: Store,
+    partner: PartnerSettings,
+    path: Path,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    report_path: Path | None = None,
+    max_file_bytes: int = 200_000_000,
+    now: dt.datetime | None = None,
+    source_name: str | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> InventoryResult:
+    """Apply the inventory file ``path`` to ``partner``'s stock (see the module doc).
+
+    ``force``: apply a snapshot even if it would zero more than ``inventory_max_zeroed``.
+    Never raises for a bad file (``status == "rejected_file"`` with a message); raises
+    StoreError when the store cannot be used.
+    """
+    now = now or utcnow()
+    name = source_name or path.name
+    result = InventoryResult(
+        partner=partner.name, file_name=name, status="applied", mode=partner.inventory_mode
+    )
+    result.report_path = report_path or default_report_path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        return _reject(store, result, f"cannot read {name}: {exc.strerror}", None, dry_run, now, 0)
+    if size > max_file_bytes:
+        error = too_large(name, size, max_file_bytes, not_done="read")
+        return _reject(store, result, error.message, error.hint, dry_run, now, size)
+    try:
+        facts = inspect_bytes(path)
+        result.sha256 = facts.sha256
+        with store.connect() as connection:
+            earlier = ledger.find_import(connection, partner.name, facts.sha256)
+        if earlier is not None:
+            return _already(result, earlier)
+        shape = inventory_shape(path, facts)
+        crashpoint("parse")
+    except InputFileError as exc:
+        return _reject(store, result, exc.message, exc.hint, dry_run, now, size)
+    try:
+        _apply_file(
+            store, partner, path, shape, result, facts.size, force, dry_run, now, chunk_rows
+        )
+    except _RollBack:
+        result.status, result.file_id = "dry_run", None
+    except _Taken as taken:
+        return _already(result, taken.earlier)
+    except _Held:
+        result.status = "held"
+        if not dry_run:
+            with store.begin() as connection:
+                result.file_id = ledger.record(
+                    connection,
+                    now,
+                    partner=partner.name,
+                    direction=DIRECTION,
+                    name=name,
+                    sha256=facts.sha256,
+                    size=facts.size,
+                    state="held",
+                    rows_total=result.rows,
+                    local_path=str(path),
+                    message=result.message,
+                )
+    except InputFileError as exc:  # found half-way (a malformed row): nothing applied
+        result.rows = result.applied = result.unchanged = result.rejected = 0
+        return _reject(store, result, exc.message, exc.hint, dry_run, now, size)
+    except IntegrityError:  # the ledger's unique key: another process applied it first
+        with store.connect() as connection:
+            earlier = ledger.find_import(connection, partner.name, facts.sha256)
+        if earlier is None:
+            raise StoreError(f"the store refused the inventory file {name}") from None
+        return _already(result, earlier)
+    return result
+
+
+def _apply_file(
+    store: Store,
+    partner: PartnerSettings,
+    path: Path,
+    shape: CsvShape,
+    result: InventoryResult,
+    size: int,
+    force: bool,
+    dry_run: bool,
+    now: dt.datetime,
+    chunk_rows: int,
+) -> None:
+    """The transaction: stage, decide, check the hold, write the report, apply, zero."""
+    assert result.report_path is not None
+    snapshot = partner.inventory_mode == "snapshot"
+    fields = tuple(field for field in (*KEY_FIELDS, *QUANTITY_FIELDS) if field in shape.positions)
+    with (
+        store.begin() as connection,
+        temporary_beside(result.report_path) as report_temporary,
+        report_temporary.open("wb") as report_handle,
+    ):
+        earlier = ledger.find_import(connection, partner.name, result.sha256)
+        if earlier is not None:  # another process took it while we read it
+            raise _Taken(earlier)
+        file_id = ledger.record(
+            connection,
+            now,
+            partner=partner.name,
+            direction=DIRECTION,
+            name=result.file_name,
+            sha256=result.sha256,
+            size=size,
+            state="applying",
+            import_key=result.sha256,
+            local_path=str(path),
+        )
+        result.file_id = file_id
+        stock.create_stage(connection)
+        for chunk in iter_chunks(path, shape, chunk_rows=chunk_rows, fields=fields):
+            stock.stage_rows(connection, staged_rows(chunk))
+            result.rows += len(chunk)
+        ambiguous = stock.decide(connection, partner.name)
+        counts = stock.outcome_counts(connection)
+        result.applied = counts.get("applied", 0)
+        result.unchanged = counts.get("unchanged", 0)
+        result.rejected = counts.get("rejected", 0)
+        held = False
+        if snapshot:
+            result.zeroing = stock.zeroing(connection, partner.name, ambiguous)
+            held = not force and result.zeroing.share() > partner.inventory_max_zeroed
+        report = ReportWriter(report_handle, columns=DECIDED_COLUMNS, echoed=REPORT_ECHOED)
+        if held:
+            assert result.zeroing is not None
+            result.message = _held_message(partner, result.zeroing)
+            result.hint = (
+                "if the file is right, apply it by hand: ftpbridge inventory import"
+                f" --partner {partner.name} --force {result.file_name}"
+            )
+            report.write_rows(
+                [note_row(DECIDED_COLUMNS, "held", f"{result.message}; {result.hint}")]
+            )
+        for rows in stock.iter_decided(connection):
+            report.write(_decided_frame(rows, held))
+        if snapshot:
+            for rows in stock.iter_absent(connection, partner.name, ambiguous):
+                report.write(_absent_frame(rows, held))
+        report.close()
+        if held:
+            replace_durably(report_temporary, result.report_path)
+            raise _Held
+        stock.apply(connection, file_id, now)
+        crashpoint("apply")
+        if snapshot:
+            result.zeroed = stock.zero_absent(connection, partner.name, ambiguous, file_id, now)
+        stock.drop_stage(connection)
+        ledger.change(
+            connection,
+            file_id,
+            now,
+            state="applied",
+            rows_total=result.rows,
+            rows_applied=result.applied,
+            rows_unchanged=result.unchanged,
+            rows_rejected=result.rejected,
+            message=(
+                f"{_plural(result.zeroed, 'SKU')} not in the snapshot set to 0"
+                if result.zeroed
+                else None
+            ),
+        )
+        replace_durably(report_temporary, result.report_path)
+        if dry_run:
+            raise _RollBack
+        crashpoint("commit")
+
+
+def _held_message(partner: PartnerSettings, zeroing: Zeroing) -> str:
+    return (
+        f"held, nothing applied: this snapshot would set {zeroing.would_zero} of the"
+        f" {zeroing.in_stock} SKUs {partner.name} has in stock to 0 ({zeroing.share():.0%}),"
+        f" more than inventory_max_zeroed ({partner.inventory_max_zeroed:.0%}); a cut-off"
+        " file must not empty the shop"
+    )
+
+
+def _text_columns(rows: list[tuple[Any, ...]], names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Rows from the store as report columns: text, "" for NULL (no float NaN, no 12.0)."""
+    table = np.empty((len(rows), len(names)), dtype=object)
+    table[:] = rows
+    columns = {}
+    for index, name in enumerate(names):
+        column = table[:, index]
+        missing = pd.isna(column)
+        column[missing] = ""
+        columns[name] = column.astype(str).astype(object)
+    return columns
+
+
+def _decided_frame(rows: list[tuple[Any, ...]], held: bool) -> pd.DataFrame:
+    columns = _text_columns(rows, DECIDED_COLUMNS)
+    if held:
+        applied = columns["outcome"] == "applied"
+        columns["outcome"] = np.where(applied, "held", columns["outcome"]).astype(object)
+        columns["reason"] = np.where(applied, "would be updated", columns["reason"]).astype(object)
+    return pd.DataFrame(columns, copy=False)
+
+
+def _absent_frame(rows: list[tuple[Any, ...]], held: bool) -> pd.DataFrame:
+    columns = _text_columns(rows, ("sku_id", "sku", "quantity_before"))
+    size = len(rows)
+    columns["row"] = np.full(size, "", dtype=object)
+    columns["outcome"] = np.full(size, "held" if held else "zeroed", dtype=object)
+    columns["quantity_after"] = np.full(size, "0", dtype=object)
+    reason = "not in this snapshot: would be set to 0" if held else "not in this snapshot: set to 0"
+    columns["reason"] = np.full(size, reason, dtype=object)
+    return pd.DataFrame(columns, copy=False)
+
+
+def _already(result: InventoryResult, earlier: dict[str, Any]) -> InventoryResult:
+    result.status = "already_processed"
+    result.file_id = earlier["id"]
+    result.report_path = None
+    result.message = (
+        f"{result.file_name} was already processed on {earlier['created_at']:%Y-%m-%d %H:%M} UTC"
+        f" (as {earlier['name']}); nothing changed"
+    )
+    return result
+
+
+def _reject(
+    store: Store,
+    result: InventoryResult,
+    message: str,
+    hint: str | None,
+    dry_run: bool,
+    now: dt.datetime,
+    size: int,
+) -> InventoryResult:
+    """The whole file refused: a one-line report, and a ledger row (not for a dry run)."""
+    result.status, result.message, result.hint = "rejected_file", message, hint
+    if result.report_path is not None:
+        write_note_report(
+            result.report_path,
+            "rejected",
+            message + (f" ({hint})" if hint else ""),
+            columns=DECIDED_COLUMNS,
+        )
+    if not dry_run:
+        with store.begin() as connection:
+            result.file_id = ledger.record(
+                connection,
+                now,
+                partner=result.partner,
+                direction=DIRECTION,
+                name=result.file_name,
+                sha256=result.sha256 or "",
+                size=size,
+                state="rejected",
+                message=message,
+            )
+    return result
+
+
+def write_already_report(path: Path, message: str) -> None:
+    """The one-line report of a file already processed (the poll uploads it beside the
+    archived file)."""
+    write_note_report(path, "unchanged", message, columns=DECIDED_COLUMNS)

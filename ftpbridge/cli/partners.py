@@ -39,12 +39,21 @@ def check_command(state: Context, partner: str, trust_host_key: bool) -> None:
 # `poll` always polls once and exits (`ftpbridge run` polls on a schedule); `--once` was once
 # required, and cron lines written then still pass it: accepted, hidden, changes nothing.
 @click.option("--once", is_flag=True, hidden=True, expose_value=False)
+@click.option(
+    "--kind",
+    type=click.Choice(["all", "updated", "inventory"]),
+    default="all",
+    show_default=True,
+    help="Which files to take: updated files, inventory files, or both.",
+)
 @pass_state
 @friendly_errors
-def poll_command(state: Context, partners: tuple[str, ...]) -> None:
-    """Take the updated files waiting on the partner's server once, import them, and exit."""
+def poll_command(state: Context, partners: tuple[str, ...], kind: str) -> None:
+    """Take the updated and inventory files waiting on the partner's server once, import
+    them, and exit."""
     from ftpbridge.errors import TransportError
-    from ftpbridge.exchange.poll import poll_once
+    from ftpbridge.exchange.inventory import INVENTORY
+    from ftpbridge.exchange.poll import UPDATED, poll_once
 
     chosen = [state.partner(name) for name in partners] or [
         partner
@@ -55,15 +64,24 @@ def poll_command(state: Context, partners: tuple[str, ...]) -> None:
         raise UsageError(
             "no partner has a transport to poll", hint="set transport in a [partners.NAME] table"
         )
+    kinds = {"all": (UPDATED, INVENTORY), "updated": (UPDATED,), "inventory": (INVENTORY,)}
     worst = EXIT_OK
-    for partner in chosen:
+    unreachable: set[str] = set()
+    for partner, poll_kind in [(p, k) for p in chosen for k in kinds[kind]]:
+        if partner.name in unreachable:  # said once already
+            continue
+        if poll_kind is INVENTORY and not partner.inventory_pattern:
+            if kind == "inventory":
+                click.echo(f"{partner.name}: inventory files are off (inventory_pattern is empty)")
+            continue
         try:
-            outcome = poll_once(state.store, state.settings, partner)
+            outcome = poll_once(state.store, state.settings, partner, kind=poll_kind)
         except TransportError as exc:
             click.echo(f"Error: {partner.name}: {exc.message}", err=True)
             if exc.hint:
                 click.echo(f"Try: {exc.hint}", err=True)
             worst = max(worst, EXIT_UNAVAILABLE)
+            unreachable.add(partner.name)
             continue
         click.echo(outcome.summary)
         worst = max(worst, outcome.exit_code)

@@ -2,6 +2,11 @@
 staging → import (one transaction) → archive remotely (``archive_dir``, or ``errors_dir``
 for a file rejected as a whole) with its report next to it → keep a local copy.
 
+A poll takes one kind of file (:class:`PollKind`): updated files (``UPDATED``, the
+default) or a warehouse's inventory files (``exchange/inventory.py``), each with its own
+pattern, sightings and apply step; every other step is the same. (Over 400 lines: the
+cycle and its six crash-safe steps read best in order, in one place.)
+
 Crash safety comes from the order of the steps: the remote file is archived only after
 the import committed, and an import is keyed on the file's sha256. A process killed
 anywhere leaves the remote file in the inbox; the next poll downloads it again and either
@@ -27,6 +32,7 @@ from ftpbridge.durable import temporary_beside
 from ftpbridge.errors import EXIT_ATTENTION, RemoteNotFoundError
 from ftpbridge.exchange.partners import (
     CycleOutcome,
+    PollKind,
     free_name,
     partner_layout,
     partner_transport,
@@ -54,16 +60,23 @@ REPORT_SUFFIX = ".report.csv"
 DONE_SUFFIX = ".done"
 
 
-def is_candidate(entry: RemoteFile, partner: PartnerSettings) -> bool:
-    """A file in the inbox that the partner means for us: matches ``updated_pattern``,
-    is not a directory, an upload in progress, a marker or one of our reports."""
+def is_candidate(entry: RemoteFile, partner: PartnerSettings, kind: PollKind | None = None) -> bool:
+    """A file in the inbox that the partner means for us: matches the kind's pattern
+    (``updated_pattern`` by default), is not a directory, an upload in progress, a marker
+    or one of our reports. A file named like an inventory file is never an updated file."""
     name = entry.name
     if entry.is_dir or is_partial_upload(name):
         return False
     lowered = name.casefold()
     if lowered.endswith(REPORT_SUFFIX) or lowered.endswith(DONE_SUFFIX):
         return False
-    return fnmatch.fnmatchcase(lowered, partner.updated_pattern.casefold())
+    pattern = partner.updated_pattern if kind is None else kind.pattern(partner)
+    if not pattern or not fnmatch.fnmatchcase(lowered, pattern.casefold()):
+        return False
+    inventory = partner.inventory_pattern
+    return (kind is not None and kind.name != "updated") or not (
+        inventory and fnmatch.fnmatchcase(lowered, inventory.casefold())
+    )
 
 
 def poll_once(
@@ -73,20 +86,23 @@ def poll_once(
     *,
     now: dt.datetime | None = None,
     stop: Callable[[], bool] = lambda: False,
+    kind: PollKind | None = None,
 ) -> CycleOutcome:
-    """List the partner's inbox once and take every settled updated file.
+    """List the partner's inbox once and take every settled file of ``kind`` (updated
+    files by default).
 
     ``stop`` is asked between files: a daemon shutting down takes no new file.
     Raises TransportError when the server cannot be used (files already taken stay done).
     """
     now = now or utcnow()
-    outcome = CycleOutcome(partner.name, "poll")
+    kind = kind or UPDATED
+    outcome = CycleOutcome(partner.name, kind.job)
     transport = partner_transport(settings, partner)
     inbox = partner.inbox_dir
     with _staging(settings, partner), transport:
         crashpoint("list")
         entries = transport.list(inbox)
-        candidates = {entry.name: entry for entry in entries if is_candidate(entry, partner)}
+        candidates = {entry.name: entry for entry in entries if is_candidate(entry, partner, kind)}
         if partner.done_marker:
             markers = {
                 entry.name[: -len(DONE_SUFFIX)]
@@ -101,7 +117,13 @@ def poll_once(
             ]
             with store.begin() as connection:
                 ready = sorted(
-                    observe(connection, partner.name, listed, now, partner.settle_seconds)
+                    observe(
+                        connection,
+                        kind.sightings_key(partner.name),
+                        listed,
+                        now,
+                        partner.settle_seconds,
+                    )
                 )
         waiting = len(candidates) - len(ready)
         if waiting:
@@ -116,16 +138,16 @@ def poll_once(
             if stop():
                 break
             with structlog.contextvars.bound_contextvars(file=name):
-                result = _take(store, settings, partner, transport, candidates[name])
+                result = _take(store, settings, partner, transport, candidates[name], kind)
             if result is None:  # gone from the inbox since the listing
                 outcome.lines.append(f"{partner.name}: {name}: gone before it was downloaded")
                 continue
             outcome.imports.append(result)
-            outcome.lines.append(_describe(result))
-            if result.status == "rejected_file" or result.rejected:
+            outcome.lines.append(kind.describe(result))
+            if result.status in ("rejected_file", "held") or result.rejected:
                 outcome.exit_code = max(outcome.exit_code, EXIT_ATTENTION)
     if not outcome.imports and not outcome.lines:
-        outcome.lines.append(f"{partner.name}: no updated files waiting in {inbox}")
+        outcome.lines.append(f"{partner.name}: no {kind.name} files waiting in {inbox}")
     return outcome
 
 
@@ -171,6 +193,7 @@ def _take(
     partner: PartnerSettings,
     transport: Transport,
     entry: RemoteFile,
+    kind: PollKind,
 ) -> ImportResult | None:
     """Take one settled file, one crash-safe step after the other:
 
@@ -183,17 +206,17 @@ def _take(
     from the inbox before it could be downloaded: nothing to take, not a failure.
     """
     taking = _Taking.of(settings, partner, entry)
-    result = _refuse_if_too_large(store, settings, partner, taking)
+    result = _refuse_if_too_large(store, settings, partner, taking, kind)
     if result is None:
-        if not _download(store, partner, transport, taking):
+        if not _download(store, partner, transport, taking, kind):
             return None
         crashpoint("download")
-        result = _import(store, settings, partner, taking)
+        result = kind.apply(store, settings, partner, taking.local, taking.report, taking.name)
     place = _archive_place(transport, partner, result, entry.name)
     _upload_report(transport, result, taking, place)
     _archive(transport, partner, taking, place)
     _keep_locally(settings, partner, taking, place.name)
-    _forget(store, partner, result, taking, place)
+    _forget(store, partner, result, taking, place, kind)
     return result
 
 
@@ -240,7 +263,7 @@ class _Place:
 
 
 def _refuse_if_too_large(
-    store: Store, settings: Settings, partner: PartnerSettings, taking: _Taking
+    store: Store, settings: Settings, partner: PartnerSettings, taking: _Taking, kind: PollKind
 ) -> ImportResult | None:
     """A file listed over ``max_file_bytes`` is rejected as a whole before it is read:
     never download what we would refuse anyway. None for a file to download."""
@@ -248,7 +271,7 @@ def _refuse_if_too_large(
     if taking.size is None or taking.size <= limit:
         return None
     error = too_large(taking.name, taking.size, limit, not_done="downloaded")
-    result = refuse_unread(
+    result = kind.refuse(
         store,
         partner.name,
         taking.name,
@@ -262,7 +285,7 @@ def _refuse_if_too_large(
 
 
 def _download(
-    store: Store, partner: PartnerSettings, transport: Transport, taking: _Taking
+    store: Store, partner: PartnerSettings, transport: Transport, taking: _Taking, kind: PollKind
 ) -> bool:
     """Step 1, download into staging. False when the partner renamed or removed the file
     since the listing (its sighting is forgotten)."""
@@ -273,13 +296,13 @@ def _download(
             raise
         logger.warning("file gone from the inbox before it was downloaded; skipped")
         with store.begin() as connection:
-            forget(connection, partner.name, taking.name)
+            forget(connection, kind.sightings_key(partner.name), taking.name)
         return False
     return True
 
 
 def _import(
-    store: Store, settings: Settings, partner: PartnerSettings, taking: _Taking
+    store: Store, settings: Settings, partner: PartnerSettings, local: Path, report: Path, name: str
 ) -> ImportResult:
     """Step 2, import: validate and apply in one transaction, the report written beside
     the staged copy (a file already processed gets a one-line report saying so)."""
@@ -287,13 +310,13 @@ def _import(
         store,
         partner,
         partner_layout(settings, partner),
-        taking.local,
-        report_path=taking.report,
+        local,
+        report_path=report,
         max_file_bytes=settings.daemon.max_file_bytes,
-        source_name=taking.name,
+        source_name=name,
     )
     if result.status == "already_processed":
-        write_note_report(taking.report, UNCHANGED, result.message)
+        write_note_report(report, UNCHANGED, result.message)
     _log_imported(result)
     return result
 
@@ -312,9 +335,11 @@ def _log_imported(result: ImportResult) -> None:
 def _archive_place(
     transport: Transport, partner: PartnerSettings, result: ImportResult, name: str
 ) -> _Place:
-    """Where the file and its report go: ``errors_dir`` for a file rejected as a whole,
-    else ``archive_dir``; the file's own name unless the folder holds it already."""
-    wanted = partner.errors_dir if result.status == "rejected_file" else partner.archive_dir
+    """Where the file and its report go: ``errors_dir`` for a file rejected as a whole (or
+    an inventory snapshot held), else ``archive_dir``; the file's own name unless the
+    folder holds it already."""
+    refused = result.status in ("rejected_file", "held")
+    wanted = partner.errors_dir if refused else partner.archive_dir
     directory = remote_dir(partner.inbox_dir, wanted)
     transport.makedirs(directory)
     present = frozenset(existing.name for existing in transport.list(directory))
@@ -368,11 +393,16 @@ def _keep_locally(settings: Settings, partner: PartnerSettings, taking: _Taking,
 
 
 def _forget(
-    store: Store, partner: PartnerSettings, result: ImportResult, taking: _Taking, place: _Place
+    store: Store,
+    partner: PartnerSettings,
+    result: ImportResult,
+    taking: _Taking,
+    place: _Place,
+    kind: PollKind,
 ) -> None:
     """Step 6, forget: drop the file's sighting, and note in the ledger where it went."""
     with store.begin() as connection:
-        forget(connection, partner.name, taking.name)
+        forget(connection, kind.sightings_key(partner.name), taking.name)
         if result.file_id is not None and result.status != "already_processed":
             ledger.change(connection, result.file_id, utcnow(), remote_path=place.path)
 
@@ -397,3 +427,13 @@ def _move_file(source: Path, target: Path) -> None:
         shutil.copyfile(source, temporary)
         os.replace(temporary, target)
     source.unlink()
+
+
+UPDATED = PollKind(
+    name="updated",
+    job="poll",
+    pattern=lambda partner: partner.updated_pattern,
+    apply=_import,
+    refuse=refuse_unread,
+    describe=_describe,
+)

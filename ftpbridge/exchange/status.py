@@ -32,6 +32,7 @@ def partner_status(
         for name, partner in settings.partners.items():
             exports = ledger.recent(connection, partner=name, direction="export", limit=1)
             imports = ledger.recent(connection, partner=name, direction="import", limit=1)
+            stock = ledger.recent(connection, partner=name, direction="inventory", limit=1)
             past_due = list_items(
                 connection,
                 partner=name,
@@ -40,10 +41,11 @@ def partner_status(
             )
             poll = jobs.get((name, "poll"), {})
             export = jobs.get((name, "export"), {})
+            inventory = jobs.get((name, "inventory"), {})
             failures = max(
-                poll.get("consecutive_failures", 0), export.get("consecutive_failures", 0)
+                state.get("consecutive_failures", 0) for state in (poll, export, inventory)
             )
-            errors = [state for state in (poll, export) if state.get("last_error_at")]
+            errors = [state for state in (poll, export, inventory) if state.get("last_error_at")]
             last_error = max(errors, key=lambda state: state["last_error_at"]) if errors else None
             polled = poll.get("last_success_at")
             scheduled = partner.enabled and partner.transport is not None
@@ -52,6 +54,7 @@ def partner_status(
             )
             last_export = exports[0] if exports else None
             last_import = imports[0] if imports else None
+            last_stock = stock[0] if stock else None
             result.append(
                 {
                     "name": name,
@@ -79,6 +82,18 @@ def partner_status(
                             "at": _iso(last_import["created_at"]),
                         }
                         if last_import
+                        else None
+                    ),
+                    "last_inventory": (
+                        {
+                            "file": last_stock["name"],
+                            "state": last_stock["state"],
+                            "applied": last_stock["rows_applied"],
+                            "rejected": last_stock["rows_rejected"],
+                            "message": last_stock["message"],
+                            "at": _iso(last_stock["created_at"]),
+                        }
+                        if last_stock
                         else None
                     ),
                     "imports_24h": totals.get(
@@ -129,6 +144,14 @@ def render(rows: list[dict[str, Any]]) -> list[str]:
             )
         )
         lines.append(f"  last poll:    {row['last_poll'] or 'never'}")
+        stock = row["last_inventory"]
+        if stock:
+            state = stock["state"].upper() if stock["state"] == "held" else stock["state"]
+            lines.append(
+                f"  last stock:   {stock['file']} ({state}: {stock['applied']} applied,"
+                f" {stock['rejected']} rejected) at {stock['at']}"
+                + (f"; {stock['message']}" if stock["message"] else "")
+            )
         day = row["imports_24h"]
         lines.append(
             f"  last 24 h:    {day['files']} file(s) imported: {day['applied']} applied,"

@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from ftpbridge.durable import replace_durably, temporary_beside
 from ftpbridge.errors import EXIT_ATTENTION, InputFileError, StoreError
 from ftpbridge.faults import crashpoint
+from ftpbridge.files.formulas import formula_cells
 from ftpbridge.files.importing import ImportResult, too_large
 from ftpbridge.files.layouts import normalise_header
 from ftpbridge.files.quantities import whole_numbers
@@ -46,9 +47,9 @@ from ftpbridge.files.reading import (
 )
 from ftpbridge.files.reports import ReportWriter, default_report_path, note_row, write_note_report
 from ftpbridge.settings import PartnerSettings
-from ftpbridge.store import Store, ledger, stock
+from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
-from ftpbridge.store.stock import DECIDED_COLUMNS, KEY_MAX, Zeroing
+from ftpbridge.store.stock import DECIDED_COLUMNS, KEY_MAX, Staging, Zeroing
 
 CHUNK_ROWS = 50_000
 DIRECTION = "inventory"  # the ledger's direction of an inventory file
@@ -341,18 +342,18 @@ def _apply_file(
             local_path=str(path),
         )
         result.file_id = file_id
-        stock.create_stage(connection)
+        staging = Staging.create(connection, partner.name)
         for chunk in iter_chunks(path, shape, chunk_rows=chunk_rows, fields=fields):
-            stock.stage_rows(connection, staged_rows(chunk))
+            staging.add(staged_rows(chunk))
             result.rows += len(chunk)
-        ambiguous = stock.decide(connection, partner.name)
-        counts = stock.outcome_counts(connection)
+        staging.decide()
+        counts = staging.counts()
         result.applied = counts.get("applied", 0)
         result.unchanged = counts.get("unchanged", 0)
         result.rejected = counts.get("rejected", 0)
         held = False
         if snapshot:
-            result.zeroing = stock.zeroing(connection, partner.name, ambiguous)
+            result.zeroing = staging.zeroing()
             held = not force and result.zeroing.share() > partner.inventory_max_zeroed
         report = ReportWriter(report_handle, columns=DECIDED_COLUMNS, echoed=REPORT_ECHOED)
         if held:
@@ -365,20 +366,20 @@ def _apply_file(
             report.write_rows(
                 [note_row(DECIDED_COLUMNS, "held", f"{result.message}; {result.hint}")]
             )
-        for rows in stock.iter_decided(connection):
-            report.write(_decided_frame(rows, held))
+        for rows in staging.decided(held=held):
+            report.write_rows(_spreadsheet_safe(rows))
         if snapshot:
-            for rows in stock.iter_absent(connection, partner.name, ambiguous):
-                report.write(_absent_frame(rows, held))
+            for rows in staging.absent(held=held):
+                report.write_rows(_spreadsheet_safe(rows))
         report.close()
         if held:
             replace_durably(report_temporary, result.report_path)
             raise _Held
-        stock.apply(connection, file_id, now)
+        staging.apply(file_id, now)
         crashpoint("apply")
         if snapshot:
-            result.zeroed = stock.zero_absent(connection, partner.name, ambiguous, file_id, now)
-        stock.drop_stage(connection)
+            result.zeroed = staging.zero_absent(file_id, now)
+        staging.drop()
         ledger.change(
             connection,
             file_id,
@@ -409,37 +410,17 @@ def _held_message(partner: PartnerSettings, zeroing: Zeroing) -> str:
     )
 
 
-def _text_columns(rows: list[tuple[Any, ...]], names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Rows from the store as report columns: text, "" for NULL (no float NaN, no 12.0)."""
-    table = np.empty((len(rows), len(names)), dtype=object)
-    table[:] = rows
-    columns = {}
-    for index, name in enumerate(names):
-        column = table[:, index]
-        missing = pd.isna(column)
-        column[missing] = ""
-        columns[name] = column.astype(str).astype(object)
-    return columns
-
-
-def _decided_frame(rows: list[tuple[Any, ...]], held: bool) -> pd.DataFrame:
-    columns = _text_columns(rows, DECIDED_COLUMNS)
-    if held:
-        applied = columns["outcome"] == "applied"
-        columns["outcome"] = np.where(applied, "held", columns["outcome"]).astype(object)
-        columns["reason"] = np.where(applied, "would be updated", columns["reason"]).astype(object)
-    return pd.DataFrame(columns, copy=False)
-
-
-def _absent_frame(rows: list[tuple[Any, ...]], held: bool) -> pd.DataFrame:
-    columns = _text_columns(rows, ("sku_id", "sku", "quantity_before"))
-    size = len(rows)
-    columns["row"] = np.full(size, "", dtype=object)
-    columns["outcome"] = np.full(size, "held" if held else "zeroed", dtype=object)
-    columns["quantity_after"] = np.full(size, "0", dtype=object)
-    reason = "not in this snapshot: would be set to 0" if held else "not in this snapshot: set to 0"
-    columns["reason"] = np.full(size, reason, dtype=object)
-    return pd.DataFrame(columns, copy=False)
+def _spreadsheet_safe(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Report lines (DECIDED_COLUMNS) with the SKU cells that would run as formulas in a
+    spreadsheet written as text (files/formulas.py); the other lines as they are."""
+    for position in (1, 2):  # sku (the warehouse's cell), sku_id (the shop's)
+        cells = np.empty(len(rows), dtype=object)
+        cells[:] = [row[position] or "" for row in rows]
+        for index in np.flatnonzero(formula_cells(cells)):
+            line = list(rows[index])
+            line[position] = "'" + cells[index]
+            rows[index] = tuple(line)
+    return rows
 
 
 def _already(result: InventoryResult, earlier: dict[str, Any]) -> InventoryResult:

@@ -16,6 +16,7 @@ from structlog.testing import capture_logs
 
 from ftpbridge.exchange.inventory import poll_inventory_once
 from ftpbridge.exchange.poll import poll_once
+from ftpbridge.exchange.status import partner_status, render
 from ftpbridge.files.intake import load_orders
 from ftpbridge.settings import Settings
 from ftpbridge.store import Store, open_store
@@ -113,7 +114,7 @@ def test_an_inventory_file_is_applied_once_and_archived_with_its_report(
 def test_a_truncated_snapshot_goes_to_errors_with_an_alert(warehouse: Any) -> None:
     """A snapshot that would zero most of the stock is held: nothing changes, the file and
     its report go to errors/, an alert is logged at error level, and the poll's exit code
-    asks for attention."""
+    asks for attention; status shows the file held."""
     settings, store, case = warehouse
     acme = settings.partners["acme"]
     drop(case, "stock_inventory.csv", SNAPSHOT)
@@ -128,6 +129,9 @@ def test_a_truncated_snapshot_goes_to_errors_with_an_alert(warehouse: Any) -> No
     alerts = [entry for entry in logs if entry["event"] == "alert"]
     assert len(alerts) == 1 and alerts[0]["log_level"] == "error"
     assert "cut_inventory.csv held" in alerts[0]["message"]
+    status = next(row for row in partner_status(store, settings) if row["name"] == "acme")
+    assert status["last_inventory"]["state"] == "held"
+    assert any("last stock:   cut_inventory.csv (HELD" in line for line in render([status]))
 
 
 @TRANSPORTS

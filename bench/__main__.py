@@ -15,6 +15,10 @@ Steps, each in a fresh process so that its peak RSS (VmHWM) is its own:
 - api: the Orders API (``bench/api.py``): View Orders pages and a term search with 16
   concurrent clients, and a 1,000-item update, next to the same SQL through sqlite3 plus
   ``json.dumps`` (``--skip-api`` leaves them out, ``--api-only`` runs only them).
+- inventory: a warehouse's snapshot of ``--inventory-lines`` lines (500,000) through
+  ``import_inventory``, next to ``read_csv`` plus one ``executemany`` UPDATE by the
+  warehouse SKU (``bench/inventory.py``), also at a quarter and half the lines to show
+  peak RSS flat in the file's size (``--skip-inventory``, ``--inventory-only``).
 
 The table's ratio is ftpbridge's time over the floor's (lower is better; for transfers
 1/ratio is ftpbridge's share of the floor's throughput). A missed target says by how much.
@@ -71,6 +75,7 @@ SFTP = (Target("ratio", 1 / 0.7, "≥ 70% of OpenSSH"),)
 POLL = (Target("seconds", 2.0, "< 2 s, no download"),)
 API_VIEW = (Target("ratio", 3.0, "p50 ≤ 3× floor"),)
 API_UPDATE = (Target("ratio", 2.0, "≤ 2× floor"),)
+INVENTORY = (Target("ratio", 2.0, "≤ 2× floor"),)
 
 
 @dataclass
@@ -287,6 +292,10 @@ def run(arguments: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
     rows: list[Row] = []
     info: dict[str, Any] = {"work": str(work)}
     try:
+        if arguments.inventory_only:
+            info["orders"], info["build_s"] = 0, 0.0
+            rows.extend(_inventory_rows(arguments, work))
+            return rows, info
         base = work / "base.db"
         _say(f"building a store with {lines:,} lines in {work} ...")
         built = run_isolated(steps.build, database=base, lines=lines, now=now)
@@ -433,6 +442,8 @@ def run(arguments: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
         rows.append(row)
         if not arguments.skip_api:
             rows.extend(_api_rows(arguments, work, base, lines))
+        if not arguments.skip_inventory:
+            rows.extend(_inventory_rows(arguments, work))
     finally:
         if arguments.keep:
             _say(f"kept the files in {work}")
@@ -494,6 +505,48 @@ def _api_rows(arguments: argparse.Namespace, work: Path, base: Path, lines: int)
     return rows
 
 
+def _inventory_rows(arguments: argparse.Namespace, work: Path) -> list[Row]:
+    from bench import inventory
+
+    lines = arguments.inventory_lines
+    rows = []
+    for size in sorted({max(1, lines // 4), max(1, lines // 2), lines}):
+        rounds = arguments.repeat if size == lines else 1
+        _say(f"inventory snapshot of {size:,} lines (best of {rounds}) ...")
+        base, snapshot = work / f"inventory-{size}.db", work / f"inventory-{size}.csv"
+        run_isolated(inventory.build, database=base, lines=size)
+        written = run_isolated(inventory.snapshot_file, path=snapshot, lines=size)
+        ours_db, floor_db = work / "inventory-ours.db", work / "inventory-floor.db"
+        ours_runs, floor_runs = [], []
+        for _round in range(rounds):
+            copy_database(base, ours_db)
+            copy_database(base, floor_db)
+            ours_runs.append(
+                run_isolated(
+                    inventory.ours, database=ours_db, path=snapshot, report=work / "stock.csv"
+                )
+            )
+            floor_runs.append(run_isolated(inventory.floor, database=floor_db, path=snapshot))
+        row = _rounds_row(
+            f"inventory snapshot {size:,}",
+            ours_runs,
+            floor_runs,
+            size,
+            INVENTORY,
+            {"bytes": written["bytes"], "floor": "read_csv + executemany UPDATE by factory_sku"},
+        )
+        for run in ours_runs:
+            if run["status"] != "applied" or run["applied"] != size:
+                row.problems.append(
+                    f"{run['status']}: applied {run['applied']} of {size}"
+                    f" (rejected {run['rejected']}) {run['message']}".strip()
+                )
+                break
+        rows.append(row)
+        (work / f"inventory-{size}.db").unlink(missing_ok=True)
+    return rows
+
+
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--lines", type=int, default=1_000_000, help="order lines (1,000,000)")
@@ -547,12 +600,30 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--api-update-rounds", type=int, default=5, help="1,000-item updates measured (5)"
     )
+    parser.add_argument(
+        "--inventory-lines",
+        type=int,
+        default=None,
+        help="lines (and SKUs) of the inventory snapshot (500,000, or --lines if fewer)",
+    )
+    parser.add_argument(
+        "--skip-inventory", action="store_true", help="leave out the inventory snapshot rows"
+    )
+    parser.add_argument(
+        "--inventory-only",
+        action="store_true",
+        help="run only the inventory snapshot rows (no order store is built)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     arguments = parser.parse_args(argv)
     if arguments.lines < 1:
         parser.error("--lines must be at least 1")
     if arguments.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if arguments.inventory_lines is None:
+        arguments.inventory_lines = min(500_000, arguments.lines)
+    if arguments.inventory_lines < 1:
+        parser.error("--inventory-lines must be at least 1")
     return arguments
 
 
@@ -561,7 +632,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     rows, info = run(arguments)
     text = table(rows)
-    print(f"ftpbridge benchmark: {arguments.lines:,} order lines ({info['orders']:,} orders)")
+    if arguments.inventory_only:
+        print(f"ftpbridge benchmark: inventory, {arguments.inventory_lines:,} lines")
+    else:
+        print(f"ftpbridge benchmark: {arguments.lines:,} order lines ({info['orders']:,} orders)")
     print(text)
     record = {
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -30,7 +30,8 @@ from ftpbridge.files.reading import CsvShape, inspect_bytes, iter_chunks, map_he
 from ftpbridge.settings import PartnerSettings
 from ftpbridge.store import Store
 from ftpbridge.store.engine import utcnow
-from ftpbridge.store.skus import MAX_QUANTITY, WEIGHT_UNITS, CatalogueSummary, upsert_catalogue
+from ftpbridge.store.sku_catalogue import CatalogueSummary, upsert_catalogue
+from ftpbridge.store.skus import MAX_QUANTITY, WEIGHT_UNITS
 
 TEXT_LIMITS = {
     "id": 64,

@@ -31,7 +31,7 @@ from ftpbridge.settings import PartnerSettings
 from ftpbridge.store import Store
 from ftpbridge.store.engine import utcnow
 from ftpbridge.store.orders import LoadSummary, upsert_orders
-from ftpbridge.store.skus import upsert_from_items
+from ftpbridge.store.sku_catalogue import upsert_from_items
 
 ADDRESS_FIELDS = (
     "firstname",

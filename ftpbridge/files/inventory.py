@@ -3,10 +3,11 @@ report (``row, sku, sku_id, outcome, quantity_before, quantity_after, reason``).
 
 Read by the same careful reader as updated files (:mod:`ftpbridge.files.reading`: any
 of the encodings and delimiters fulfillers send, headers by name, every cell as text, in
-chunks). Columns, by name or alias (:data:`ALIASES`): the SKU (``warehouse_sku``: the
-warehouse's SKU, Topspin's ``factory_sku``; ``sku_id``: the shop's sku id; ``sku``: either,
-the warehouse SKU first), ``quantity`` (what is in stock), and optionally ``backorder``
-(``max_backorder_quantity``) and ``reserve`` (``reserve_quantity``).
+chunks). Columns, by name or alias (:mod:`ftpbridge.files.inventory_rows`): the SKU
+(``warehouse_sku``: the warehouse's SKU, Topspin's ``factory_sku``; ``sku_id``: the shop's
+sku id; ``sku``: either, the warehouse SKU first), ``quantity`` (what is in stock), and
+optionally ``backorder`` (``max_backorder_quantity``) and ``reserve``
+(``reserve_quantity``).
 
 The partner's ``inventory_mode``: ``snapshot`` (the file lists all the partner's stock: a
 SKU of the partner in stock that the file does not name is set to 0, and the report lists
@@ -14,7 +15,7 @@ it) or ``delta`` (only the rows listed change). A snapshot that would set more t
 ``inventory_max_zeroed`` of the partner's SKUs in stock to 0 is held: nothing is applied,
 the report says why (``held``), and a person decides (``inventory import --force``).
 
-The rows are checked a column at a time (:mod:`ftpbridge.files.quantities`) and matched,
+The rows are checked a column at a time (``inventory_rows``, ``quantities``) and matched,
 decided and applied in the database (:mod:`ftpbridge.store.stock`): memory stays flat in
 the file's size. The file's sha256 is its key in the ledger: the same file again changes
 nothing.
@@ -28,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from sqlalchemy.exc import IntegrityError
 
 from ftpbridge.durable import replace_durably, temporary_beside
@@ -36,55 +36,21 @@ from ftpbridge.errors import EXIT_ATTENTION, InputFileError, StoreError
 from ftpbridge.faults import crashpoint
 from ftpbridge.files.formulas import formula_cells
 from ftpbridge.files.importing import ImportResult, too_large
-from ftpbridge.files.layouts import normalise_header
-from ftpbridge.files.quantities import whole_numbers
+from ftpbridge.files.inventory_rows import KEY_FIELDS, QUANTITY_FIELDS, inventory_shape, staged_rows
 from ftpbridge.files.reading import (
     CsvShape,
     inspect_bytes,
     iter_chunks,
-    map_headers,
-    read_header,
 )
 from ftpbridge.files.reports import ReportWriter, default_report_path, note_row, write_note_report
 from ftpbridge.settings import PartnerSettings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
-from ftpbridge.store.stock import DECIDED_COLUMNS, KEY_MAX, Staging, Zeroing
+from ftpbridge.store.stock import DECIDED_COLUMNS, Staging, Zeroing
 
 CHUNK_ROWS = 50_000
 DIRECTION = "inventory"  # the ledger's direction of an inventory file
-KEY_FIELDS = ("warehouse_sku", "sku", "sku_id")  # in the order a row's key is taken
-KEY_KINDS = {"warehouse_sku": "w", "sku": "s", "sku_id": "i"}
-QUANTITY_FIELDS = ("quantity", "backorder", "reserve")
-ALIASES: dict[str, tuple[str, ...]] = {
-    "warehouse_sku": (
-        "warehouse sku",
-        "factory sku",
-        "warehouse item",
-        "warehouse item number",
-        "vendor sku",
-    ),
-    "sku": ("sku", "item number", "item no", "item #", "item", "part number", "sku code"),
-    "sku_id": ("sku id", "shop sku", "shop sku id", "topspin sku"),
-    "quantity": (
-        "quantity",
-        "qty",
-        "on hand",
-        "qty on hand",
-        "quantity on hand",
-        "onhand",
-        "available",
-        "qty available",
-        "quantity available",
-        "in stock",
-        "in stock quantity",
-        "stock",
-    ),
-    "backorder": ("backorder", "backorders", "max backorder", "max backorder quantity"),
-    "reserve": ("reserve", "reserve quantity"),
-}
 REPORT_ECHOED = ("sku", "sku_id")
-OUTCOMES_SHOWN = {"applied": "applied", "unchanged": "unchanged", "rejected": "rejected"}
 
 
 @dataclass
@@ -121,92 +87,6 @@ class InventoryResult(ImportResult):
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
-def accepted_headers() -> dict[str, str]:
-    """Normalised header → field, for every name and alias of :data:`ALIASES`."""
-    accepted: dict[str, str] = {}
-    for field, aliases in ALIASES.items():
-        for alias in (field, *aliases):
-            accepted[normalise_header(alias)] = field
-    return accepted
-
-
-def inventory_shape(path: Path, facts: Any) -> CsvShape:
-    """The file's delimiter and which column holds which field. Raises InputFileError when
-    no SKU column or no quantity column is there, naming the columns found."""
-    delimiter, headers = read_header(path, facts, expected=("sku", "quantity"))
-    positions = map_headers(path, headers, accepted_headers())
-    missing = []
-    if not any(field in positions for field in KEY_FIELDS):
-        missing.append("a SKU column (sku, warehouse_sku or sku_id)")
-    if "quantity" not in positions:
-        missing.append("a quantity column (quantity, qty, on hand or available)")
-    if missing:
-        found = ", ".join(repr(header.strip()) for header in headers[:30]) or "none"
-        raise InputFileError(
-            f"{path.name} lacks {' and '.join(missing)} (columns found: {found})",
-            hint="the first line must name the columns, e.g. sku,quantity",
-        )
-    return CsvShape(facts.encoding, delimiter, tuple(headers), positions)
-
-
-def staged_rows(chunk: pd.DataFrame) -> list[tuple[Any, ...]]:
-    """A chunk's rows for the staging table (store/stock.py: STAGE_COLUMNS), each row's
-    key taken from the first key column that is filled in, its quantities parsed, and
-    the problem of its own cells as text ("" none). No loop over rows."""
-    size = len(chunk)
-    key_text = np.full(size, "", dtype=object)
-    key_kind = np.full(size, "s", dtype=object)
-    for field in reversed([field for field in KEY_FIELDS if field in chunk]):
-        cells = chunk[field].to_numpy(dtype=object)
-        filled = cells != ""
-        key_text = np.where(filled, cells, key_text)
-        key_kind = np.where(filled, KEY_KINDS[field], key_kind)
-    problems = np.full(size, "", dtype=object)
-    lengths = np.fromiter(map(len, key_text), dtype=np.int64, count=size)
-    problems[lengths == 0] = "the SKU is empty; write the warehouse SKU or the shop's sku id"
-    too_long = np.flatnonzero(lengths > KEY_MAX)
-    if too_long.size:
-        problems[too_long] = f"the SKU is longer than {KEY_MAX} characters"
-        key_text[too_long] = [text[:KEY_MAX] for text in key_text[too_long]]
-    columns: dict[str, list[Any]] = {}
-    for field in QUANTITY_FIELDS:
-        if field not in chunk:
-            columns[field] = [None] * size
-            continue
-        parsed = whole_numbers(
-            chunk[field].to_numpy(dtype=object), field, required=field == "quantity"
-        )
-        _add_problem(problems, parsed.problems)
-        values = parsed.values.astype(object)  # Python ints, None where not given
-        values[~(parsed.given & (parsed.problems == ""))] = None
-        columns[field] = values.tolist()
-    return list(
-        zip(
-            chunk["row"].astype("int64").tolist(),
-            key_kind.tolist(),
-            key_text.tolist(),
-            columns["quantity"],
-            columns["backorder"],
-            columns["reserve"],
-            _none_for_empty(problems),
-            strict=True,
-        )
-    )
-
-
-def _none_for_empty(texts: np.ndarray) -> list[Any]:
-    values = texts.copy()
-    values[texts == ""] = None
-    return list(values.tolist())
-
-
-def _add_problem(problems: np.ndarray, more: np.ndarray) -> None:
-    rows = np.flatnonzero(more != "")
-    if rows.size:
-        before = problems[rows]
-        problems[rows] = np.where(before == "", "", before + "; ") + more[rows]
 
 
 class _RollBack(Exception):

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from ftpbridge.errors import RequestError
@@ -64,59 +63,6 @@ UPDATE_PARAMETERS = (
 ADJUST_PARAMETERS = ("id", "quantity")
 MAX_CAMPAIGNS = 50
 GRAMS = {"lb": 453.59237, "oz": 28.349523125, "kg": 1000.0, "g": 1.0}
-
-
-# --------------------------------------------------------------------------- the contract
-
-
-class _Closed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Weight(_Closed):
-    US: str
-    SI: str
-
-
-class Sku(_Closed):
-    id: str
-    product_name: str
-    product_id: str
-    attributes: dict[str, str] | str
-    factory_sku: str
-    upc: str
-    weight: Weight | None
-    available: Literal[0, 1]
-    in_stock_quantity: int
-    max_backorder_quantity: int
-    reserve_quantity: int
-    sold_unshipped_quantity: int
-    sold_shipped_quantity: int
-    updated_at: str
-
-
-class SkuList(_Closed):
-    skus: list[Sku]
-
-
-class ViewSkusResponse(_Closed):
-    response: SkuList
-    current_page: int
-    page_size: int
-    total_entries: int
-    total_pages: int
-    status: Literal["ok"]
-
-
-class SkuChange(_Closed):
-    id: str
-    modified: Literal[0, 1]
-    in_stock_quantity: int
-
-
-class SkuChangeResponse(_Closed):
-    response: SkuChange
-    status: Literal["ok"]
 
 
 # --------------------------------------------------------------------------- View SKUs
@@ -185,7 +131,7 @@ def _campaigns(value: Any) -> tuple[str, ...]:
     "/api/v1/sku",
     methods=["GET", "POST"],
     summary="View SKUs (Topspin)",
-    response_model=ViewSkusResponse,
+    response_model=schemas.ViewSkusResponse,
     responses=schemas.ERRORS,
 )
 async def view_skus(request: Request, key: Key) -> Response:
@@ -352,7 +298,7 @@ def _answer(sku_id: str, changed: Changed) -> Response:
     "/api/v1/sku/update",
     methods=["POST", "PUT"],
     summary="Update SKUs (Topspin)",
-    response_model=SkuChangeResponse,
+    response_model=schemas.SkuChangeResponse,
     responses=schemas.ERRORS,
 )
 async def update_skus(request: Request, key: Key) -> Response:
@@ -423,7 +369,7 @@ async def _adjust(request: Request, key: ApiKey, sign: int) -> Response:
 @router.post(
     "/api/v1/sku/add",
     summary="Add stock (ftpbridge)",
-    response_model=SkuChangeResponse,
+    response_model=schemas.SkuChangeResponse,
     responses=schemas.ERRORS,
 )
 async def add_stock(request: Request, key: Key) -> Response:
@@ -435,7 +381,7 @@ async def add_stock(request: Request, key: Key) -> Response:
 @router.post(
     "/api/v1/sku/remove",
     summary="Remove stock (ftpbridge)",
-    response_model=SkuChangeResponse,
+    response_model=schemas.SkuChangeResponse,
     responses=schemas.ERRORS,
 )
 async def remove_stock(request: Request, key: Key) -> Response:

@@ -17,9 +17,11 @@ EXAMPLES = REPOSITORY / "examples"
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
-    for name in ("config.toml", "skus.csv", "inventory.csv"):
-        shutil.copyfile(EXAMPLES / name, tmp_path / name)
-    shutil.copyfile(EXAMPLES / "orders.jsonl", tmp_path / "orders.jsonl")
+    """A folder as the README's session has it: config.toml copied from examples/."""
+    shutil.copyfile(EXAMPLES / "config.toml", tmp_path / "config.toml")
+    (tmp_path / "examples").mkdir()
+    for name in ("orders.jsonl", "skus.csv", "inventory.csv"):
+        shutil.copyfile(EXAMPLES / name, tmp_path / "examples" / name)
     return tmp_path
 
 
@@ -31,7 +33,7 @@ def ftpbridge(cli_subprocess, workspace: Path):
             assert "Traceback" not in stream and "Internal error" not in stream, stream
         return finished
 
-    assert ftpbridge_ok(cli_subprocess, workspace, "orders", "load", "orders.jsonl")
+    assert ftpbridge_ok(cli_subprocess, workspace, "orders", "load", "examples/orders.jsonl")
     return run
 
 
@@ -46,23 +48,25 @@ def skus(ftpbridge, *args: str) -> dict[str, dict]:
 
 
 def test_the_readme_inventory_flow(ftpbridge, workspace: Path) -> None:
-    """Orders made the SKUs; the catalogue adds stock and a new SKU; a dry run changes
-    nothing; the inventory file is applied with its report; the low-stock list and CSV
-    output are what a person expects."""
+    """The README's commands as written. Orders made the SKUs; the catalogue adds stock
+    and a new SKU; a dry run changes nothing; the inventory file is applied with its
+    report; the low-stock list and CSV output are what a person expects."""
     assert sorted(skus(ftpbridge)) == ["25", "26", "27", "28"]
-    loaded = ftpbridge("skus", "load", "skus.csv")
+    loaded = ftpbridge("skus", "load", "examples/skus.csv")
     assert loaded.returncode == 0, loaded.stderr
     assert "Loaded 5 SKUs (1 new, 4 updated, 0 unchanged)" in loaded.stdout
     before = skus(ftpbridge)
     assert before["29"]["partner"] == "acme" and before["25"]["in_stock_quantity"] == 30
-    dry = ftpbridge("inventory", "import", "--partner", "acme", "inventory.csv", "--dry-run")
+    dry = ftpbridge(
+        "inventory", "import", "--partner", "acme", "examples/inventory.csv", "--dry-run"
+    )
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert "Dry run: nothing was changed." in dry.stdout
     assert skus(ftpbridge) == before
-    applied = ftpbridge("inventory", "import", "--partner", "acme", "inventory.csv")
+    applied = ftpbridge("inventory", "import", "--partner", "acme", "examples/inventory.csv")
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert "acme: inventory.csv (snapshot): 5 rows: 3 applied, 2 unchanged" in applied.stdout
-    assert (workspace / "inventory.csv.report.csv").exists()
+    assert (workspace / "examples" / "inventory.csv.report.csv").exists()
     after = skus(ftpbridge)
     assert {sku: row["in_stock_quantity"] for sku, row in after.items()} == {
         "25": 24,
@@ -86,7 +90,7 @@ def test_the_readme_inventory_flow(ftpbridge, workspace: Path) -> None:
 
 
 def test_a_truncated_snapshot_is_held_with_exit_1_until_forced(ftpbridge, workspace: Path) -> None:
-    assert ftpbridge("skus", "load", "skus.csv").returncode == 0
+    assert ftpbridge("skus", "load", "examples/skus.csv").returncode == 0
     (workspace / "cut.csv").write_text("sku,quantity\n007,2\n", encoding="utf-8")
     held = ftpbridge("inventory", "import", "--partner", "acme", "cut.csv")
     assert held.returncode == 1

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from ftpbridge.store.engine import utcnow
 from ftpbridge.store.schema import files, skus, stock_changes
-from ftpbridge.store.skus import upsert_catalogue
+from ftpbridge.store.sku_catalogue import upsert_catalogue
 from tests.reliability.conftest import Figures
 from tests.reliability.support import (
     Site,

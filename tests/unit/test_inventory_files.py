@@ -20,7 +20,7 @@ from ftpbridge.files.inventory import InventoryResult, import_inventory
 from ftpbridge.settings import PartnerSettings, Settings
 from ftpbridge.store import Store
 from ftpbridge.store.schema import files, skus, stock_changes
-from ftpbridge.store.skus import upsert_catalogue
+from ftpbridge.store.sku_catalogue import upsert_catalogue
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 COLUMNS = ["row", "sku", "sku_id", "outcome", "quantity_before", "quantity_after", "reason"]

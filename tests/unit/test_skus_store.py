@@ -15,6 +15,7 @@ from ftpbridge.settings import Settings
 from ftpbridge.store import Store
 from ftpbridge.store.engine import utcnow
 from ftpbridge.store.schema import sku_campaigns, skus, stock_changes
+from ftpbridge.store.sku_catalogue import upsert_catalogue
 from ftpbridge.store.skus import (
     MAX_QUANTITY,
     SkuChanges,
@@ -24,7 +25,6 @@ from ftpbridge.store.skus import (
     low_stock,
     stock_history,
     update_sku,
-    upsert_catalogue,
 )
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)

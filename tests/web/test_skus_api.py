@@ -19,8 +19,8 @@ import httpx
 from sqlalchemy import select
 
 from ftpbridge.store.schema import skus, stock_changes
-from ftpbridge.store.skus import upsert_catalogue
-from ftpbridge.web.skus import SkuChangeResponse, ViewSkusResponse
+from ftpbridge.store.sku_catalogue import upsert_catalogue
+from ftpbridge.web.schemas import SkuChangeResponse, ViewSkusResponse
 from tests.web.conftest import Api
 
 SCRIPT = Path(__file__).with_name("curl_skus.sh")

@@ -134,30 +134,39 @@ class FillInWorkbook:
             return
         count = len(columns[0][0])
         check_fits(self.rows + count, self._partner)
-        sheet, text, date = self._sheet, self._text, self._date
-        writers: list[Any] = []
-        values: list[Any] = []
+        sheet, text = self._sheet, self._text
+        numbers: list[tuple[int, np.ndarray]] = []
+        texts: list[tuple[int, np.ndarray]] = []
+        shipped: list[int] = []
         for position, (field, (array, _)) in enumerate(zip(self._fields, columns, strict=True)):
             if field == "quantity":
-                writers.append(lambda row, col, value: sheet.write_number(row, col, int(value)))
-                values.append(array)
+                numbers.append((position, array.astype(np.int64)))
             elif field == "shipped":
-                writers.append(lambda row, col, _value: sheet.write_boolean(row, col, False))
-                values.append(array)
-            elif field == "shipped_date":
-                writers.append(lambda row, col, _value: sheet.write_blank(row, col, None, date))
-                values.append(array)
-            else:
-                writers.append(lambda row, col, value: sheet.write_string(row, col, value, text))
-                values.append(array)
+                shipped.append(position)
+            elif field != "shipped_date":  # empty: its column format is all it needs
+                texts.append((position, array))
                 longest = max(map(len, array), default=0)
                 self._widths[position] = max(self._widths[position], min(longest + 2, WIDEST))
-        row = self._row
-        for cells in zip(*values, strict=True):
-            for column, (writer, value) in enumerate(zip(writers, cells, strict=True)):
-                writer(row, column, value)
-            row += 1
-        self._row = row
+        # A cell at a time is XlsxWriter's interface (constant-memory mode writes each row
+        # out when the next begins). Empty text cells are not written: the column's Text
+        # format covers what is typed there later.
+        write_string, write_number, write_boolean = (
+            sheet.write_string,
+            sheet.write_number,
+            sheet.write_boolean,
+        )
+        first = self._row
+        for offset in range(count):
+            row = first + offset
+            for position, array in texts:
+                value = array[offset]
+                if value:
+                    write_string(row, position, value, text)
+            for position, values in numbers:
+                write_number(row, position, int(values[offset]))
+            for position in shipped:
+                write_boolean(row, position, False)
+        self._row = first + count
 
     def close(self) -> None:
         """Set the columns' formats and widths and write the workbook out."""

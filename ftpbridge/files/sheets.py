@@ -92,11 +92,22 @@ class _Answer(Exception):
         self.hint = hint
 
 
-def _limit(memory: int, cpu_seconds: int, max_text: int) -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
-    # Standard output is a regular file: past max_text the kernel stops the writes.
-    resource.setrlimit(resource.RLIMIT_FSIZE, (max_text + 1_000_000, max_text + 1_000_000))
+def _limit(request: dict[str, Any]) -> None:
+    """Lower this process's limits before the reader starts; refuse the file when they
+    cannot be set (a seccomp filter denying setrlimit): no workbook is read unbounded."""
+    memory, cpu_seconds, max_text = request["memory"], request["cpu_seconds"], request["max_text"]
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
+        # Standard output is a regular file: past max_text the kernel stops the writes.
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_text + 1_000_000, max_text + 1_000_000))
+    except (OSError, ValueError) as exc:
+        raise _Answer(
+            f"{request['name']} is a workbook, and workbooks cannot be read safely here: the"
+            f" reader's memory limit could not be set ({exc})",
+            "allow setrlimit and prlimit64 in the service's SystemCallFilter (as"
+            " systemd/ftpbridge.service does), or send the file as CSV",
+        ) from None
 
 
 def _blocks(rows: Iterator[list[Any]], size: int) -> Iterator[list[list[Any]]]:
@@ -185,9 +196,9 @@ def convert(request: dict[str, Any], output: IO[str]) -> dict[str, Any]:
 
 def main() -> int:
     request = json.loads(sys.stdin.read())
-    _limit(request["memory"], request["cpu_seconds"], request["max_text"])
     output = open(sys.stdout.fileno(), "w", encoding="utf-8", newline="", closefd=False)
     try:
+        _limit(request)
         answer = convert(request, output)
         output.flush()
     except _Answer as refused:

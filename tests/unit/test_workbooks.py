@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -276,3 +279,41 @@ def test_more_text_than_the_limit_is_refused(tmp_path: Path) -> None:
     assert len(read_sheet(path, "xlsx", LAYOUT).text) > 50_000
     with pytest.raises(InputFileError, match="hold more than"):
         read_sheet(path, "xlsx", LAYOUT, Limits(text=20_000))
+
+
+DENYING_SETRLIMIT = """
+import resource, sys
+def denied(*_arguments):
+    raise PermissionError(1, "Operation not permitted")
+resource.setrlimit = denied  # what a seccomp filter without setrlimit answers
+from ftpbridge.files import sheets
+sys.exit(sheets.main())
+"""
+
+
+def test_a_reader_that_cannot_limit_itself_refuses_the_workbook(tmp_path: Path) -> None:
+    """Where setrlimit is denied (a service's SystemCallFilter), no workbook is read
+    without its bounds: the child refuses it, saying what to allow."""
+    path = write_xlsx(tmp_path / "book.xlsx", {"Sheet1": [HEADER]})
+    request = {
+        "path": str(path),
+        "name": path.name,
+        "accepted": LAYOUT.accepted_headers(),
+        "max_columns": 1024,
+        "max_text": 1_000_000,
+        "memory": 1 << 30,
+        "cpu_seconds": 60,
+    }
+    finished = subprocess.run(
+        [sys.executable, "-c", DENYING_SETRLIMIT],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    answer = json.loads(finished.stderr.strip().splitlines()[-1])
+    assert (finished.returncode, finished.stdout) == (3, "")
+    assert answer["ok"] is False
+    assert "cannot be read safely here" in answer["message"]
+    assert "SystemCallFilter" in answer["hint"]

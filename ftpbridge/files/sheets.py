@@ -160,11 +160,12 @@ def convert(request: dict[str, Any], output: IO[str]) -> dict[str, Any]:
     for number, meta in enumerate(worksheets, start=1):
         sheet = workbook.get_sheet_by_name(meta.name)
         if sheet.width > request["max_columns"]:
-            raise _Answer(
+            first_problem = first_problem or InputFileError(
                 f"{name}: the sheet {meta.name!r} uses {sheet.width:,} columns, more than"
                 f" the {request['max_columns']:,} a workbook may use here",
-                "delete the columns that are not needed, or save the sheet as CSV",
+                hint="delete the columns that are not needed, or save the sheet as CSV",
             )
+            continue
         # iter_rows starts at the sheet's first row (empty rows above the data included)
         # and at its first used column: the header is the first row that holds something.
         start = sheet.start or (0, 0)

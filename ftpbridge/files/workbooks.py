@@ -119,7 +119,11 @@ def kind_of(path: Path, limits: Limits = LIMITS) -> str:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
             names = {info.filename for info in infos}
-            mimetype = archive.read("mimetype")[:100] if "mimetype" in names else b""
+            # A real mimetype entry is 46 bytes; zipfile reads no more than an entry
+            # declares, and a larger one is no OpenDocument file.
+            sizes = {info.filename: info.file_size for info in infos}
+            small = sizes.get("mimetype", 0) <= 100
+            mimetype = archive.read("mimetype") if "mimetype" in names and small else b""
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
         raise _damaged(name, exc) from None
     if "xl/workbook.xml" in names:

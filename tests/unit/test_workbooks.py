@@ -317,3 +317,14 @@ def test_a_reader_that_cannot_limit_itself_refuses_the_workbook(tmp_path: Path) 
     assert answer["ok"] is False
     assert "cannot be read safely here" in answer["message"]
     assert "SystemCallFilter" in answer["hint"]
+
+
+def test_a_wide_sheet_is_passed_over_for_the_orders_sheet(tmp_path: Path) -> None:
+    """A first sheet past the column limit is not read; the orders sheet after it is."""
+    path = write_xlsx(
+        tmp_path / "book.xlsx",
+        {"Wide": [["x"] * 2_000], "Orders": [HEADER, ["1", "1001", "TRUE"]]},
+    )
+    sheet = read_sheet(path, kind_of(path), LAYOUT)
+    assert text_of(sheet)[1] == "1,1001,TRUE,,,"
+    assert "'Orders'" in sheet.note

@@ -21,12 +21,24 @@ from ftpbridge.errors import AlreadyDoneError, UsageError
 )
 @click.option("--upload", is_flag=True, help="Also upload the file to the partner's server.")
 @click.option("--force", is_flag=True, help="Upload even if today's file was already uploaded.")
+@click.option(
+    "--format",
+    "export_format",
+    type=click.Choice(["csv", "xlsx"]),
+    default=None,
+    help="csv, or xlsx: the fill-in workbook (default: the partner's export_format).",
+)
 @pass_state
 @friendly_errors
 def export_command(
-    state: Context, partner: str, out: str | None, upload: bool, force: bool
+    state: Context,
+    partner: str,
+    out: str | None,
+    upload: bool,
+    force: bool,
+    export_format: str | None,
 ) -> None:
-    """Export the partner's items waiting to ship to a CSV file."""
+    """Export the partner's items waiting to ship to a CSV file (or a workbook)."""
     import tempfile
 
     from ftpbridge.exchange.partners import partner_layout
@@ -45,7 +57,13 @@ def export_command(
                     hint="wait for it to finish (ftpbridge status shows the last export)",
                 )
             try:
-                outcome = export_and_upload(state.store, state.settings, settings, force=force)
+                outcome = export_and_upload(
+                    state.store,
+                    state.settings,
+                    settings,
+                    force=force,
+                    export_format=export_format,
+                )
             except AlreadyDoneError as done:
                 click.echo(done.message)
                 click.echo(f"To upload a second file anyway: {done.hint}")
@@ -54,7 +72,9 @@ def export_command(
         sys.exit(outcome.exit_code)
     if out == "-":
         with tempfile.TemporaryDirectory() as scratch:
-            result = export_partner(state.store, settings, layout, Path(scratch))
+            result = export_partner(
+                state.store, settings, layout, Path(scratch), export_format=export_format
+            )
             with result.path.open("rb") as handle:
                 sys.stdout.flush()
                 sys.stdout.buffer.write(handle.read())
@@ -67,7 +87,9 @@ def export_command(
             folder = target
         else:
             folder, name = target.parent, target.name
-    result = export_partner(state.store, settings, layout, folder, name=name)
+    result = export_partner(
+        state.store, settings, layout, folder, name=name, export_format=export_format
+    )
     click.echo(f"Exported {result.rows} items for {partner} to {result.path}")
 
 

@@ -1,4 +1,5 @@
-"""Export: a partner's items waiting to ship → one CSV file in the partner's layout.
+"""Export: a partner's items waiting to ship → one CSV file in the partner's layout, or
+the fill-in workbook (``export_format = "xlsx"``, :mod:`workbook_export`).
 
 The file is written in batches (memory does not grow with the number of items), through a
 temporary file renamed onto its final name, and the items are marked ``acknowledged`` in
@@ -34,11 +35,14 @@ import pandas as pd
 from ftpbridge.durable import replace_durably, sha256_of, temporary_beside
 from ftpbridge.files.formulas import neutralised
 from ftpbridge.files.layouts import FIELDS, Layout
+from ftpbridge.files.workbook_export import FillInWorkbook, check_fits
 from ftpbridge.settings import PartnerSettings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
 from ftpbridge.store.items import (
     EXPORT_NAMES,
+    UNSHIPPED,
+    count_by_status,
     iter_exportable,
     mark_all_exported,
     mark_exported,
@@ -72,10 +76,21 @@ class ExportResult:
     day: str
 
 
-def file_name(partner: PartnerSettings, now: dt.datetime) -> str:
-    """The export's file name: the partner's template filled with its local date."""
+def file_name(partner: PartnerSettings, now: dt.datetime, export_format: str | None = None) -> str:
+    """The export's file name: the partner's template filled with its local date.
+
+    A workbook (``export_format``, default the partner's, is ``xlsx``) is named ``.xlsx``:
+    a name ending in ``.csv`` gets ``.xlsx`` in its place, any other gets ``.xlsx`` added
+    (``orders_2026-11-20.csv`` → ``orders_2026-11-20.xlsx``, ``orders.txt`` →
+    ``orders.txt.xlsx``), and one ending in ``.xlsx`` stays as it is.
+    """
     local = now.astimezone(partner.zone)
-    return partner.filename_template.format(date=local, partner=partner.name)
+    name = partner.filename_template.format(date=local, partner=partner.name)
+    if (export_format or partner.export_format) != "xlsx" or name.lower().endswith(".xlsx"):
+        return name
+    if name.lower().endswith(".csv"):
+        name = name[: -len(".csv")]
+    return name + ".xlsx"
 
 
 # Directives of strftime that depend on the date only: a date_format made of these alone
@@ -118,10 +133,16 @@ def _order_dates(values: np.ndarray, partner: PartnerSettings) -> np.ndarray:
 
 
 def _batch_columns(
-    rows: Sequence[Sequence[Any]], layout: Layout, partner: PartnerSettings
+    rows: Sequence[Sequence[Any]],
+    layout: Layout,
+    partner: PartnerSettings,
+    *,
+    neutralise: bool = True,
 ) -> list[tuple[np.ndarray, str | None]]:
     """The layout's columns for a batch of store rows (tuples in EXPORT_NAMES order), as
-    arrays of text ready for the CSV writer, each with its values joined where known."""
+    arrays of text ready for the CSV writer, each with its values joined where known.
+    ``neutralise``: formula cells of UNTRUSTED_FIELDS get their apostrophe (CSV); a
+    workbook writes text cells instead and passes False."""
     size = len(rows)
     raw = dict(zip(EXPORT_NAMES, zip(*rows, strict=True), strict=True))
     empty = np.full(size, "", dtype=object)
@@ -150,7 +171,7 @@ def _batch_columns(
     for column in layout.columns:
         values = field(column.field)
         text = joined.get(column.field)
-        if column.field in UNTRUSTED_FIELDS:
+        if neutralise and column.field in UNTRUSTED_FIELDS:
             safe = neutralised(values, text)
             if safe is not values:
                 values, text = safe, None
@@ -243,6 +264,41 @@ def _marking_alongside(
         source.marked = outcome["marked"]
 
 
+class _CsvRows:
+    """The CSV export being written to ``handle``: the header now, then :meth:`write` a
+    batch of columns at a time, then :meth:`close` (the same interface as
+    :class:`~ftpbridge.files.workbook_export.FillInWorkbook`)."""
+
+    neutralises = True  # formula cells get their apostrophe (see formulas)
+
+    def __init__(self, handle: Any, layout: Layout, partner: PartnerSettings) -> None:
+        self._delimiter = partner.delimiter
+        self._newline = "\r\n" if partner.line_ending == "crlf" else "\n"
+        if partner.bom:
+            handle.write("\ufeff".encode(partner.encoding))
+        self._text = io.TextIOWrapper(
+            handle, encoding=partner.encoding, errors="replace", newline=""
+        )
+        # RFC 4180 as the csv module writes it (QUOTE_MINIMAL, doubled quotes): the header
+        # through the module, the rows through _csv_block (the same bytes, faster).
+        csv.writer(self._text, delimiter=self._delimiter, lineterminator=self._newline).writerow(
+            layout.headers
+        )
+
+    def write(self, columns: list[tuple[np.ndarray, str | None]]) -> None:
+        self._text.write(_csv_block(columns, self._delimiter, self._newline))
+
+    def close(self) -> None:
+        self._text.flush()
+        self._text.detach()
+
+
+def _exportable_count(connection: Any, partner: str, new_only: bool) -> int:
+    statuses = ("pending",) if new_only else UNSHIPPED
+    counts = count_by_status(connection)
+    return sum(counts.get((partner, status), 0) for status in statuses)
+
+
 def export_partner(
     store: Store,
     partner: PartnerSettings,
@@ -251,16 +307,19 @@ def export_partner(
     *,
     now: dt.datetime | None = None,
     name: str | None = None,
+    export_format: str | None = None,
 ) -> ExportResult:
     """Write the partner's export into ``folder`` and record it; return what was written.
 
+    ``export_format``: ``csv`` or ``xlsx`` (the fill-in workbook); default the partner's.
     The file appears under its final name only complete; if anything fails, nothing is
-    marked exported and no file is left behind.
+    marked exported and no file is left behind. Raises :class:`UsageError` when a
+    workbook would need more rows than a worksheet holds (nothing is written).
     """
     now = now or utcnow()
-    name = name or file_name(partner, now)
+    export_format = export_format or partner.export_format
+    name = name or file_name(partner, now, export_format)
     target = folder / name
-    newline = "\r\n" if partner.line_ending == "crlf" else "\n"
     new_only = partner.export_mode == "new_only"
     exported_ids: list[str] = []
     with (
@@ -268,22 +327,18 @@ def export_partner(
         temporary_beside(target) as temporary,
         temporary.open("wb") as handle,
     ):
-        if partner.bom:
-            handle.write("\ufeff".encode(partner.encoding))
-        text = io.TextIOWrapper(handle, encoding=partner.encoding, errors="replace", newline="")
-        # RFC 4180 as the csv module writes it (QUOTE_MINIMAL, doubled quotes): the header
-        # through the module, the rows through _csv_block (the same bytes, faster).
-        csv.writer(text, delimiter=partner.delimiter, lineterminator=newline).writerow(
-            layout.headers
-        )
+        output: _CsvRows | FillInWorkbook
+        if export_format == "xlsx":
+            check_fits(_exportable_count(connection, partner.name, new_only), partner.name)
+            output = FillInWorkbook(handle, layout, partner.name)
+        else:
+            output = _CsvRows(handle, layout, partner)
         item_position = EXPORT_NAMES.index("item_id")
         with _marking_alongside(store, connection, partner.name, now, new_only) as source:
             for batch in iter_exportable(source.reader, partner.name, new_only=new_only):
-                columns = _batch_columns(batch, layout, partner)
-                text.write(_csv_block(columns, partner.delimiter, newline))
+                output.write(_batch_columns(batch, layout, partner, neutralise=output.neutralises))
                 exported_ids.extend(map(itemgetter(item_position), batch))
-        text.flush()
-        text.detach()
+        output.close()
         handle.flush()
         if source.marked is None:
             mark_exported(connection, partner.name, exported_ids, now, new_only=new_only)

@@ -29,6 +29,7 @@ from ftpbridge.files.layouts import Layout
 from ftpbridge.files.reading import CsvShape, detect_shape, inspect_bytes, iter_chunks
 from ftpbridge.files.reports import ReportWriter, default_report_path, write_note_report
 from ftpbridge.files.validation import APPLIED, REJECTED, UNCHANGED, Terms, validate
+from ftpbridge.files.verdicts import NOTE
 from ftpbridge.readahead import read_ahead
 from ftpbridge.settings import PartnerSettings
 from ftpbridge.store import Store, ledger
@@ -170,6 +171,8 @@ def import_file(
             )
             result.file_id = file_id
             report = ReportWriter(report_handle)
+            if shape.note:  # a workbook of several sheets: which one was read
+                report.write_rows([("", "", "", NOTE, shape.note)])
             for decided in _decided_chunks(
                 store, connection, path, shape, chunk_rows, duplicates, terms
             ):

@@ -10,7 +10,8 @@ from typing import Any
 from ftpbridge.settings import Settings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
-from ftpbridge.store.items import count_by_status, list_items
+from ftpbridge.store.items import count_by_status
+from ftpbridge.store.reads import count_past_due
 from ftpbridge.store.state import all_job_states
 
 
@@ -28,16 +29,18 @@ def partner_status(
         jobs = all_job_states(connection)
         totals = ledger.import_totals(connection, since)
         counts = count_by_status(connection)
+        # Counted, not listed: one indexed query for every partner (issue 16's Partners page).
+        past_due = count_past_due(
+            connection,
+            {
+                name: now - dt.timedelta(days=partner.past_due_days)
+                for name, partner in settings.partners.items()
+            },
+        )
         result = []
         for name, partner in settings.partners.items():
             exports = ledger.recent(connection, partner=name, direction="export", limit=1)
             imports = ledger.recent(connection, partner=name, direction="import", limit=1)
-            past_due = list_items(
-                connection,
-                partner=name,
-                status_filter="past_due",
-                past_due_before={name: now - dt.timedelta(days=partner.past_due_days)},
-            )
             poll = jobs.get((name, "poll"), {})
             export = jobs.get((name, "export"), {})
             failures = max(
@@ -88,7 +91,7 @@ def partner_status(
                         "pending": counts.get((name, "pending"), 0),
                         "acknowledged": counts.get((name, "acknowledged"), 0),
                         "shipped": counts.get((name, "shipped"), 0),
-                        "past_due": len(past_due),
+                        "past_due": past_due.get(name, 0),
                     },
                     "consecutive_failures": failures,
                     "alert": failures >= partner.alert_after,

@@ -136,3 +136,24 @@ def _safe_name(name: str) -> str:
         character if character.isalnum() or character in "._- " else "_" for character in base
     )
     return cleaned.lstrip(".")[:120] or "file.csv"
+
+
+def kept_files(entry: dict[str, object]) -> tuple[Path | None, Path | None]:
+    """Where the ledger entry's original file and its report are kept, when they still
+    are: the file at ``local_path`` (the local archive for polled files and files imported
+    in the console, the given path for ``ftpbridge import``, the written file for an
+    export) and, for an import, its report beside it as ``NAME.report.csv``."""
+    local = entry.get("local_path")
+    if not isinstance(local, str) or not local:
+        return None, None
+    original = Path(local)
+    report = default_report_path(original) if entry.get("direction") == "import" else None
+    return (
+        original if original.is_file() else None,
+        report if report is not None and report.is_file() else None,
+    )
+
+
+def download_name(name: str) -> str:
+    """A file name safe to send in a Content-Disposition header."""
+    return _safe_name(name)

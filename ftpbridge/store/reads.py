@@ -128,6 +128,19 @@ ITEM_COLUMNS = (
 )
 
 
+ORDER_ADDRESS = (
+    orders.c.ship_address1,
+    orders.c.ship_address2,
+    orders.c.ship_city,
+    orders.c.ship_state,
+    orders.c.ship_postal_code,
+    orders.c.ship_country,
+    items.c.attributes,
+    items.c.first_exported_at,
+    items.c.last_exported_at,
+)
+
+
 def find_items(
     connection: Connection,
     *,
@@ -138,11 +151,20 @@ def find_items(
     past_due_before: dict[str, dt.datetime],
     limit: int,
 ) -> tuple[list[dict[str, Any]], bool]:
-    """Items matching ``field == value`` (one of SEARCH_FIELDS; e-mail without case) and
-    the ``orders list`` filter, newest orders first: at most ``limit`` of them, and whether
-    there were more. Without a field (an empty search) the newest orders' items."""
+    """Items matching ``field == value`` (one of SEARCH_FIELDS; e-mail without case; no
+    field: any of them) and the ``orders list`` filter, newest orders first: at most
+    ``limit`` of them, and whether there were more. An empty value: the newest orders'."""
     query = select(*ITEM_COLUMNS).select_from(items.join(orders, items.c.order_id == orders.c.id))
-    if field == "order_id":
+    if field is None and value:  # any of them: each side of the OR has its index
+        query = query.where(
+            or_(
+                items.c.order_id == value,
+                items.c.id == value,
+                func.lower(orders.c.email) == value.lower(),
+                items.c.tracking_number == value,
+            )
+        )
+    elif field == "order_id":
         query = query.where(items.c.order_id == value)
     elif field == "item_id":
         query = query.where(items.c.id == value)
@@ -173,6 +195,16 @@ def find_items(
     )
     rows = [dict(row) for row in connection.execute(query).mappings()]
     return rows[:limit], len(rows) > limit
+
+
+def item_details(connection: Connection, item_id: str) -> dict[str, Any] | None:
+    query = (
+        select(*ITEM_COLUMNS, *ORDER_ADDRESS)
+        .select_from(items.join(orders, items.c.order_id == orders.c.id))
+        .where(items.c.id == item_id)
+    )
+    row = connection.execute(query).mappings().first()
+    return dict(row) if row is not None else None
 
 
 def item_history(connection: Connection, item_id: str, limit: int) -> list[dict[str, Any]]:

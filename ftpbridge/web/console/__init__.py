@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 
 from ftpbridge.settings import Settings
 from ftpbridge.store import Store
-from ftpbridge.web.console import partners, signin
+from ftpbridge.web.console import exports, files, imports, orders, partners, signin
 from ftpbridge.web.console.rendering import (
     ConsoleContext,
     ConsoleProblem,
@@ -33,6 +33,10 @@ from ftpbridge.web.console.session import NoConsole, Signer, SignInRequired
 PAGES: list[tuple[ModuleType, NavEntry | None]] = [
     (signin, None),
     (partners, NavEntry("/console/", "Partners", "partners")),
+    (files, NavEntry("/console/files", "Files", "files")),
+    (orders, NavEntry("/console/orders", "Orders", "orders")),
+    (exports, NavEntry("/console/export", "Export", "export")),
+    (imports, NavEntry("/console/import", "Import", "import")),
 ]
 
 

@@ -35,7 +35,7 @@ SignedIn = Annotated[Session, Depends(signed_in)]
 
 
 def require_change(session: Session, form: FormData, what: str) -> None:
-    """ConsolePoblem 403 unless the form carries the session's token and the key may
+    """ConsoleProblem 403 unless the form carries the session's token and the key may
     change things."""
     token = form.get("csrf")
     if not isinstance(token, str) or not sessions.check_csrf(session, token):
@@ -44,6 +44,12 @@ def require_change(session: Session, form: FormData, what: str) -> None:
             "Go back, reload the page and send the form again.",
             status=403,
         )
+    refuse_read_only(session, what)
+
+
+def refuse_read_only(session: Session, what: str) -> None:
+    """ConsoleProblem 403 when the session's key is read-only (checked before an upload
+    is read, too: a read-only key's file is not even received)."""
     if session.read_only:
         raise ConsoleProblem(
             f"You signed in with the read-only key {session.key.name!r}: it can look, but"

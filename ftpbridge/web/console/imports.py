@@ -16,6 +16,7 @@ from ftpbridge.web.console.access import (
     SMALL_FORM_BYTES,
     SignedIn,
     read_form,
+    refuse_read_only,
     require_change,
 )
 from ftpbridge.web.console.rendering import ConsoleProblem, console_of, render
@@ -54,6 +55,7 @@ def import_page(
 async def check(request: Request, session: SignedIn) -> Response:
     context = console_of(request)
     limit = context.settings.daemon.max_file_bytes
+    refuse_read_only(session, "import files")
     form = await read_form(
         request, limit=limit + MULTIPART_OVERHEAD, seconds=UPLOAD_SECONDS, max_files=1
     )

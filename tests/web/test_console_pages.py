@@ -269,3 +269,14 @@ def test_export_upload_once_a_day_then_with_a_second_file(
         for opened in api.clients:
             opened.close()
         service.close()
+
+
+def test_errors_under_console_are_pages_and_the_apis_stay_json(api: Api) -> None:
+    """An unknown console address answers a page saying so (404, Error:/Try:); the same
+    miss under /api stays the API's JSON error."""
+    client, _token = signed_in(api)
+    page = client.get("/console/no-such-page")
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "There is no console page at this address." in page.text
+    api_miss = client.get("/api/v1/no-such-path")
+    assert api_miss.status_code == 404 and api_miss.json()["status"] == "error"

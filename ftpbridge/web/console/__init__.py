@@ -12,12 +12,16 @@ add it to ``PAGES`` below with its menu entry. Nothing else needs to change.
 
 from __future__ import annotations
 
+import inspect
 from types import ModuleType
 
+import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ftpbridge.errors import FtpbridgeError, StoreError
 from ftpbridge.settings import Settings
 from ftpbridge.store import Store
 from ftpbridge.web.console import exports, files, imports, orders, partners, signin
@@ -29,6 +33,8 @@ from ftpbridge.web.console.rendering import (
     render,
 )
 from ftpbridge.web.console.session import NoConsole, Signer, SignInRequired
+
+logger = structlog.get_logger()
 
 PAGES: list[tuple[ModuleType, NavEntry | None]] = [
     (signin, None),
@@ -96,3 +102,47 @@ def _install_answers(app: FastAPI) -> None:
     app.add_exception_handler(SignInRequired, sign_in_required)
     app.add_exception_handler(NoConsole, no_console)
     app.add_exception_handler(ConsoleProblem, problem)
+    # The API's answers are JSON; under /console the same errors are answered as a page.
+    for kind in (StoreError, FtpbridgeError, StarletteHTTPException, Exception):
+        _as_page_under_console(app, kind)
+
+
+def _as_page_under_console(app: FastAPI, kind: type[Exception]) -> None:
+    api_answer = app.exception_handlers.get(kind)
+
+    async def answer(request: Request, exc: Exception) -> Response:
+        if not request.url.path.startswith("/console") and api_answer is not None:
+            answered = api_answer(request, exc)
+            return await answered if inspect.isawaitable(answered) else answered
+        message, hint, status = _page_for(exc)
+        if status >= 500:
+            logger.exception("console request failed", error=message)
+        return render(
+            request,
+            "problem.html",
+            None,
+            page="problem",
+            title="Something needs your attention",
+            message=message,
+            hint=hint,
+            status=status,
+        )
+
+    app.add_exception_handler(kind, answer)
+
+
+def _page_for(exc: Exception) -> tuple[str, str, int]:
+    """(what is wrong, what to do, status) for an error met under /console."""
+    if isinstance(exc, StoreError):
+        return exc.message, exc.hint or "Try again in a minute.", 503
+    if isinstance(exc, FtpbridgeError):
+        return exc.message, exc.hint or "Go back and check what you sent.", 400
+    if isinstance(exc, StarletteHTTPException):
+        if exc.status_code == 404:
+            return "There is no console page at this address.", "Start from the menu.", 404
+        return str(exc.detail), "Go back and try again.", exc.status_code
+    return (
+        "The console could not answer this request; it was logged.",
+        "Try again; if it keeps failing, tell the shop's admin the time it happened.",
+        500,
+    )

@@ -87,6 +87,7 @@ def _partner_tables(work: Path) -> str:
 
 
 def _queries_alone(work: Path, database: Path, rounds: int) -> list[float]:
+    from ftpbridge.exchange.overview import PAST_DUE_CAP
     from ftpbridge.settings import load_settings
     from ftpbridge.store import ledger, open_store
     from ftpbridge.store.engine import utcnow
@@ -110,6 +111,7 @@ def _queries_alone(work: Path, database: Path, rounds: int) -> list[float]:
                     name: now - dt.timedelta(days=partner.past_due_days)
                     for name, partner in settings.partners.items()
                 },
+                cap=PAST_DUE_CAP,
             )
             for name in settings.partners:
                 ledger.recent(connection, partner=name, direction="export", limit=1)

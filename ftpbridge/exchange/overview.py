@@ -23,6 +23,9 @@ from ftpbridge.store.reads import daily_import_rows
 from ftpbridge.store.state import all_job_states
 
 CHART_DAYS = 30
+# Past-due items are counted up to this many per partner ("1,000+"): an exact count of a
+# million costs seconds, and a thousand late items already say everything.
+PAST_DUE_CAP = 1_000
 
 
 @dataclass
@@ -50,7 +53,7 @@ def partners_overview(
 ) -> list[PartnerOverview]:
     """Every configured partner, those in trouble first (failing, then stale), then by name."""
     now = now or utcnow()
-    rows = partner_status(store, settings, now)
+    rows = partner_status(store, settings, now, past_due_cap=PAST_DUE_CAP)
     today = now.date()
     first_day = today - dt.timedelta(days=CHART_DAYS - 1)
     since = dt.datetime.combine(first_day, dt.time(), tzinfo=dt.UTC)

@@ -20,9 +20,14 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 
 def partner_status(
-    store: Store, settings: Settings, now: dt.datetime | None = None
+    store: Store,
+    settings: Settings,
+    now: dt.datetime | None = None,
+    *,
+    past_due_cap: int | None = None,
 ) -> list[dict[str, Any]]:
-    """One JSON-ready dict per configured partner (see the README for the fields)."""
+    """One JSON-ready dict per configured partner (see the README for the fields).
+    ``past_due_cap``: count past-due items only up to this many (one more means "more")."""
     now = now or utcnow()
     since = now - dt.timedelta(hours=24)
     with store.connect() as connection:
@@ -36,6 +41,7 @@ def partner_status(
                 name: now - dt.timedelta(days=partner.past_due_days)
                 for name, partner in settings.partners.items()
             },
+            cap=past_due_cap,
         )
         result = []
         for name, partner in settings.partners.items():

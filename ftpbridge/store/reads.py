@@ -88,10 +88,35 @@ def daily_import_rows(
     ]
 
 
-def count_past_due(connection: Connection, cutoffs: dict[str, dt.datetime]) -> dict[str, int]:
-    """Per partner: items not yet shipped whose order is older than the partner's cut-off."""
+def count_past_due(
+    connection: Connection, cutoffs: dict[str, dt.datetime], cap: int | None = None
+) -> dict[str, int]:
+    """Per partner: items not yet shipped whose order is older than the partner's cut-off.
+
+    ``cap``: count at most ``cap + 1`` per partner (a value over ``cap`` means "more than
+    cap"): a query per partner that stops there, through ``(partner, status)``. Exact
+    counts of a million past-due items cost seconds (measured: 7-9 s at 1,000,000 items
+    over 50 partners, 0.27 s capped at 1,000); a page needs to know there are many."""
     if not cutoffs:
         return {}
+    if cap is not None:
+        counts = {}
+        for name, cutoff in cutoffs.items():
+            matching = (
+                select(items.c.id)
+                .select_from(items.join(orders, items.c.order_id == orders.c.id))
+                .where(
+                    items.c.partner == name,
+                    items.c.status.in_(UNSHIPPED),
+                    orders.c.created_at < cutoff,
+                )
+                .limit(cap + 1)
+                .subquery()
+            )
+            found = connection.execute(select(func.count()).select_from(matching)).scalar_one()
+            if found:
+                counts[name] = int(found)
+        return counts
     query = (
         select(items.c.partner, func.count())
         .select_from(items.join(orders, items.c.order_id == orders.c.id))

@@ -113,3 +113,19 @@ def test_the_overview_sums_days_and_puts_trouble_first(store: Store) -> None:
     manual = next(row for row in rows if row.status["name"] == "manual")
     assert manual.next_poll is None and manual.next_export is None
     assert acme.next_export == dt.datetime(2026, 12, 2, 6, 0, tzinfo=dt.UTC)
+
+
+def test_past_due_counts_exact_or_capped(loaded_store: Store) -> None:
+    """Counted exactly, or up to cap + 1 per partner (more than cap): the console's
+    Partners page shows "1,000+" without counting a million rows."""
+    from ftpbridge.store.reads import count_past_due
+
+    cutoffs = {
+        "acme": dt.datetime(2026, 11, 30, tzinfo=dt.UTC),
+        "ac": dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+    }
+    with loaded_store.connect() as connection:
+        exact = count_past_due(connection, cutoffs)
+        capped = count_past_due(connection, cutoffs, cap=2)
+    assert exact == {"acme": 13}  # 14 items, one of them cancelled
+    assert capped == {"acme": 3}

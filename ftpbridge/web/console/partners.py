@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from ftpbridge.exchange.overview import CHART_DAYS, partners_overview
+from ftpbridge.exchange.overview import CHART_DAYS, PAST_DUE_CAP, partners_overview
 from ftpbridge.web.console.access import SignedIn
 from ftpbridge.web.console.charts import daily_bars
 from ftpbridge.web.console.rendering import console_of, render
@@ -33,4 +33,5 @@ def partners_page(request: Request, session: SignedIn) -> Response:
         charts=charts,
         trouble=trouble,
         chart_days=CHART_DAYS,
+        past_due_cap=PAST_DUE_CAP,
     )

@@ -69,8 +69,10 @@ def test_uploads_belong_to_their_session_and_expire(tmp_path: Path) -> None:
     assert uploads.held(_session("a"), first.token) is None
     old = time.time() - MAX_AGE.total_seconds() - 60
     os.utime(second.path, (old, old))
+    assert uploads.held(_session("a"), second.token) is None  # too old to apply
+    assert second.path.exists()
     uploads.keep(_session("b"), io.BytesIO(b"three"), "y.csv", "acme")
-    assert uploads.held(_session("a"), second.token) is None
+    assert not second.path.exists()  # removed at anyone's next upload
     uploads.drop(first)  # already gone: no error
 
 

@@ -65,7 +65,10 @@ class Uploads:
             facts = json.loads(path.with_suffix(".json").read_text())
         except (OSError, ValueError):
             return None
-        if not path.is_file():
+        try:
+            if path.stat().st_mtime < time.time() - MAX_AGE.total_seconds():
+                return None  # too old: the next upload of anyone removes it
+        except FileNotFoundError:
             return None
         return Held(token, path, str(facts["name"]), str(facts["partner"]))
 

@@ -152,7 +152,7 @@ def test_import_a_file_by_hand_through_the_dry_run(
     row (nothing changed yet), and Apply imports it once through the same path as the CLI:
     the item is shipped, the ledger holds the file, the Files page offers it."""
     sign_in(browser, console)
-    upload = tmp_path / "emailed_updated.csv"
+    upload = tmp_path / "emailed_<img src=x onerror=alert(5)>.csv"  # markup: shown as text
     fulfiller_file(upload, [("3", "1004", "1Z5R89390357567127"), ("3", "777", "X")])
     browser.get(console.url + "/console/import")
     accessible(browser)
@@ -170,6 +170,8 @@ def test_import_a_file_by_hand_through_the_dry_run(
     assert len(refused) == 1 and "777" in refused[0].text
     status = "SELECT status FROM items WHERE id = '1004'"
     assert console.store_value(status) == "pending"
+    assert browser.find_element(By.TAG_NAME, "h1").text == f"Check {upload.name}"
+    no_script_ran(browser)
     accessible(browser)
     screenshot(browser, "console-import-dry-run")
     apply = browser.find_element(By.XPATH, "//button[starts-with(., 'Apply')]")
@@ -177,7 +179,7 @@ def test_import_a_file_by_hand_through_the_dry_run(
     apply.click()
     wait_for(lambda: "was imported for acme" in browser.page_source, "the import")
     assert console.store_value(status) == "shipped"
-    name = "SELECT count(*) FROM files WHERE name = 'emailed_updated.csv' AND state = 'applied'"
+    name = "SELECT count(*) FROM files WHERE name LIKE 'emailed_%' AND state = 'applied'"
     assert console.store_value(name) == 1
     browser.find_element(By.PARTIAL_LINK_TEXT, "See the file").click()
     wait_for(lambda: "Download the original file" in browser.page_source, "the file's page")
@@ -270,3 +272,29 @@ def test_every_page_fits_a_360_px_screen(
         accessible(browser)
     finally:
         browser.set_window_size(size["width"], size["height"])
+
+
+def test_a_file_dropped_on_the_import_form_is_sent(
+    browser: webdriver.Chrome, console: Console
+) -> None:
+    """Dropping a file on the import form (a drop event carrying it, as a drag from the
+    desktop makes) puts it into the form's file field, and the dry run checks it."""
+    sign_in(browser, console)
+    browser.get(console.url + "/console/import")
+    Select(browser.find_element(By.ID, "partner")).select_by_value("ac")
+    browser.execute_script(
+        "const data = new DataTransfer();"
+        "data.items.add(new File(['order_id,item_id,shipped,shipped_date,carrier,"
+        "tracking_number\\r\\n2,1003,FALSE,,,\\r\\n'], 'dropped_updated.csv',"
+        " {type: 'text/csv'}));"
+        "const zone = document.querySelector('[data-drop-target]');"
+        "zone.dispatchEvent(new DragEvent('dragover', {dataTransfer: data, bubbles: true,"
+        " cancelable: true}));"
+        "zone.dispatchEvent(new DragEvent('drop', {dataTransfer: data, bubbles: true,"
+        " cancelable: true}));"
+    )
+    chosen = browser.execute_script("return document.getElementById('file').files[0].name")
+    assert chosen == "dropped_updated.csv"
+    browser.find_element(By.XPATH, "//button[contains(., 'dry run')]").click()
+    wait_for(lambda: "Dry run of" in browser.page_source, "the dry run")
+    assert "1 row in the file" in browser.find_element(By.CSS_SELECTOR, ".summary").text

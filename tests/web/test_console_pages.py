@@ -9,7 +9,6 @@ import re
 from pathlib import Path
 
 import httpx
-import pytest
 
 from ftpbridge.store import Store, api_keys
 from ftpbridge.store.engine import driver_sql, utcnow
@@ -76,19 +75,18 @@ def status_of(store: Store, item: str) -> str:
         return str(value.scalar())
 
 
-@pytest.mark.parametrize("path", PAGES)
-def test_no_page_or_download_without_a_session(api: Api, path: str) -> None:
-    """Every page and download of the console answers the sign-in page without a session."""
-    answer = console_client(api).get(path)
-    assert answer.status_code == 303
-    assert answer.headers["location"].startswith("/console/sign-in?reason=required")
-
-
-@pytest.mark.parametrize("path", FORMS)
-def test_no_form_without_a_session(api: Api, path: str) -> None:
-    """Every form that changes something answers the sign-in page without a session."""
-    answer = console_client(api).post(path, data={"csrf": "x"})
-    assert answer.status_code == 303 and "/console/sign-in" in answer.headers["location"]
+def test_no_page_download_or_form_without_a_session(api: Api) -> None:
+    """Every page and download of the console answers the sign-in page without a session
+    (saying where to come back to), and so does every form that changes something."""
+    client = console_client(api)
+    for path in PAGES:
+        answer = client.get(path)
+        assert answer.status_code == 303, path
+        assert answer.headers["location"].startswith("/console/sign-in?reason=required"), path
+    for path in FORMS:
+        answer = client.post(path, data={"csrf": "x"})
+        assert answer.status_code == 303, path
+        assert "/console/sign-in" in answer.headers["location"], path
 
 
 def test_every_page_renders_for_the_shop(api: Api) -> None:

@@ -276,5 +276,7 @@ def test_errors_under_console_are_pages_and_the_apis_stay_json(api: Api) -> None
     page = client.get("/console/no-such-page")
     assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
     assert "There is no console page at this address." in page.text
+    bad = client.get("/console/files?before=yesterday")
+    assert bad.status_code == 400 and "a number was expected" in bad.text
     api_miss = client.get("/api/v1/no-such-path")
     assert api_miss.status_code == 404 and api_miss.json()["status"] == "error"

@@ -17,6 +17,7 @@ from types import ModuleType
 
 import structlog
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -103,7 +104,13 @@ def _install_answers(app: FastAPI) -> None:
     app.add_exception_handler(NoConsole, no_console)
     app.add_exception_handler(ConsoleProblem, problem)
     # The API's answers are JSON; under /console the same errors are answered as a page.
-    for kind in (StoreError, FtpbridgeError, StarletteHTTPException, Exception):
+    for kind in (
+        StoreError,
+        FtpbridgeError,
+        StarletteHTTPException,
+        RequestValidationError,
+        Exception,
+    ):
         _as_page_under_console(app, kind)
 
 
@@ -137,6 +144,12 @@ def _page_for(exc: Exception) -> tuple[str, str, int]:
         return exc.message, exc.hint or "Try again in a minute.", 503
     if isinstance(exc, FtpbridgeError):
         return exc.message, exc.hint or "Go back and check what you sent.", 400
+    if isinstance(exc, RequestValidationError):
+        return (
+            "The address holds a value the console cannot use (a number was expected).",
+            "Start again from the menu.",
+            400,
+        )
     if isinstance(exc, StarletteHTTPException):
         if exc.status_code == 404:
             return "There is no console page at this address.", "Start from the menu.", 404

@@ -15,6 +15,9 @@ Steps, each in a fresh process so that its peak RSS (VmHWM) is its own:
 - api: the Orders API (``bench/api.py``): View Orders pages and a term search with 16
   concurrent clients, and a 1,000-item update, next to the same SQL through sqlite3 plus
   ``json.dumps`` (``--skip-api`` leaves them out, ``--api-only`` runs only them).
+- console: the ops console's Partners page with the items over 50 partners
+  (``bench/console.py``), next to the page's queries run alone (``--skip-console`` leaves
+  it out, ``--console-only`` runs only it).
 
 The table's ratio is ftpbridge's time over the floor's (lower is better; for transfers
 1/ratio is ftpbridge's share of the floor's throughput). A missed target says by how much.
@@ -71,6 +74,7 @@ SFTP = (Target("ratio", 1 / 0.7, "≥ 70% of OpenSSH"),)
 POLL = (Target("seconds", 2.0, "< 2 s, no download"),)
 API_VIEW = (Target("ratio", 3.0, "p50 ≤ 3× floor"),)
 API_UPDATE = (Target("ratio", 2.0, "≤ 2× floor"),)
+CONSOLE = (Target("ratio", 2.0, "≤ 2× its queries alone"),)
 
 
 @dataclass
@@ -295,6 +299,9 @@ def run(arguments: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
         if arguments.api_only:
             rows.extend(_api_rows(arguments, work, base, lines))
             return rows, info
+        if arguments.console_only:
+            rows.append(_console_row(arguments, work, base))
+            return rows, info
 
         # Export and import change the store: each round runs on fresh copies, ftpbridge and
         # floor taking turns, and the best of each counts (on this kind of machine a single
@@ -433,6 +440,8 @@ def run(arguments: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
         rows.append(row)
         if not arguments.skip_api:
             rows.extend(_api_rows(arguments, work, base, lines))
+        if not arguments.skip_console:
+            rows.append(_console_row(arguments, work, base))
     finally:
         if arguments.keep:
             _say(f"kept the files in {work}")
@@ -494,6 +503,31 @@ def _api_rows(arguments: argparse.Namespace, work: Path, base: Path, lines: int)
     return rows
 
 
+def _console_row(arguments: argparse.Namespace, work: Path, base: Path) -> Row:
+    from bench.console import PARTNERS, console_bench
+
+    _say(f"console Partners page ({PARTNERS} partners) ...")
+    database = work / "console.db"
+    copy_database(base, database)
+    measured = run_isolated(
+        console_bench, work=work, database=database, rounds=arguments.console_rounds
+    )
+    return Row(
+        f"console Partners page, {measured['partners']} partners (median)",
+        measured["page_s"],
+        measured["floor_s"],
+        None,
+        measured["peak_rss_mb"],
+        targets=CONSOLE,
+        details={
+            "runs_s": measured["page_runs_s"],
+            "floor_runs_s": measured["floor_runs_s"],
+            "items_in_store": measured["items"],
+            "page_bytes": measured["bytes"],
+        },
+    )
+
+
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--lines", type=int, default=1_000_000, help="order lines (1,000,000)")
@@ -546,6 +580,17 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--api-update-rounds", type=int, default=5, help="1,000-item updates measured (5)"
+    )
+    parser.add_argument(
+        "--skip-console", action="store_true", help="leave out the console's Partners page row"
+    )
+    parser.add_argument(
+        "--console-only",
+        action="store_true",
+        help="build the store and run only the console's Partners page row",
+    )
+    parser.add_argument(
+        "--console-rounds", type=int, default=10, help="Partners pages measured (10)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     arguments = parser.parse_args(argv)

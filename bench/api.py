@@ -72,11 +72,13 @@ def _concurrently(work: Callable[[int], None], requests: int) -> dict[str, float
 
 
 @contextlib.contextmanager
-def _served(work: Path, database: Path) -> Iterator[str]:
+def _served(work: Path, database: Path, partners: str | None = None) -> Iterator[str]:
+    """``ftpbridge serve`` over ``database``; ``partners``: the config's partner tables
+    (default: one partner, acme)."""
     config = work / "api-config.toml"
     config.write_text(
         f'[store]\nurl = "sqlite:///{database}"\n[daemon]\nlog_level = "info"\n'
-        "[partners.acme]\ndefault = true\n"
+        + (partners or "[partners.acme]\ndefault = true\n")
     )
     log_path = work / "api-serve.log"
     with log_path.open("wb") as log:

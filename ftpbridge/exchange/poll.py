@@ -192,8 +192,8 @@ def _take(
     place = _archive_place(transport, partner, result, entry.name)
     _upload_report(transport, result, taking, place)
     _archive(transport, partner, taking, place)
-    _keep_locally(settings, partner, taking, place.name)
-    _forget(store, partner, result, taking, place)
+    kept = _keep_locally(settings, partner, taking, place.name)
+    _forget(store, partner, result, taking, place, kept)
     return result
 
 
@@ -357,24 +357,39 @@ def _archive(
             transport.delete(taking.remote + DONE_SUFFIX)
 
 
-def _keep_locally(settings: Settings, partner: PartnerSettings, taking: _Taking, name: str) -> None:
-    """Step 5, keep locally: the staged copy and its report go to the local archive."""
+def _keep_locally(
+    settings: Settings, partner: PartnerSettings, taking: _Taking, name: str
+) -> Path | None:
+    """Step 5, keep locally: the staged copy and its report go to the local archive.
+    Returns where the copy went (a file refused unread has only its report there), or
+    None when nothing was moved."""
     archive = settings.state_dir / "archive" / partner.name
     archive.mkdir(parents=True, exist_ok=True)
     stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
+    kept = None
     for source, suffix in ((taking.local, ""), (taking.report, REPORT_SUFFIX)):
         if source.exists():
             _move_file(source, archive / f"{stamp}_{name}{suffix}")
+            kept = kept or archive / f"{stamp}_{name}"
+    return kept
 
 
 def _forget(
-    store: Store, partner: PartnerSettings, result: ImportResult, taking: _Taking, place: _Place
+    store: Store,
+    partner: PartnerSettings,
+    result: ImportResult,
+    taking: _Taking,
+    place: _Place,
+    kept: Path | None,
 ) -> None:
-    """Step 6, forget: drop the file's sighting, and note in the ledger where it went."""
+    """Step 6, forget: drop the file's sighting, and note in the ledger where it went: the
+    remote archive, and the local copy (the console offers it for download, its report
+    beside it as ``NAME.report.csv``)."""
     with store.begin() as connection:
         forget(connection, partner.name, taking.name)
         if result.file_id is not None and result.status != "already_processed":
-            ledger.change(connection, result.file_id, utcnow(), remote_path=place.path)
+            where = {"local_path": str(kept)} if kept is not None else {}
+            ledger.change(connection, result.file_id, utcnow(), remote_path=place.path, **where)
 
 
 def _still_listed(transport: Transport, inbox: str, name: str) -> bool:

@@ -10,7 +10,8 @@ from typing import Any
 from ftpbridge.settings import Settings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
-from ftpbridge.store.items import count_by_status, list_items
+from ftpbridge.store.items import count_by_status
+from ftpbridge.store.reads import count_past_due
 from ftpbridge.store.state import all_job_states
 
 
@@ -19,25 +20,33 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 
 def partner_status(
-    store: Store, settings: Settings, now: dt.datetime | None = None
+    store: Store,
+    settings: Settings,
+    now: dt.datetime | None = None,
+    *,
+    past_due_cap: int | None = None,
 ) -> list[dict[str, Any]]:
-    """One JSON-ready dict per configured partner (see the README for the fields)."""
+    """One JSON-ready dict per configured partner (see the README for the fields).
+    ``past_due_cap``: count past-due items only up to this many (one more means "more")."""
     now = now or utcnow()
     since = now - dt.timedelta(hours=24)
     with store.connect() as connection:
         jobs = all_job_states(connection)
         totals = ledger.import_totals(connection, since)
         counts = count_by_status(connection)
+        # Counted, not listed: one indexed query for every partner (issue 16's Partners page).
+        past_due = count_past_due(
+            connection,
+            {
+                name: now - dt.timedelta(days=partner.past_due_days)
+                for name, partner in settings.partners.items()
+            },
+            cap=past_due_cap,
+        )
         result = []
         for name, partner in settings.partners.items():
             exports = ledger.recent(connection, partner=name, direction="export", limit=1)
             imports = ledger.recent(connection, partner=name, direction="import", limit=1)
-            past_due = list_items(
-                connection,
-                partner=name,
-                status_filter="past_due",
-                past_due_before={name: now - dt.timedelta(days=partner.past_due_days)},
-            )
             poll = jobs.get((name, "poll"), {})
             export = jobs.get((name, "export"), {})
             failures = max(
@@ -88,7 +97,7 @@ def partner_status(
                         "pending": counts.get((name, "pending"), 0),
                         "acknowledged": counts.get((name, "acknowledged"), 0),
                         "shipped": counts.get((name, "shipped"), 0),
-                        "past_due": len(past_due),
+                        "past_due": past_due.get(name, 0),
                     },
                     "consecutive_failures": failures,
                     "alert": failures >= partner.alert_after,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -61,3 +62,55 @@ class ReportWriter:
     def close(self) -> None:
         self._text.flush()
         self._text.detach()
+
+
+@dataclass
+class ReportView:
+    """A report as the console shows it: refused rows first (with their reasons), then
+    the others in file order, at most ``limit`` rows; the counts are of the whole report."""
+
+    rows: list[dict[str, str]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    total: int = 0
+
+    @property
+    def shown_all(self) -> bool:
+        return len(self.rows) >= self.total
+
+
+OUTCOME_ORDER = ("rejected", "applied", "unchanged")
+
+
+def read_report(path: Path, limit: int, chunk_rows: int = 50_000) -> ReportView:
+    """Read the report at ``path`` in chunks (memory bounded by ``limit``): every refused
+    row first, up to ``limit``, then the other rows while room is left.
+    Raises OSError when the file cannot be read."""
+    view = ReportView()
+    refused: list[pd.DataFrame] = []
+    others: list[pd.DataFrame] = []
+    kept_refused = kept_others = 0
+    reader = pd.read_csv(
+        path, dtype=str, keep_default_na=False, chunksize=chunk_rows, encoding="utf-8"
+    )
+    with reader:
+        for chunk in reader:
+            view.total += len(chunk)
+            for outcome, count in chunk["outcome"].value_counts().items():
+                view.counts[str(outcome)] = view.counts.get(str(outcome), 0) + int(count)
+            is_refused = chunk["outcome"] == "rejected"
+            if kept_refused < limit:
+                taken = chunk[is_refused].head(limit - kept_refused)
+                refused.append(taken)
+                kept_refused += len(taken)
+            if kept_others < limit:
+                taken = chunk[~is_refused].head(limit - kept_others)
+                others.append(taken)
+                kept_others += len(taken)
+    frames = [frame for frame in (*refused, *others) if not frame.empty]
+    if frames:
+        shown = pd.concat(frames).head(limit)
+        view.rows = [
+            {str(key): str(value) for key, value in record.items()}
+            for record in shown.to_dict("records")
+        ]
+    return view

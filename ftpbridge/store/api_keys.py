@@ -178,3 +178,12 @@ def needs_touch(key: ApiKey, now: dt.datetime) -> bool:
 def touch(connection: Connection, key: ApiKey, now: dt.datetime) -> None:
     """Record that the key was used now (call only when :func:`needs_touch`)."""
     connection.execute(update(api_keys).where(api_keys.c.id == key.id).values(last_used_at=now))
+
+
+def find_active_by_id(connection: Connection, key_id: int) -> ApiKey | None:
+    """The unrevoked key with this id, or None (the console's session names its key by id:
+    a revoked key ends every session signed in with it, on every replica)."""
+    row = connection.execute(
+        select(api_keys).where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+    ).first()
+    return _row(row) if row is not None else None

@@ -102,6 +102,7 @@ items = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     Index("ix_items_partner_status", "partner", "status"),
     Index("ix_items_order_id", "order_id"),
+    Index("ix_items_tracking_number", "tracking_number"),  # migration 0009: the console
 )
 
 # The ledger of exchanged files. ``import_key`` is the file's sha256 for imports and NULL
@@ -232,3 +233,24 @@ api_keys = Table(
 Index("ix_orders_natural_id", func.length(orders.c.id), orders.c.id)
 Index("ix_orders_created_at", orders.c.created_at)
 Index("ix_orders_email_lower", func.lower(orders.c.email))
+
+
+# --------------------------------------------------------------------------- issue 16
+# The ops console (migration 0009): the secret its session cookies are signed with, kept in
+# the store so that every replica verifies what another signed (see store/sessions.py), and
+# the sessions signed out before they expired.
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("purpose", String(40), primary_key=True),
+    Column("secret", String(128), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+console_signouts = Table(
+    "console_signouts",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Index("ix_console_signouts_expires_at", "expires_at"),
+)

@@ -30,7 +30,7 @@ def run_bench(tmp_path: Path, *arguments: str) -> tuple[subprocess.CompletedProc
     target = tmp_path / "result.json"
     completed = subprocess.run(
         [sys.executable, "-m", "bench", "--lines", "2000", "--json", str(target),
-         "--work", str(tmp_path), "--skip-postgres", "--skip-api", *arguments],
+         "--work", str(tmp_path), "--skip-postgres", "--skip-api", "--skip-console", *arguments],
         cwd=REPOSITORY,
         capture_output=True,
         text=True,
@@ -92,3 +92,26 @@ def test_tiny_run_with_a_small_transfer(tmp_path: Path) -> None:
         # floor is only checked to be there.
         assert step["ftpbridge_s"] > 0 and isinstance(step["floor_s"], float), step
         assert step["details"]["mb"] == 1
+
+
+def test_console_row(tmp_path: Path) -> None:
+    """--console-only: the store is built and the console's Partners page row alone is
+    measured, next to its queries run alone (the page really rendered its 50 partners)."""
+    target = tmp_path / "result.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench", "--lines", "2000", "--json", str(target),
+         "--work", str(tmp_path), "--console-only", "--console-rounds", "2"],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(REPOSITORY)},
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    result = json.loads(target.read_text())
+    [step] = result["steps"]
+    assert step["step"] == "console Partners page, 50 partners (median)"
+    assert step["ftpbridge_s"] > 0 and step["floor_s"] > 0 and step["ratio"] > 0
+    assert step["details"]["items_in_store"] == 2000
+    assert len(step["details"]["runs_s"]) == 2

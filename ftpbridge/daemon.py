@@ -157,9 +157,7 @@ class Daemon:
         )
         self.scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         self._scheduler_started = threading.Event()
-        self.scheduler.add_listener(
-            lambda _event: self._scheduler_started.set(), EVENT_SCHEDULER_STARTED
-        )
+        self.scheduler.add_listener(self._on_scheduler_started, EVENT_SCHEDULER_STARTED)
 
     # ----------------------------------------------------------------- scheduling
 
@@ -376,17 +374,19 @@ class Daemon:
         partners = [partner.name for partner in self.partners()]
         if not partners:
             logger.warning("no enabled partner has a transport: nothing is scheduled")
-        self.scheduler.add_job(
-            self._started,
-            DateTrigger(run_date=utcnow(), timezone=dt.UTC),
-            id="started",
-            executor="watchdog",
-        )
         logger.info("ftpbridge running", partners=partners, replica=self.replica)
         self.scheduler.start()
         control.join(timeout=STOP_GRACE_SECONDS + 2)
         logger.info("ftpbridge stopped")
         return EXIT_OK
+
+    def _on_scheduler_started(self, _event: object) -> None:
+        """READY=1 once the scheduler runs. Said from the scheduler's own start event, not a
+        one-off job: APScheduler raises JobLookupError from its main loop when it is shut
+        down while it removes a finished one-off job (a SIGTERM right after the start), and
+        the daemon then exited 70 instead of 0."""
+        self._scheduler_started.set()
+        self._started()
 
     def _started(self) -> None:
         sdnotify.ready()

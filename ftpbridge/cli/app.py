@@ -108,23 +108,106 @@ def _redacted(text: str) -> str:
     return redact_text(text)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+GLOBAL_OPTIONS_NOTE = (
+    "Global options (--config, --log-level, --debug) may come before or after the command:"
+    " 'ftpbridge --config PATH run' and 'ftpbridge run --config PATH' are the same."
+)
+_CONFIG_HELP = "Config file (default: $FTPBRIDGE_CONFIG, else ./config.toml)."
+_LOG_LEVELS = ["debug", "info", "warning", "error"]
+_LOG_LEVEL_HELP = "Log level for this command (the daemon uses [daemon] log_level)."
+_DEBUG_HELP = "Show full tracebacks (for reporting bugs)."
+
+
+def _lifted(context: click.Context, parameter: click.Parameter, value: Any) -> None:
+    """A global option given after the command: it updates what the group was given.
+
+    Only a value actually given counts (an option left out after the command never undoes
+    the same option given before it); the log configuration follows the new values.
+    """
+    source = context.get_parameter_source(parameter.name or "")
+    if source is not click.core.ParameterSource.COMMANDLINE:
+        return
+    state = context.find_object(Context)
+    if state is None:  # pragma: no cover - the group always makes one
+        return
+    if parameter.name == "config":
+        state.config = value
+        return
+    if parameter.name == "log_level":
+        state.log_level = value
+    elif parameter.name == "debug":
+        state.debug = state.debug or bool(value)
+    from ftpbridge.logs import configure_logging
+
+    configure_logging(level="debug" if state.debug else state.log_level)
+
+
+def _global_options() -> list[click.Parameter]:
+    """The global options as every command accepts them after its name."""
+    return [
+        click.Option(
+            ["--config"],
+            type=click.Path(dir_okay=False),
+            default=None,
+            expose_value=False,
+            callback=_lifted,
+            help=_CONFIG_HELP,
+        ),
+        click.Option(
+            ["--log-level"],
+            type=click.Choice(_LOG_LEVELS),
+            default=None,
+            expose_value=False,
+            callback=_lifted,
+            help=_LOG_LEVEL_HELP + " [default: warning]",
+        ),
+        click.Option(
+            ["--debug"],
+            is_flag=True,
+            default=False,
+            expose_value=False,
+            callback=_lifted,
+            help=_DEBUG_HELP,
+        ),
+    ]
+
+
+class FtpbridgeGroup(click.Group):
+    """A group whose every command (and sub-group) also takes the global options after
+    its name: systemd units, cron lines and people write ``ftpbridge run --config PATH``
+    as often as ``ftpbridge --config PATH run``, and both must work."""
+
+    group_class = type  # sub-groups made with @group.group() are FtpbridgeGroups too
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        present = {parameter.name for parameter in cmd.params}
+        cmd.params.extend(
+            option for option in _global_options() if option.name not in present
+        )
+        super().add_command(cmd, name)
+
+
+@click.group(
+    cls=FtpbridgeGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=GLOBAL_OPTIONS_NOTE,
+)
 @click.version_option(__version__, prog_name="ftpbridge")
 @click.option(
     "--config",
     "config",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Config file (default: $FTPBRIDGE_CONFIG, else ./config.toml).",
+    help=_CONFIG_HELP,
 )
 @click.option(
     "--log-level",
-    type=click.Choice(["debug", "info", "warning", "error"]),
+    type=click.Choice(_LOG_LEVELS),
     default="warning",
     show_default=True,
-    help="Log level for this command (the daemon uses [daemon] log_level).",
+    help=_LOG_LEVEL_HELP,
 )
-@click.option("--debug", is_flag=True, help="Show full tracebacks (for reporting bugs).")
+@click.option("--debug", is_flag=True, help=_DEBUG_HELP)
 @click.pass_context
 def main(context: click.Context, config: str | None, log_level: str, debug: bool) -> None:
     """Exchange orders and shipment confirmations with fulfillers as CSV over FTP/FTPS/SFTP."""

@@ -3,9 +3,8 @@
 Where the file comes from: ``--config PATH``, else ``$FTPBRIDGE_CONFIG``, else ``./config.toml``.
 Every key can be overridden by an environment variable ``FTPBRIDGE_<SECTION>__<KEY>``, e.g.
 ``FTPBRIDGE_STORE__URL`` or ``FTPBRIDGE_PARTNERS__ACME__PASSWORD``. Secrets may also come
-from files: ``password_file`` / ``private_key_passphrase_file``, and from systemd credentials
-(``LoadCredential=``): a file named ``<partner>-password`` or
-``<partner>-private-key-passphrase`` in ``$CREDENTIALS_DIRECTORY``.
+from files (``password_file`` / ``private_key_passphrase_file``) and from systemd
+credentials (``LoadCredential=``), named once in :data:`CREDENTIALS` and read here only.
 
 The result is a frozen :class:`Settings`; the CLI builds it and passes down the slice each
 piece needs. Unknown keys and wrong types are reported all at once, each naming its key.
@@ -40,6 +39,20 @@ from ftpbridge.errors import ConfigError
 
 ENV_PREFIX = "FTPBRIDGE_"
 DEFAULT_CONFIG = Path("config.toml")
+
+CREDENTIALS: dict[str, str] = {
+    "store-url": "[store] url: the whole URL, e.g. postgresql://ftpbridge:PASSWORD@db/ftpbridge",
+    "PARTNER-password": "[partners.PARTNER] password (FTP, FTPS, SFTP)",
+    "PARTNER-private-key": "[partners.PARTNER] private_key: the SFTP private key itself",
+    "PARTNER-private-key-passphrase": "[partners.PARTNER] private_key_passphrase",
+}
+"""The systemd credentials ftpbridge reads from ``$CREDENTIALS_DIRECTORY`` (PARTNER: the
+partner's name), each used only when the config and the environment leave its key unset.
+The unit loads every file of ``/etc/ftpbridge/credentials`` (``LoadCredential=ftpbridge:
+/etc/ftpbridge/credentials``), which systemd names ``ftpbridge_<file name>``: both spellings
+are read. The README, the unit and config.example.toml name exactly these."""
+
+CREDENTIAL_PREFIX = "ftpbridge_"
 
 TransportKind = Literal["ftp", "ftps", "sftp", "local"]
 
@@ -205,6 +218,20 @@ class PartnerSettings(_Strict):
             self._base_dir,
         )
 
+    def key_file(self) -> Path | None:
+        """The SFTP private key file: ``private_key`` (a relative path is looked for in
+        ``$CREDENTIALS_DIRECTORY`` first, then next to the config), else the systemd
+        credential ``<partner>-private-key``, else None."""
+        if self.private_key is not None:
+            path = self.private_key.expanduser()
+            if not path.is_absolute():
+                found = credential_path(str(path))
+                if found is not None:
+                    return found
+                return _absolute(path, self._base_dir) if self._base_dir is not None else path
+            return path
+        return credential_path(f"{self.name}-private-key")
+
 
 # --------------------------------------------------------------------------- issue 13
 # The HTTP service (``[api]``) and the shop's orders drop folder (``[orders]``).
@@ -276,19 +303,33 @@ class OrdersSettings(_Strict):
     max_file_bytes: int = Field(200_000_000, ge=1)
 
 
+def credential_path(name: str) -> Path | None:
+    """``$CREDENTIALS_DIRECTORY/<name>`` (or ``ftpbridge_<name>``, as the unit's directory
+    LoadCredential= names it) when it exists; None outside systemd or when it is absent."""
+    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+    if not credentials or not name or "/" in name:
+        return None
+    for candidate in (Path(credentials) / name, Path(credentials) / (CREDENTIAL_PREFIX + name)):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def _read_secret(
     path: Path | None, credential_name: str, base_dir: Path | None = None
 ) -> str | None:
-    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
     candidates: list[Path] = []
     if path is not None:
         path = path.expanduser()
-        if not path.is_absolute() and credentials:
-            candidates.append(Path(credentials) / path)
+        found = None if path.is_absolute() else credential_path(str(path))
+        if found is not None:
+            candidates.append(found)
         # Like every other path in the config: relative to the config file's folder.
         candidates.append(_absolute(path, base_dir) if base_dir is not None else path)
-    elif credentials:
-        candidates.append(Path(credentials) / credential_name)
+    else:
+        found = credential_path(credential_name)
+        if found is not None:
+            candidates.append(found)
     for candidate in candidates:
         try:
             return candidate.read_text(encoding="utf-8").rstrip("\r\n")
@@ -395,10 +436,14 @@ class Settings(BaseSettings):
 
     @property
     def store_url(self) -> str:
-        """The store URL, with a relative SQLite path made absolute."""
+        """The store URL (``[store] url``, else the credential ``store-url``, else SQLite
+        ``ftpbridge.db`` in the state directory), a relative SQLite path made absolute."""
         url = self.store.url.get_secret_value() if self.store.url else None
         if url is None:
+            url = _read_secret(None, "store-url")
+        if url is None:
             return f"sqlite:///{self.state_dir / 'ftpbridge.db'}"
+        url = url.strip()
         prefix = "sqlite:///"
         if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
             rest = url[len(prefix) :]

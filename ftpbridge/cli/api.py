@@ -75,7 +75,7 @@ def api_key_list(state: Context, output_format: str) -> None:
     """The keys: name, scope, access, created, last used, revoked (never the key)."""
     from ftpbridge.store import api_keys
 
-    with state.store.connect() as connection:
+    with state.existing_store.connect() as connection:
         keys = api_keys.all_keys(connection)
 
     def when(value: object) -> str | None:

@@ -17,7 +17,13 @@ from typing import Any, ParamSpec, TypeVar
 import click
 
 from ftpbridge import __version__
-from ftpbridge.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, FtpbridgeError
+from ftpbridge.errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    FtpbridgeError,
+    StoreError,
+)
 from ftpbridge.settings import PartnerSettings, Settings, load_settings
 
 P = ParamSpec("P")
@@ -53,6 +59,28 @@ class Context:
                 )
             self._store = open_store(self.settings.store_url)
         return self._store
+
+    @property
+    def existing_store(self) -> Any:
+        """The store for a command that only looks (``status``, ``orders list``,
+        ``api-key list``): never created. An SQLite store that does not exist is an error
+        saying where it was looked for and how to point at the right one; creating an
+        empty one there would answer with nothing, as if nothing had ever run."""
+        if self._store is None:
+            from ftpbridge.store.engine import sqlite_file
+
+            database = sqlite_file(self.settings.store_url)
+            if database is not None and not database.exists():
+                raise StoreError(
+                    f"there is no store at {database}: nothing has run with"
+                    f" {self.settings.config_path or 'this configuration (no config file)'}"
+                    " yet, so there is nothing to show",
+                    hint="use the config the service runs with (ftpbridge --config"
+                    " /etc/ftpbridge/config.toml ...; it sets [daemon] state_dir ="
+                    ' "/var/lib/ftpbridge"), or set [daemon] state_dir or [store] url to'
+                    " where the store is",
+                )
+        return self.store
 
     def partner(self, name: str) -> PartnerSettings:
         return self.settings.partner(name)

@@ -72,6 +72,10 @@ def orders_list(
     if partner is not None:
         state.partner(partner)
     rows = list_orders(
-        state.store, state.settings, partner=partner, status_filter=status_filter, limit=limit
+        state.existing_store,
+        state.settings,
+        partner=partner,
+        status_filter=status_filter,
+        limit=limit,
     )
     render_items(rows, output_format, sys.stdout)

@@ -43,7 +43,7 @@ def status_command(state: Context, output_format: str) -> None:
 
     from ftpbridge.exchange.status import partner_status, render
 
-    rows = partner_status(state.store, state.settings)
+    rows = partner_status(state.existing_store, state.settings)
     if output_format == "json":
         click.echo(json.dumps(rows, indent=2))
     else:

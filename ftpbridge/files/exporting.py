@@ -2,7 +2,12 @@
 
 The file is written in batches (memory does not grow with the number of items), through a
 temporary file renamed onto its final name, and the items are marked ``acknowledged`` in
-the same transaction that records the file in the ledger.
+the same transaction that records the file in the ledger. A dry run writes the same file
+and changes nothing. A file already at the target path (an earlier export of the day) is
+kept: the new one gets ``-2``, ``-3`` ... before its extension (:func:`reserve_path`).
+
+A partner's legacy encoding (cp1252) writes ``?`` for characters it lacks; every cell so
+changed is reported (:mod:`ftpbridge.files.charsets`), never silent.
 
 Cells that come from customers or the shop (names, addresses, e-mail, product names,
 attributes, SKUs: ``UNTRUSTED_FIELDS``) are what a hostile buyer controls: a cell a
@@ -30,8 +35,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import structlog
 
-from ftpbridge.durable import replace_durably, sha256_of, temporary_beside
+from ftpbridge.durable import replace_durably, reserve_path, sha256_of, temporary_beside
+from ftpbridge.files.charsets import Replacements, find_replacements, lossless
 from ftpbridge.files.formulas import neutralised
 from ftpbridge.files.layouts import FIELDS, Layout
 from ftpbridge.settings import PartnerSettings
@@ -44,6 +51,8 @@ from ftpbridge.store.items import (
     mark_exported,
 )
 from ftpbridge.textarrays import CodePoints, strip
+
+logger = structlog.get_logger()
 
 # Fields whose content comes from customers or the shop catalogue: every layout field but
 # the ones ftpbridge itself writes (ids, dates, quantity, the fulfiller's columns). Derived,
@@ -62,6 +71,11 @@ UNTRUSTED_FIELDS = frozenset(FIELDS) - {
 
 @dataclass(frozen=True)
 class ExportResult:
+    """What an export wrote. ``name``: the file's name for the partner (the ledger's, the
+    upload's); ``path``: where it is here, which differs from ``folder/name`` when an
+    earlier file there was ``kept``. A dry run (``marked`` False) has no ledger row
+    (``file_id`` 0). ``replaced``: the cells the encoding could not write whole."""
+
     partner: str
     name: str
     path: Path
@@ -70,6 +84,9 @@ class ExportResult:
     size: int
     file_id: int
     day: str
+    kept: Path | None = None
+    marked: bool = True
+    replaced: Replacements | None = None
 
 
 def file_name(partner: PartnerSettings, now: dt.datetime) -> str:
@@ -251,63 +268,143 @@ def export_partner(
     *,
     now: dt.datetime | None = None,
     name: str | None = None,
+    dry_run: bool = False,
 ) -> ExportResult:
     """Write the partner's export into ``folder`` and record it; return what was written.
 
     The file appears under its final name only complete; if anything fails, nothing is
-    marked exported and no file is left behind.
+    marked exported and no file is left behind. ``dry_run``: the same file, but nothing
+    is marked and nothing recorded. A file already at ``folder/name`` is kept (see
+    :func:`reserve_path`).
     """
     now = now or utcnow()
     name = name or file_name(partner, now)
-    target = folder / name
     newline = "\r\n" if partner.line_ending == "crlf" else "\n"
     new_only = partner.export_mode == "new_only"
+    replaced = None if lossless(partner.encoding) else Replacements(partner.encoding)
     exported_ids: list[str] = []
-    with (
-        store.begin() as connection,
-        temporary_beside(target) as temporary,
-        temporary.open("wb") as handle,
-    ):
-        if partner.bom:
-            handle.write("\ufeff".encode(partner.encoding))
-        text = io.TextIOWrapper(handle, encoding=partner.encoding, errors="replace", newline="")
-        # RFC 4180 as the csv module writes it (QUOTE_MINIMAL, doubled quotes): the header
-        # through the module, the rows through _csv_block (the same bytes, faster).
-        csv.writer(text, delimiter=partner.delimiter, lineterminator=newline).writerow(
-            layout.headers
-        )
-        item_position = EXPORT_NAMES.index("item_id")
-        with _marking_alongside(store, connection, partner.name, now, new_only) as source:
-            for batch in iter_exportable(source.reader, partner.name, new_only=new_only):
-                columns = _batch_columns(batch, layout, partner)
-                text.write(_csv_block(columns, partner.delimiter, newline))
-                exported_ids.extend(map(itemgetter(item_position), batch))
-        text.flush()
-        text.detach()
-        handle.flush()
-        if source.marked is None:
-            mark_exported(connection, partner.name, exported_ids, now, new_only=new_only)
-        elif source.marked != len(exported_ids):
-            raise RuntimeError(
-                f"marked {source.marked} items as exported, but {len(exported_ids)} were"
+    target, kept = reserve_path(folder / name)
+    try:
+        with (
+            store.connect() if dry_run else store.begin() as connection,
+            temporary_beside(target) as temporary,
+            temporary.open("wb") as handle,
+        ):
+            if partner.bom:
+                handle.write("\ufeff".encode(partner.encoding))
+            text = io.TextIOWrapper(handle, encoding=partner.encoding, errors="replace", newline="")
+            # RFC 4180 as the csv module writes it (QUOTE_MINIMAL, doubled quotes): the
+            # header through the module, the rows through _csv_block (same bytes, faster).
+            csv.writer(text, delimiter=partner.delimiter, lineterminator=newline).writerow(
+                layout.headers
             )
-        sha256, size = sha256_of(temporary)
-        day = now.astimezone(partner.zone).date().isoformat()
-        file_id = ledger.record(
-            connection,
-            now,
-            partner=partner.name,
-            direction="export",
-            name=name,
-            sha256=sha256,
-            size=size,
-            state="written",
-            rows_total=len(exported_ids),
-            day=day,
-            local_path=str(target),
-        )
-        # Renamed before the commit: a crash between the two leaves a complete file and
-        # items still pending, which the next export sends again. The other order could
-        # mark items exported that no file holds.
-        replace_durably(temporary, target)
-    return ExportResult(partner.name, name, target, len(exported_ids), sha256, size, file_id, day)
+            item_position = EXPORT_NAMES.index("item_id")
+            marking = (
+                contextlib.nullcontext(_Source(connection))
+                if dry_run
+                else (_marking_alongside(store, connection, partner.name, now, new_only))
+            )
+            with marking as source:
+                for batch in iter_exportable(source.reader, partner.name, new_only=new_only):
+                    columns = _batch_columns(batch, layout, partner)
+                    if replaced is not None:
+                        _note_replacements(batch, columns, layout, replaced)
+                    text.write(_csv_block(columns, partner.delimiter, newline))
+                    exported_ids.extend(map(itemgetter(item_position), batch))
+            text.flush()
+            text.detach()
+            handle.flush()
+            sha256, size = sha256_of(temporary)
+            day = now.astimezone(partner.zone).date().isoformat()
+            if dry_run:
+                replace_durably(temporary, target)
+                _log_replacements(name, replaced)
+                return ExportResult(
+                    partner.name,
+                    name,
+                    target,
+                    len(exported_ids),
+                    sha256,
+                    size,
+                    0,
+                    day,
+                    kept=kept,
+                    marked=False,
+                    replaced=replaced,
+                )
+            if source.marked is None:
+                mark_exported(connection, partner.name, exported_ids, now, new_only=new_only)
+            elif source.marked != len(exported_ids):
+                raise RuntimeError(
+                    f"marked {source.marked} items as exported, but {len(exported_ids)} were"
+                )
+            file_id = ledger.record(
+                connection,
+                now,
+                partner=partner.name,
+                direction="export",
+                name=name,
+                sha256=sha256,
+                size=size,
+                state="written",
+                rows_total=len(exported_ids),
+                day=day,
+                local_path=str(target),
+            )
+            # Renamed before the commit: a crash between the two leaves a complete file and
+            # items still pending, which the next export sends again. The other order could
+            # mark items exported that no file holds.
+            replace_durably(temporary, target)
+    except BaseException:
+        # The reserved name goes (if the export never renamed its file onto it, or its
+        # transaction rolled back: no ledger row names the file, and nothing is marked).
+        target.unlink(missing_ok=True)
+        raise
+    _log_replacements(name, replaced)
+    return ExportResult(
+        partner.name,
+        name,
+        target,
+        len(exported_ids),
+        sha256,
+        size,
+        file_id,
+        day,
+        kept=kept,
+        replaced=replaced,
+    )
+
+
+def _log_replacements(name: str, replaced: Replacements | None) -> None:
+    if not replaced:
+        return
+    logger.warning(
+        "characters the partner's encoding cannot write were written as '?'",
+        file=name,
+        encoding=replaced.encoding,
+        items=len(replaced.items),
+        cells=replaced.cells,
+        changed=[
+            f"order {change.order_id} item {change.item_id} {change.field}"
+            for change in replaced.examples
+        ],
+    )
+
+
+def _note_replacements(
+    batch: Sequence[Sequence[Any]],
+    columns: list[tuple[np.ndarray, str | None]],
+    layout: Layout,
+    replaced: Replacements,
+) -> None:
+    order_ids = np.array(list(map(itemgetter(EXPORT_NAMES.index("order_id")), batch)), object)
+    item_ids = np.array(list(map(itemgetter(EXPORT_NAMES.index("item_id")), batch)), object)
+    find_replacements(
+        [
+            (column.field, values, joined)
+            for column, (values, joined) in zip(layout.columns, columns, strict=True)
+        ],
+        order_ids,
+        item_ids,
+        replaced,
+    )

@@ -93,11 +93,7 @@ def render_items(rows: list[dict[str, Any]], output_format: str, stream: TextIO)
         stream.write("\n")
         return
     if output_format == "csv":
-        writer = csv.DictWriter(stream, fieldnames=list(ITEM_COLUMNS), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(
-            {key: "" if value is None else value for key, value in row.items()} for row in rows
-        )
+        _write_csv(rows, stream)
         return
     if not rows:
         stream.write("No items.\n")
@@ -117,6 +113,29 @@ def render_items(rows: list[dict[str, Any]], output_format: str, stream: TextIO)
         cells = [cell[:width].ljust(width) for cell, width in zip(line, widths, strict=True)]
         stream.write("  ".join(cells).rstrip() + "\n")
     stream.write(f"{len(rows)} item(s)\n")
+
+
+def _write_csv(rows: list[dict[str, Any]], stream: TextIO) -> None:
+    """The items as CSV, every text cell through the one formula rule (as the export
+    writes them): product names, SKUs and ids come from the shop's customers and catalogue,
+    and a CSV is opened in a spreadsheet."""
+    import numpy as np
+
+    from ftpbridge.files.formulas import neutralised
+
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(ITEM_COLUMNS)
+    if not rows:
+        return
+    columns = []
+    for key in ITEM_COLUMNS:
+        values = np.array(["" if row[key] is None else str(row[key]) for row in rows], dtype=object)
+        columns.append(values if key in CSV_OWN_COLUMNS else neutralised(values))
+    writer.writerows(zip(*columns, strict=True))
+
+
+# Columns ftpbridge writes itself (dates, counts, its own words): never a formula.
+CSV_OWN_COLUMNS = frozenset({"partner", "status", "order_date", "quantity", "shipped_date"})
 
 
 def print_import(result: ImportResult, stream: TextIO) -> None:

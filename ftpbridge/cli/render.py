@@ -156,7 +156,10 @@ def print_import(result: ImportResult, stream: TextIO) -> None:
         f" {result.unchanged} unchanged, {result.rejected} rejected\n"
     )
     if result.status == "dry_run":
-        stream.write("Dry run: nothing was changed.\n")
+        stream.write(
+            "Dry run: nothing was changed (the report says \"would apply\" for the rows an"
+            " import would apply).\n"
+        )
         for change in result.preview[:50]:
             stream.write(
                 f"  {verb}: row {change['row']}: order {change['order_id']}"

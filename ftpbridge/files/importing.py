@@ -3,7 +3,8 @@
 The file is applied entirely or not at all, together with its ledger entry. A file whose
 content (sha256) is already in the ledger for the partner changes nothing. The report
 (``row, order_id, item_id, outcome, reason``) is written for every import, also a dry
-run, and also a file rejected as a whole (one line saying why).
+run (whose rows say ``would apply``, never ``applied``), and also a file rejected as a
+whole (one line saying why).
 
 Memory does not grow with the file: it is read twice in chunks — first only the item ids
 and a hash of each row (to find the same item on several rows), then to validate and apply.
@@ -39,6 +40,7 @@ from ftpbridge.store.items import LOOKUP_NAMES, AuditSource, apply_shipments, lo
 # and takes as long (the per-chunk statements are few; measured with python -m bench).
 CHUNK_ROWS = 50_000
 PREVIEW_LIMIT = 200
+WOULD_APPLY = "would apply"  # a dry run's report, in place of "applied"
 
 
 @dataclass
@@ -174,7 +176,7 @@ def import_file(
                 store, connection, path, shape, chunk_rows, duplicates, terms
             ):
                 _apply_chunk(connection, decided, file_id, name, now, result)
-                report.write(decided)
+                report.write(_as_dry_run(decided) if dry_run else decided)
                 crashpoint("apply")
             report.close()
             ledger.change(
@@ -207,6 +209,15 @@ def import_file(
             raise StoreError(f"the store refused the import of {name}") from None
         return _already(result, earlier)
     return result
+
+
+def _as_dry_run(decided: pd.DataFrame) -> pd.DataFrame:
+    """A dry run's report: the rows it would apply say so ("would apply"), never
+    "applied": a report read later, or sent on, must not claim a change that was not made."""
+    would = decided["outcome"] == APPLIED
+    if not would.any():
+        return decided
+    return decided.assign(outcome=decided["outcome"].where(~would, WOULD_APPLY))
 
 
 class _RollBack(Exception):

@@ -118,7 +118,10 @@ def test_readme_flow(ftpbridge, workspace: Path) -> None:
     dry = ftpbridge("import", "--partner", "acme", updated.name, "--dry-run")
     assert dry.returncode == 1, dry.stdout
     assert "2 applied, 14 unchanged, 1 rejected" in dry.stdout
-    assert "Dry run: nothing was changed." in dry.stdout
+    assert "Dry run: nothing was changed" in dry.stdout
+    dry_report = pd.read_csv(updated.with_name(updated.name + ".report.csv"), dtype=str)
+    assert sorted(set(dry_report["outcome"])) == ["rejected", "unchanged", "would apply"]
+    assert (dry_report["outcome"] == "would apply").sum() == 2
     assert shipped_items(workspace) == []
     assert store_rows(workspace, "SELECT count(*) FROM files WHERE direction = 'import'") == [(0,)]
 
@@ -131,6 +134,7 @@ def test_readme_flow(ftpbridge, workspace: Path) -> None:
     )
     report = pd.read_csv(updated.with_name(updated.name + ".report.csv"), dtype=str)
     assert list(report.columns) == ["row", "order_id", "item_id", "outcome", "reason"]
+    assert (report["outcome"] == "applied").sum() == 2  # the real import's report
     assert report.loc[report["item_id"] == "1009", "row"].item() == str(spreadsheet_row)
 
     everything = {item["item_id"]: item for item in listed(ftpbridge, "--filter", "all")}

@@ -832,12 +832,13 @@ def test_dry_run_changes_nothing(loaded_store, settings, tmp_path) -> None:
     assert (result.applied, result.rejected, result.exit_code) == (1, 1, 1)
     assert result.file_id is None
     assert snapshot(loaded_store) == before
-    assert outcomes(result) == [(2, "1001", "applied"), (3, "1002", "rejected")]
+    assert outcomes(result) == [(2, "1001", "would apply"), (3, "1002", "rejected")]
     assert [(change["item_id"], change["new_carrier"]) for change in result.preview] == [
         ("1001", "UPS")
     ]
     real = run_import(loaded_store, settings, path)
     assert (real.status, real.applied) == ("applied", 1)
+    assert outcomes(real) == [(2, "1001", "applied"), (3, "1002", "rejected")]
     assert item_state(loaded_store)["1001"] == shipped("2026-11-22", "UPS", UPS1)
 
 

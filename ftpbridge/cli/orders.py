@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ftpbridge.cli.app import Context, friendly_errors, main, pass_state
+from ftpbridge.wording import plural
 
 
 @main.group()
@@ -79,3 +80,79 @@ def orders_list(
         limit=limit,
     )
     render_items(rows, output_format, sys.stdout)
+
+
+def _who() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name for this UID (a container)
+        return "unknown user"
+
+
+def _change_status(
+    state: Context, items: tuple[str, ...], status: str, *, command: str, reason: str | None
+) -> None:
+    from ftpbridge.store.engine import utcnow
+    from ftpbridge.store.manual import set_status
+
+    source = f"ftpbridge orders {command} by {_who()}" + (f": {reason}" if reason else "")
+    with state.existing_store.begin() as connection:
+        changes = set_status(
+            connection,
+            items,
+            status,
+            source=source[:300],
+            now=utcnow(),
+            only_shipped=command == "unship",
+        )
+    for change in changes:
+        if change.after is None:
+            click.echo(f"item {change.item_id} (order {change.order_id}): already {change.before}")
+            continue
+        line = f"item {change.item_id} (order {change.order_id}): {change.before} -> {change.after}"
+        if change.shipment is not None:
+            date, carrier, tracking = change.shipment
+            line += f" (its shipment {carrier} {tracking} of {date} is removed)"
+        click.echo(line)
+    changed = sum(change.after is not None for change in changes)
+    if changed:
+        click.echo(
+            f"Changed {plural(changed, 'item')}; recorded in the audit trail as {source!r}."
+            + (
+                " Items pending or acknowledged go in the next export again."
+                if status != "cancelled"
+                else ""
+            )
+        )
+
+
+@orders.command("set-status")
+@click.argument("items", nargs=-1, required=True)
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "acknowledged", "cancelled"]),
+    required=True,
+    help="The new status (shipped is set by an updated file or the Orders API).",
+)
+@click.option("--reason", default=None, help="Why, kept in the audit trail with your name.")
+@pass_state
+@friendly_errors
+def orders_set_status(
+    state: Context, items: tuple[str, ...], status: str, reason: str | None
+) -> None:
+    """Set the status of ITEMS (item ids) by hand, audited: e.g. cancel an item, or send a
+    shipped one again (pending). Leaving shipped removes its shipment details."""
+    _change_status(state, items, status, command="set-status", reason=reason)
+
+
+@orders.command("unship")
+@click.argument("items", nargs=-1, required=True)
+@click.option("--reason", default=None, help="Why, kept in the audit trail with your name.")
+@pass_state
+@friendly_errors
+def orders_unship(state: Context, items: tuple[str, ...], reason: str | None) -> None:
+    """Undo the shipment of ITEMS (shipped item ids), audited: they become pending, their
+    shipment details are removed, and they go in the next export again."""
+    _change_status(state, items, "pending", command="unship", reason=reason)

@@ -133,11 +133,23 @@ def item_known(rows: Rows) -> Iterator[Verdict]:
 
 
 def not_shipped(rows: Rows) -> Iterator[Verdict]:
-    """shipped false: unchanged (the other columns ignored), but a file cannot un-ship."""
+    """shipped false: unchanged (the other columns ignored). For an item shipped since,
+    a row that asks for no change (false and nothing else filled in: the export it came
+    from, sent back late) is unchanged too; one that gives shipment details with false is
+    refused: a file cannot un-ship, the shop can by hand (``ftpbridge orders unship``)."""
+    yield Verdict(
+        ~rows.shipped & rows.was_shipped & ~rows.others_filled,
+        UNCHANGED,
+        "already shipped since this file was made; the row asks for no change",
+    )
+    item_id = rows.item_id
     yield Verdict(
         ~rows.shipped & rows.was_shipped,
         REJECTED,
-        "the item is already shipped; a file cannot un-ship it (ops can, by hand)",
+        lambda at: (
+            "the item is already shipped; a file cannot un-ship it (the shop can, by hand:"
+            " ftpbridge orders unship " + cut(item_id[at]) + ")"
+        ),
     )
     yield Verdict(
         ~rows.shipped & rows.others_filled,

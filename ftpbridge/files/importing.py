@@ -19,6 +19,7 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
 import pandas as pd
 from sqlalchemy.exc import IntegrityError
 
@@ -29,6 +30,8 @@ from ftpbridge.files.duplicates import duplicate_rows
 from ftpbridge.files.layouts import Layout
 from ftpbridge.files.reading import CsvShape, detect_shape, inspect_bytes, iter_chunks
 from ftpbridge.files.reports import ReportWriter, default_report_path, write_note_report
+from ftpbridge.files.summaries import ReasonGroups
+from ftpbridge.files.tracking_reuse import TrackingAcrossCustomers
 from ftpbridge.files.validation import APPLIED, REJECTED, UNCHANGED, Terms, validate
 from ftpbridge.readahead import read_ahead
 from ftpbridge.settings import PartnerSettings
@@ -60,6 +63,9 @@ class ImportResult:
     message: str = ""
     hint: str | None = None
     preview: list[dict[str, Any]] = field(default_factory=list)
+    rejections: ReasonGroups = field(default_factory=ReasonGroups)
+    warnings: ReasonGroups = field(default_factory=ReasonGroups)
+    """Rejected rows and rows applied with a warning, grouped by reason (the summary's)."""
 
     @property
     def exit_code(self) -> int:
@@ -172,10 +178,13 @@ def import_file(
             )
             result.file_id = file_id
             report = ReportWriter(report_handle)
-            for decided in _decided_chunks(
+            across = TrackingAcrossCustomers()
+            for chunk in _decided_chunks(
                 store, connection, path, shape, chunk_rows, duplicates, terms
             ):
+                decided = _with_shared_tracking(chunk, across)
                 _apply_chunk(connection, decided, file_id, name, now, result)
+                _count_reasons(decided, result)
                 report.write(_as_dry_run(decided) if dry_run else decided)
                 crashpoint("apply")
             report.close()
@@ -209,6 +218,36 @@ def import_file(
             raise StoreError(f"the store refused the import of {name}") from None
         return _already(result, earlier)
     return result
+
+
+def _with_shared_tracking(decided: pd.DataFrame, across: TrackingAcrossCustomers) -> pd.DataFrame:
+    """Warn (applied anyway) where a tracking number of an applied row is on an earlier
+    row of the file for another customer's order (:mod:`tracking_reuse`)."""
+    warnings = across.warnings(
+        decided["outcome"].to_numpy(dtype=object) == APPLIED,
+        decided["new_tracking_number"].to_numpy(dtype=object),
+        decided["customer"].to_numpy(dtype=object),
+        decided["row"].to_numpy(dtype=np.int64),
+    )
+    found = warnings != ""
+    if not found.any():
+        return decided
+    reason = decided["reason"].to_numpy(dtype=object).copy()
+    warning = decided["warning"].to_numpy(dtype=object).copy()
+    for texts in (reason, warning):
+        texts[found] = np.where(texts[found] == "", "", texts[found] + "; ") + warnings[found]
+    return decided.assign(reason=reason, warning=warning)
+
+
+def _count_reasons(decided: pd.DataFrame, result: ImportResult) -> None:
+    """The summary's groups: rejected rows by reason, applied rows by their warnings."""
+    outcome = decided["outcome"].to_numpy(dtype=object)
+    rows = decided["row"].to_numpy(dtype=np.int64)
+    rejected = outcome == REJECTED
+    result.rejections.add(decided["reason"].to_numpy(dtype=object)[rejected], rows[rejected])
+    warning = decided["warning"].to_numpy(dtype=object)
+    warned = (outcome == APPLIED) & (warning != "")
+    result.warnings.add(warning[warned], rows[warned])
 
 
 def _as_dry_run(decided: pd.DataFrame) -> pd.DataFrame:
@@ -311,7 +350,9 @@ def _decide_chunk(
     ids = chunk["item_id"].loc[chunk["item_id"] != ""].unique().tolist()
     state = pd.DataFrame.from_records(lookup(connection, ids), columns=list(LOOKUP_NAMES))
     state = state.set_index("item_id")
-    return validate(chunk, state, terms)
+    decided = validate(chunk, state, terms)
+    customer = state["customer"].reindex(decided["item_id"]).fillna("")
+    return decided.assign(customer=customer.to_numpy(dtype=object))
 
 
 def _apply_chunk(

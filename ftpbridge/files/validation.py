@@ -30,6 +30,7 @@ from ftpbridge.files.rows import (
     text_column,
 )
 from ftpbridge.files.verdicts import NOTE, Verdict, Verdicts, append_reason
+from ftpbridge.textarrays import strip
 
 APPLIED, UNCHANGED, REJECTED = "applied", "unchanged", "rejected"
 
@@ -354,7 +355,8 @@ def validate(chunk: pd.DataFrame, state: pd.DataFrame, terms: Terms) -> pd.DataF
     order_id, partner, status, shipped_date (date or None), carrier, tracking_number,
     order_created_at (aware datetime).
 
-    Returns the chunk with columns outcome, reason, and the normalised new values
+    Returns the chunk with columns outcome, reason (with the row's warnings), warning (the
+    warnings alone, "" where none: a row applied anyway), and the normalised new values
     new_shipped_date (YYYY-MM-DD text), new_carrier, new_tracking_number.
     """
     rows = Rows(chunk, state, terms)
@@ -366,6 +368,7 @@ def validate(chunk: pd.DataFrame, state: pd.DataFrame, terms: Terms) -> pd.DataF
     result = chunk.copy()
     result["outcome"] = outcome
     result["reason"] = reason
+    result["warning"] = strip(verdicts.note, "; ")
     result["new_shipped_date"] = rows.ship_day
     result["new_carrier"] = rows.carriers
     result["new_tracking_number"] = rows.tracking

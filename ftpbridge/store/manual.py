@@ -76,7 +76,7 @@ def set_status(
     changes: list[StatusChange] = []
     rows = []
     for item in wanted:
-        _id, order_id, _partner, before, shipped_date, carrier, tracking, _created = found[item]
+        _id, order_id, _partner, before, shipped_date, carrier, tracking, *_rest = found[item]
         if before == status:
             changes.append(StatusChange(item, order_id, before, None))
             continue

@@ -117,7 +117,7 @@ def test_readme_flow(ftpbridge, workspace: Path) -> None:
 
     dry = ftpbridge("import", "--partner", "acme", updated.name, "--dry-run")
     assert dry.returncode == 1, dry.stdout
-    assert "2 applied, 14 unchanged, 1 rejected" in dry.stdout
+    assert "17 rows: 2 would apply, 14 unchanged, 1 rejected" in dry.stdout
     assert "Dry run: nothing was changed" in dry.stdout
     dry_report = pd.read_csv(updated.with_name(updated.name + ".report.csv"), dtype=str)
     assert sorted(set(dry_report["outcome"])) == ["rejected", "unchanged", "would apply"]
@@ -129,9 +129,10 @@ def test_readme_flow(ftpbridge, workspace: Path) -> None:
     assert imported.returncode == 1, imported.stdout
     assert "2 applied, 14 unchanged, 1 rejected" in imported.stdout
     spreadsheet_row = rows["1009"] + 2
-    assert f"row {spreadsheet_row} (order 6, item 1009): carrier 'Pigeon Post' is unknown" in (
+    assert "Rejected 1 row, by reason:\n  1 row: carrier 'Pigeon Post' is unknown" in (
         imported.stdout
     )
+    assert f"(row {spreadsheet_row})\n" in imported.stdout
     report = pd.read_csv(updated.with_name(updated.name + ".report.csv"), dtype=str)
     assert list(report.columns) == ["row", "order_id", "item_id", "outcome", "reason"]
     assert (report["outcome"] == "applied").sum() == 2  # the real import's report

@@ -61,6 +61,7 @@ from ftpbridge.settings import PartnerSettings, Settings, load_settings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
 from ftpbridge.store.locks import job_lock
+from ftpbridge.wording import plural
 
 logger = structlog.get_logger()
 
@@ -390,7 +391,7 @@ class Daemon:
 
     def _started(self) -> None:
         sdnotify.ready()
-        sdnotify.status(f"scheduled {len(self.partners())} partner(s)")
+        sdnotify.status(f"scheduled {plural(len(self.partners()), 'partner')}")
 
     # ----------------------------------------------------------------- issue 13: the HTTP
     # service beside the scheduler (the daemon owns the signals; see web/server.py), and

@@ -46,3 +46,12 @@ def format_example(strftime_format: str) -> str:
         lambda match: _EXAMPLES.get(match.group(0), match.group(0)),
         strftime_format,
     )
+
+
+def quoted(value: object, limit: int = 80) -> str:
+    """``value`` in single quotes as a person typed it, never escaped the way ``repr``
+    does (``'O'Brien'``, not ``"O'Brien"``; ``'Zürich'``), cut to ``limit`` characters."""
+    text = str(value)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return f"'{text}'"

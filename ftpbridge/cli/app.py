@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 import click
@@ -97,8 +97,7 @@ def friendly_errors(function: Callable[P, R]) -> Callable[P, R]:
             return function(*args, **kwargs)
         except FtpbridgeError as exc:
             click.echo(f"Error: {exc.message}", err=True)
-            if exc.hint:
-                click.echo(f"Try: {exc.hint}", err=True)
+            click.echo(f"Try: {exc.hint or _generic_hint(exc, context)}", err=True)
             if state is not None and state.debug:
                 raise
             context.exit(exc.exit_code)
@@ -123,6 +122,21 @@ def friendly_errors(function: Callable[P, R]) -> Callable[P, R]:
             context.exit(EXIT_INTERNAL)
 
     return wrapper
+
+
+def _generic_hint(exc: FtpbridgeError, context: click.Context) -> str:
+    """A Try: line for an error raised without a hint of its own: every error has one."""
+    from ftpbridge.errors import ConfigError, InputFileError, StoreError, TransportError
+
+    if isinstance(exc, ConfigError):
+        return "compare the config with config.example.toml (ftpbridge config example)"
+    if isinstance(exc, InputFileError):
+        return "check the file's path and that it is the file you meant"
+    if isinstance(exc, StoreError):
+        return "check [store] url, and that the database is running and reachable"
+    if isinstance(exc, TransportError):
+        return "ftpbridge check --partner NAME tests the connection step by step"
+    return f"{context.command_path} --help"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -203,19 +217,44 @@ def _global_options() -> list[click.Parameter]:
 class FtpbridgeGroup(click.Group):
     """A group whose every command (and sub-group) also takes the global options after
     its name: systemd units, cron lines and people write ``ftpbridge run --config PATH``
-    as often as ``ftpbridge --config PATH run``, and both must work."""
+    as often as ``ftpbridge --config PATH run``, and both must work. A mistyped command
+    line is reported as every error is: an ``Error:`` line, then a ``Try:`` line."""
 
     group_class = type  # sub-groups made with @group.group() are FtpbridgeGroups too
 
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as exc:
+            click.echo(f"Error: {exc.format_message()}", err=True)
+            where = exc.ctx.command_path if exc.ctx is not None else "ftpbridge"
+            click.echo(f"Try: {where} --help", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Interrupted.", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
         present = {parameter.name for parameter in cmd.params}
-        cmd.params.extend(
-            option for option in _global_options() if option.name not in present
-        )
+        cmd.params.extend(option for option in _global_options() if option.name not in present)
         super().add_command(cmd, name)
 
 
 @click.group(
+    "ftpbridge",
     cls=FtpbridgeGroup,
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog=GLOBAL_OPTIONS_NOTE,
@@ -246,3 +285,20 @@ def main(context: click.Context, config: str | None, log_level: str, debug: bool
 
 
 pass_state = click.make_pass_decorator(Context)
+
+
+class Choice(click.Choice[str]):
+    """click.Choice that also says "did you mean ...?" for a near miss (``pendng``)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as exc:
+            import difflib
+
+            close = difflib.get_close_matches(str(value), [str(c) for c in self.choices], n=1)
+            if not close:
+                raise
+            raise click.BadParameter(
+                f"{exc.message} Did you mean {close[0]!r}?", ctx=ctx, param=param
+            ) from None

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from ftpbridge.cli.app import Context, friendly_errors, main, pass_state
+from ftpbridge.cli.app import Choice, Context, friendly_errors, main, pass_state
+from ftpbridge.errors import EXIT_ATTENTION, UsageError
 from ftpbridge.wording import plural
 
 
@@ -24,23 +25,33 @@ def orders_load(state: Context, file: Path) -> None:
     """Load orders from FILE (JSON Lines, one Topspin-style order per line)."""
     from ftpbridge.files.intake import load_orders
 
+    if not file.is_file():
+        raise UsageError(
+            f"no file {file}" if not file.exists() else f"{file} is not a file",
+            hint="check the path; orders files are JSON Lines, one order per line",
+        )
     result = load_orders(state.store, file, list(state.settings.partners.values()))
     summary = result.summary
     click.echo(
-        f"Loaded {result.orders} orders ({summary.orders_new} new, {summary.orders_updated}"
-        f" updated) with {result.items} items ({summary.items_new} new,"
-        f" {summary.items_updated} updated, {summary.items_kept_shipped} already shipped"
-        " and kept)."
+        f"Loaded {plural(result.orders, 'order')} ({summary.orders_new:,} new,"
+        f" {summary.orders_updated:,} updated) with {plural(result.items, 'item')}"
+        f" ({summary.items_new:,} new, {summary.items_updated:,} updated,"
+        f" {summary.items_kept_shipped:,} already shipped and kept)."
     )
     for partner, count in sorted(result.routed.items()):
-        click.echo(f"  {count} items routed to {partner}")
+        click.echo(f"  {plural(count, 'item')} routed to {partner}")
     if result.unrouted:
         click.echo(
-            f"Warning: {result.unrouted} items match no partner's skus and there is no default"
-            " partner; they will not be exported. Add 'skus' or 'default = true' to a partner"
-            " and load the file again.",
+            f"Warning: {plural(result.unrouted, 'item')} match no partner's skus and there is"
+            " no default partner: no partner will receive them (they are loaded, and never"
+            " exported).",
             err=True,
         )
+        click.echo(
+            "Try: add 'skus' or 'default = true' to a partner, then load the file again",
+            err=True,
+        )
+        sys.exit(EXIT_ATTENTION)
 
 
 @orders.command("list")
@@ -48,7 +59,7 @@ def orders_load(state: Context, file: Path) -> None:
 @click.option(
     "--filter",
     "status_filter",
-    type=click.Choice(
+    type=Choice(
         ["all", "pending", "acknowledged", "not_shipped", "shipped", "cancelled", "past_due"]
     ),
     default="not_shipped",
@@ -57,7 +68,7 @@ def orders_load(state: Context, file: Path) -> None:
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["table", "csv", "json"]),
+    type=Choice(["table", "csv", "json"]),
     default="table",
     show_default=True,
 )
@@ -132,7 +143,7 @@ def _change_status(
 @click.argument("items", nargs=-1, required=True)
 @click.option(
     "--status",
-    type=click.Choice(["pending", "acknowledged", "cancelled"]),
+    type=Choice(["pending", "acknowledged", "cancelled"]),
     required=True,
     help="The new status (shipped is set by an updated file or the Orders API).",
 )

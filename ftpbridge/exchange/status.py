@@ -12,6 +12,7 @@ from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
 from ftpbridge.store.items import count_by_status, list_items
 from ftpbridge.store.state import all_job_states
+from ftpbridge.wording import plural
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -113,7 +114,7 @@ def render(rows: list[dict[str, Any]]) -> list[str]:
         if row["alert"]:
             flags.append(f"ALERT: {row['consecutive_failures']} failures in a row")
         elif row["consecutive_failures"]:
-            flags.append(f"{row['consecutive_failures']} failure(s) in a row")
+            flags.append(f"{plural(row['consecutive_failures'], 'failure')} in a row")
         if row["stale"]:
             flags.append("STALE: no successful poll recently")
         head = f"{row['name']}"
@@ -131,7 +132,7 @@ def render(rows: list[dict[str, Any]]) -> list[str]:
         lines.append(f"  last poll:    {row['last_poll'] or 'never'}")
         day = row["imports_24h"]
         lines.append(
-            f"  last 24 h:    {day['files']} file(s) imported: {day['applied']} applied,"
+            f"  last 24 h:    {plural(day['files'], 'file')} imported: {day['applied']} applied,"
             f" {day['unchanged']} unchanged, {day['rejected']} rejected"
         )
         items = row["items"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ftpbridge.files.charsets import Replacements
 from ftpbridge.files.exporting import ExportResult
-from ftpbridge.wording import plural
+from ftpbridge.wording import plural, quoted
 
 
 def describe_marking(result: ExportResult, export_mode: str) -> str:
@@ -41,7 +41,7 @@ def describe_replacements(replaced: Replacements) -> list[str]:
     for change in replaced.examples:
         lines.append(
             f"  order {change.order_id}, item {change.item_id}: {change.field}"
-            f" {change.original!r} written as {change.written!r}"
+            f" {quoted(change.original)} written as {quoted(change.written)}"
         )
     if replaced.cells > len(replaced.examples):
         lines.append(f"  ... and {plural(replaced.cells - len(replaced.examples), 'more cell')}")

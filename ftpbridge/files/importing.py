@@ -243,11 +243,16 @@ def _count_reasons(decided: pd.DataFrame, result: ImportResult) -> None:
     """The summary's groups: rejected rows by reason, applied rows by their warnings."""
     outcome = decided["outcome"].to_numpy(dtype=object)
     rows = decided["row"].to_numpy(dtype=np.int64)
+    orders = decided["order_id"].to_numpy(dtype=object)
+    items = decided["item_id"].to_numpy(dtype=object)
     rejected = outcome == REJECTED
-    result.rejections.add(decided["reason"].to_numpy(dtype=object)[rejected], rows[rejected])
+    if rejected.any():
+        reasons = decided["reason"].to_numpy(dtype=object)
+        result.rejections.add(reasons[rejected], rows[rejected], orders[rejected], items[rejected])
     warning = decided["warning"].to_numpy(dtype=object)
     warned = (outcome == APPLIED) & (warning != "")
-    result.warnings.add(warning[warned], rows[warned])
+    if warned.any():
+        result.warnings.add(warning[warned], rows[warned], orders[warned], items[warned])
 
 
 def _as_dry_run(decided: pd.DataFrame) -> pd.DataFrame:

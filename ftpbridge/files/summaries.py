@@ -22,10 +22,11 @@ ROWS_SHOWN = 5
 
 @dataclass
 class ReasonGroup:
-    """Rows that share one reason: how many, and the first ``ROWS_SHOWN`` row numbers."""
+    """Rows that share one reason: how many, and the first ``ROWS_SHOWN`` of them as
+    (row number, order id, item id)."""
 
     count: int = 0
-    rows: list[int] = field(default_factory=list)
+    rows: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -40,16 +41,23 @@ class ReasonGroups:
     def total(self) -> int:
         return sum(group.count for group in self.groups.values()) + self.other
 
-    def add(self, reasons: np.ndarray, rows: np.ndarray) -> None:
-        """Count the rows of a chunk (``reasons`` and ``rows`` of the rows concerned)."""
+    def add(
+        self, reasons: np.ndarray, rows: np.ndarray, order_ids: np.ndarray, item_ids: np.ndarray
+    ) -> None:
+        """Count the rows of a chunk (the reasons, row numbers and ids of the rows concerned)."""
         if len(rows) == 0:
             return
-        frame = pd.DataFrame({"reason": reasons.astype(object), "row": rows.astype(np.int64)})
-        grouped = frame.groupby("reason", sort=False)["row"]
+        frame = pd.DataFrame(
+            {
+                "reason": reasons.astype(object),
+                "row": rows.astype(np.int64),
+                "order_id": order_ids.astype(object),
+                "item_id": item_ids.astype(object),
+            }
+        )
+        grouped = frame.groupby("reason", sort=False)
         counts = grouped.size()
-        firsts: dict[object, list[int]] = {
-            reason: rows.head(ROWS_SHOWN).tolist() for reason, rows in grouped
-        }
+        firsts = grouped.head(ROWS_SHOWN)
         for reason, count in counts.items():
             text = str(reason)
             group = self.groups.get(text)
@@ -61,18 +69,27 @@ class ReasonGroups:
             group.count += int(count)
             room = ROWS_SHOWN - len(group.rows)
             if room > 0:
-                group.rows.extend(int(row) for row in firsts[reason][:room])
+                mine = firsts[firsts["reason"] == reason].head(room)
+                group.rows.extend(
+                    (int(row), str(order), str(item))
+                    for row, order, item in zip(
+                        mine["row"], mine["order_id"], mine["item_id"], strict=True
+                    )
+                )
 
     def lines(self, indent: str = "  ") -> list[str]:
-        """One line per reason, most rows first: count, reason, first rows."""
+        """One line per reason, most rows first: a single row with its order and item, else
+        the count and the first rows."""
         lines = []
         for reason, group in sorted(self.groups.items(), key=lambda item: -item[1].count):
-            where = ", ".join(str(row) for row in group.rows)
+            if group.count == 1:
+                row, order_id, item_id = group.rows[0]
+                lines.append(f"{indent}row {row} (order {order_id}, item {item_id}): {reason}")
+                continue
+            where = ", ".join(str(row) for row, _order, _item in group.rows)
             more = group.count - len(group.rows)
-            rows = f"row {where}" if group.count == 1 else f"rows {where}"
-            if more > 0:
-                rows += f" and {more:,} more"
-            lines.append(f"{indent}{plural(group.count, 'row')}: {reason} ({rows})")
+            tail = f" and {more:,} more" if more > 0 else ""
+            lines.append(f"{indent}{plural(group.count, 'row')}: {reason} (rows {where}{tail})")
         if self.other:
             lines.append(f"{indent}{plural(self.other, 'more row')} with other reasons")
         return lines

@@ -31,6 +31,7 @@ from ftpbridge.files.rows import (
 )
 from ftpbridge.files.verdicts import NOTE, Verdict, Verdicts, append_reason
 from ftpbridge.textarrays import strip
+from ftpbridge.wording import format_example
 
 APPLIED, UNCHANGED, REJECTED = "applied", "unchanged", "rejected"
 
@@ -236,7 +237,7 @@ def shipped(rows: Rows) -> Iterator[Verdict]:
 def shipped_date_checks(rows: Rows) -> Iterator[Verdict]:
     """shipped_date: present, a date in an accepted format (not a spreadsheet serial),
     not in the future, not before the order."""
-    date_text, dates, ship_day = rows.date_text, rows.dates, rows.ship_day
+    date_text, dates = rows.date_text, rows.dates
     no_date = np.isnat(dates)
     yield Verdict(date_text == "", REJECTED, "shipped_date is empty; it is required when shipped")
     serial = per_distinct(
@@ -250,7 +251,7 @@ def shipped_date_checks(rows: Rows) -> Iterator[Verdict]:
             " format the column as a date (YYYY-MM-DD)"
         ),
     )
-    accepted = ", ".join(["YYYY-MM-DD", *rows.terms.date_formats])
+    accepted = ", ".join(["YYYY-MM-DD", *map(format_example, rows.terms.date_formats)])
     yield Verdict(
         (date_text != "") & ~serial & no_date,
         REJECTED,
@@ -265,7 +266,7 @@ def shipped_date_checks(rows: Rows) -> Iterator[Verdict]:
     yield Verdict(
         ~no_date & (dates > np.datetime64(rows.terms.latest_date, "s")),
         REJECTED,
-        lambda at: "shipped_date " + ship_day[at] + " is in the future",
+        lambda at: "shipped_date " + cut(date_text[at], 40) + " is in the future",
     )
     order_day = (
         pd.to_datetime(rows.current["order_created_at"], utc=True, format="ISO8601")
@@ -278,7 +279,10 @@ def shipped_date_checks(rows: Rows) -> Iterator[Verdict]:
         ~no_date & ~np.isnat(order_day) & (dates < order_day),
         REJECTED,
         lambda at: (
-            "shipped_date " + ship_day[at] + " is before the order date " + day_text(order_day[at])
+            "shipped_date "
+            + cut(date_text[at], 40)
+            + " is before the order date "
+            + day_text(order_day[at])
         ),
     )
 

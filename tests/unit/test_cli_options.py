@@ -12,6 +12,7 @@ from ftpbridge.cli import main
 
 def test_global_options_work_before_and_after_the_command(run_cli, config_file: Path) -> None:
     """``status --config PATH`` is ``--config PATH status``; nested commands take them too."""
+    assert run_cli("db", "upgrade").exit_code == 0
     before = run_cli("status")
     after = run_cli("status", "--config", str(config_file), config=None)
     assert "No such option" not in after.stderr
@@ -30,6 +31,7 @@ def test_an_option_after_the_command_wins_over_the_same_one_before(
     result = run_cli("status", "--config", str(missing))  # run_cli puts --config first
     assert result.exit_code == 2
     assert str(missing) in result.stderr
+    assert run_cli("db", "upgrade").exit_code == 0
     kept = run_cli("status", "--log-level", "error")
     assert "acme" in kept.stdout
 

@@ -72,8 +72,8 @@ def test_one_tracking_number_on_two_customers_orders_is_warned(
     print_import(result, out)  # type: ignore[arg-type]
     assert "Warnings on 1 row (applied anyway), by reason:\n" in out.text
     assert (
-        "  1 row: the same tracking number is on row 2 for another customer's order;"
-        " check which is right (row 4)\n"
+        "  row 4 (order 3, item 1004): the same tracking number is on row 2 for another"
+        " customer's order; check which is right\n"
     ) in out.text
 
 
@@ -98,7 +98,6 @@ def test_identical_reasons_are_grouped_with_count_and_first_rows(
     assert lines[1] == "Rejected 3,001 rows, by reason:"
     assert lines[2].startswith("  3,000 rows: order_id is empty")
     assert lines[2].endswith("(rows 2, 3, 4, 5, 6 and 2,995 more)")
-    assert lines[3].startswith("  1 row: carrier 'Pigeon Post' is unknown")
-    assert lines[3].endswith("(row 3002)")
+    assert lines[3].startswith("  row 3002 (order 1, item 1002): carrier 'Pigeon Post' is")
     assert len(lines) == 5  # and the report's path
     assert " 1 rows" not in out.text

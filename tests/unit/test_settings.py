@@ -126,12 +126,18 @@ def test_environment_can_add_a_partner(tmp_path: Path, monkeypatch) -> None:
 
 
 def test_environment_override_with_a_wrong_type_names_the_key(tmp_path: Path, monkeypatch) -> None:
-    """A bad value from the environment is reported like one from the file."""
+    """A bad value from the environment names the variable (and the key it sets)."""
     path = write(tmp_path, "[partners.x]\ndefault = true\n")
     monkeypatch.setenv("FTPBRIDGE_PARTNERS__X__PORT", "not-a-port")
     with pytest.raises(ConfigError) as caught:
         load_settings(path)
-    assert any(problem.startswith("partners.x.port:") for problem in caught.value.problems)
+    assert any(
+        problem.startswith(
+            "FTPBRIDGE_PARTNERS__X__PORT (environment variable, for partners.x.port)"
+        )
+        for problem in caught.value.problems
+    )
+    assert caught.value.message.startswith("the environment has 1 problem")
 
 
 def test_environment_overrides_the_store_url(tmp_path: Path, monkeypatch) -> None:

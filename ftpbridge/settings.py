@@ -522,7 +522,7 @@ def load_settings(
     elif explicit or required:
         raise ConfigError(
             f"the config file {config_path} does not exist",
-            hint="copy config.example.toml to config.toml and edit it, or pass --config PATH",
+            hint="ftpbridge config example > config.toml, then edit it; or pass --config PATH",
         )
     return build_settings(data, config_path=config_path.resolve() if config_path.exists() else None)
 

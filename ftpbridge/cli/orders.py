@@ -54,6 +54,13 @@ def orders_load(state: Context, file: Path) -> None:
         sys.exit(EXIT_ATTENTION)
 
 
+FILTERS_HELP = (
+    "Which items: pending (loaded, not exported yet), acknowledged (exported or read over"
+    " the API, waiting to ship), not_shipped (pending or acknowledged), past_due (not"
+    " shipped, ordered more than the partner's past_due_days ago), shipped, cancelled, all."
+)
+
+
 @orders.command("list")
 @click.option("--partner", default=None, help="Only this partner's items.")
 @click.option(
@@ -64,6 +71,7 @@ def orders_load(state: Context, file: Path) -> None:
     ),
     default="not_shipped",
     show_default=True,
+    help=FILTERS_HELP,
 )
 @click.option(
     "--format",
@@ -72,7 +80,12 @@ def orders_load(state: Context, file: Path) -> None:
     default="table",
     show_default=True,
 )
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many items.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="At most this many items (it says so when there are more).",
+)
 @pass_state
 @friendly_errors
 def orders_list(
@@ -88,9 +101,18 @@ def orders_list(
         state.settings,
         partner=partner,
         status_filter=status_filter,
-        limit=limit,
+        limit=None if limit is None else limit + 1,
     )
+    more = limit is not None and len(rows) > limit
+    if more:
+        rows = rows[:limit]
     render_items(rows, output_format, sys.stdout)
+    if more:
+        click.echo(
+            f"Only the first {plural(len(rows), 'item')} are shown: more match. Raise --limit,"
+            " or narrow with --partner or --filter.",
+            err=True,
+        )
 
 
 def _who() -> str:

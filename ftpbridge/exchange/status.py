@@ -14,6 +14,8 @@ from ftpbridge.store.items import count_by_status, list_items
 from ftpbridge.store.state import all_job_states
 from ftpbridge.wording import plural
 
+_DEFAULT_PORTS = {"ftp": 21, "ftps": 21, "sftp": 22}
+
 
 def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
@@ -59,6 +61,7 @@ def partner_status(
                     "enabled": partner.enabled,
                     "transport": partner.transport,
                     "host": partner.host or (str(partner.path) if partner.path else None),
+                    "port": partner.port or _DEFAULT_PORTS.get(partner.transport or ""),
                     "last_export": (
                         {
                             "file": last_export["name"],
@@ -118,7 +121,11 @@ def render(rows: list[dict[str, Any]]) -> list[str]:
         if row["stale"]:
             flags.append("STALE: no successful poll recently")
         head = f"{row['name']}"
-        where = f"{row['transport']}://{row['host']}" if row["transport"] else "manual only"
+        where = "manual only"
+        if row["transport"] == "local":
+            where = f"local folder {row['host']}"
+        elif row["transport"]:
+            where = f"{row['transport']}://{row['host']}:{row['port']}"
         lines.append(f"{head}  ({where})" + (f"  [{'; '.join(flags)}]" if flags else ""))
         export = row["last_export"]
         lines.append(
@@ -137,8 +144,9 @@ def render(rows: list[dict[str, Any]]) -> list[str]:
         )
         items = row["items"]
         lines.append(
-            f"  items:        {items['pending']} pending, {items['acknowledged']} acknowledged,"
-            f" {items['past_due']} past due, {items['shipped']} shipped"
+            f"  items:        {items['pending']:,} pending, {items['acknowledged']:,}"
+            f" acknowledged (of these, {items['past_due']:,} past due),"
+            f" {items['shipped']:,} shipped"
         )
         if row["last_error"]:
             lines.append(f"  last error:   {row['last_error']} ({row['last_error_at']})")

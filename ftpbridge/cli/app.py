@@ -181,7 +181,7 @@ def _lifted(context: click.Context, parameter: click.Parameter, value: Any) -> N
         state.debug = state.debug or bool(value)
     from ftpbridge.logs import configure_logging
 
-    configure_logging(level="debug" if state.debug else state.log_level)
+    configure_logging(level="debug" if state.debug else state.log_level, for_people=True)
 
 
 def _global_options() -> list[click.Parameter]:
@@ -280,7 +280,7 @@ def main(context: click.Context, config: str | None, log_level: str, debug: bool
     """Exchange orders and shipment confirmations with fulfillers as CSV over FTP/FTPS/SFTP."""
     from ftpbridge.logs import configure_logging
 
-    configure_logging(level="debug" if debug else log_level)
+    configure_logging(level="debug" if debug else log_level, for_people=True)
     context.obj = Context(config, log_level, debug)
 
 

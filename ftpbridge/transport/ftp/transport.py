@@ -15,6 +15,7 @@ import os
 import posixpath
 import socket
 import ssl
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -44,6 +45,19 @@ from ftpbridge.transport.ftp.listing import parse_ftp_time, parse_list_line, par
 from ftpbridge.transport.ftp.tls import ReusingFTP_TLS
 
 logger = structlog.get_logger()
+
+# Warnings about a server's settings, given once per server and process (a service polls
+# every few minutes: the same warning on every connection would bury everything else).
+_warned: set[tuple[str, str]] = set()
+_warned_lock = threading.Lock()
+
+
+def _warn_once(message: str, server: str) -> None:
+    with _warned_lock:
+        if (message, server) in _warned:
+            return
+        _warned.add((message, server))
+    logger.warning(message, server=server, once="logged once per server while this runs")
 
 T = TypeVar("T")
 
@@ -121,15 +135,14 @@ class FTPTransport:
         params = self._params
         if self._tls:
             if not params.tls_verify:
-                logger.warning(
+                _warn_once(
                     "TLS certificate verification is off: the server is not authenticated",
-                    server=self.describe(),
+                    self.describe(),
                 )
             ftp: ftplib.FTP = ReusingFTP_TLS(context=self._tls_context(), timeout=params.timeout)
         else:
-            logger.warning(
-                "plain FTP: the password and the files travel in clear text",
-                server=self.describe(),
+            _warn_once(
+                "plain FTP: the password and the files travel in clear text", self.describe()
             )
             # Plain FTP is a kind partners still ask for; the warning above says the cost.
             ftp = ftplib.FTP(timeout=params.timeout)  # noqa: S321

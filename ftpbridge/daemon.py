@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -97,18 +97,7 @@ def single_instance(settings: Settings) -> Iterator[None]:
     else:
         lock_path = settings.state_dir / "ftpbridge-run.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    handle = lock_path.open("a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "another process"
-        handle.close()
-        raise FtpbridgeError(
-            f"another ftpbridge run ({holder}) already uses this SQLite store"
-            f" ({lock_path}); two daemons on one SQLite file would do the work twice",
-            hint="stop the other one, or move the store to PostgreSQL to run several replicas",
-        ) from None
+    handle = _locked(lock_path)
     handle.seek(0)
     handle.truncate()
     handle.write(replica_name() + "\n")
@@ -116,8 +105,42 @@ def single_instance(settings: Settings) -> Iterator[None]:
     try:
         yield
     finally:
+        # A clean stop leaves no lock file behind. Removed while still locked: a process
+        # that opened it just before finds, once it has the lock, that the path is no
+        # longer its file and starts again (_locked).
+        with contextlib.suppress(OSError):
+            lock_path.unlink()
         fcntl.flock(handle, fcntl.LOCK_UN)
         handle.close()
+
+
+def _locked(lock_path: Path) -> TextIO:
+    """Open ``lock_path`` and take its lock without waiting; FtpbridgeError naming the
+    holder when another daemon has it. The lock held is on the file the path names now."""
+    while True:
+        handle = lock_path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise FtpbridgeError(
+                f"another ftpbridge run ({holder}) already uses this SQLite store"
+                f" ({lock_path}); two daemons on one SQLite file would do the work twice",
+                hint="stop the other one, or move the store to PostgreSQL to run several replicas",
+            ) from None
+        try:
+            current = os.stat(lock_path)
+        except FileNotFoundError:
+            current = None
+        mine = os.fstat(handle.fileno())
+        if current is not None and (current.st_dev, current.st_ino) == (
+            mine.st_dev,
+            mine.st_ino,
+        ):
+            return handle
+        handle.close()  # the daemon that held it removed it as it stopped: try again
 
 
 class Daemon:

@@ -283,17 +283,33 @@ def run_demo(*, keep: bool, say: Callable[[str], None], folder: Path | None = No
             say(f"   {command} --config {config} run")
             say(f"   {command} --config {config} status")
             say(f"The Orders API keeps serving on {api.url} (the curl line above works).")
-            say("Press Ctrl+C to stop the servers.")
-            try:
-                while True:
-                    time.sleep(3600)
-            except KeyboardInterrupt:
-                say("Stopped.")
+            say("Press Ctrl+C to stop the servers (the folder above is removed then).")
+            _wait_for_stop()
+            say("Stopped.")
         api.request_stop()
         api.join(10)
         store.close()
     finally:
         server.stop()
-        if own_folder and not keep:
+        if own_folder:
+            # Also after --keep: the folder holds the store and the FTP password file.
             shutil.rmtree(folder, ignore_errors=True)
     return EXIT_OK
+
+
+def _wait_for_stop() -> None:
+    """Block until Ctrl+C (SIGINT) or SIGTERM, then return so that the caller cleans up."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    previous = {
+        signum: signal.signal(signum, lambda *_: stop.set())
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        while not stop.wait(3600):
+            pass
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

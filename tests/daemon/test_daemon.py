@@ -376,3 +376,18 @@ def test_systemd_notifications(site: dict[str, Any], tmp_path: Path) -> None:
         done.set()
         listener.join()
         receiver.close()
+
+
+def test_a_clean_stop_removes_the_run_lock(site: dict[str, Any]) -> None:
+    """The SQLite run lock beside the store exists while the daemon runs and is gone after
+    SIGTERM; the next daemon starts as usual (issue 11 item 22)."""
+    lock = site["folder"] / "store.db.run-lock"
+    daemon = site["start"]()
+    wait_for(daemon.running, "the daemon to run")
+    assert lock.exists()
+    assert daemon.stop() == 0
+    assert not lock.exists()
+    again = site["start"]()
+    wait_for(again.running, "the second daemon to run")
+    assert again.stop() == 0
+    assert not lock.exists()

@@ -11,6 +11,8 @@ through the transport, and jobs run side by side in the pool).
   it works or the partner's day ends.
 - After ``alert_after`` consecutive failures an ``alert`` event is logged at error level
   (and ``status`` shows it); a partner with no successful poll for ``stale_after`` is stale.
+- ``[daemon] keep_local_days``: local copies (archive/, outgoing/) older than that are
+  removed at start and then daily, never one whose ledger row is not final.
 - SIGTERM/SIGINT: no new work; running steps finish (or are abandoned safely: every step
   is crash-safe) and the process exits 0 within 30 s. SIGHUP: re-read the config and
   reschedule; an invalid new config is logged and the old one kept.
@@ -57,6 +59,7 @@ from ftpbridge.errors import (
 )
 from ftpbridge.exchange.jobs import run_job
 from ftpbridge.files.inbox import INBOX_PARTNER, poll_orders_inbox
+from ftpbridge.files.retention import prune_local_files
 from ftpbridge.settings import PartnerSettings, Settings, load_settings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
@@ -225,6 +228,16 @@ class Daemon:
             if at_start and self._export_missed(partner, cron, now):
                 logger.info("today's export was missed; running it now", partner=partner.name)
                 self._schedule_once("export", partner.name, now)
+        if not self.scheduler.get_job("keep-local"):
+            # [daemon] keep_local_days: old local copies go, at start and then daily.
+            self.scheduler.add_job(
+                self._keep_local,
+                IntervalTrigger(hours=24, timezone=dt.UTC),
+                id="keep-local",
+                name="remove old local files",
+                next_run_time=now,
+                replace_existing=True,
+            )
         interval = sdnotify.watchdog_interval()
         if interval and not self.scheduler.get_job("watchdog"):
             self.scheduler.add_job(
@@ -305,6 +318,22 @@ class Daemon:
             with self._running_lock:
                 self._running -= 1
                 self._running_lock.notify_all()
+
+    def _keep_local(self) -> None:
+        """Remove local copies older than [daemon] keep_local_days; never raise."""
+        if self.stopping.is_set():
+            return
+        try:
+            prune_local_files(
+                self.store,
+                self.settings.state_dir,
+                self.settings.daemon.keep_local_days,
+                now=utcnow(),
+            )
+        except FtpbridgeError as exc:
+            logger.warning("old local files not removed", error=exc.message, hint=exc.hint)
+        except Exception:  # a job must never kill the daemon
+            logger.exception("removing old local files failed unexpectedly")
 
     def _retry_export(self, partner: PartnerSettings, *, elsewhere: bool = False) -> None:
         """Try a failed export again later, with backoff, until the partner's day ends.

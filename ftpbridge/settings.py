@@ -81,6 +81,10 @@ class DaemonSettings(_Strict):
     export_retry_seconds: float = Field(60, gt=0)
     """First wait before a failed export upload is tried again; it doubles each time
     (capped at 30 minutes) until it works or the partner's day ends."""
+    keep_local_days: int = Field(90, ge=0, le=36_500)
+    """Local copies in the state folder (archive/, outgoing/) older than this are removed
+    by ``ftpbridge run`` (at start, then daily); never one whose ledger row is not final.
+    0 keeps them for ever."""
 
 
 class PartnerSettings(_Strict):

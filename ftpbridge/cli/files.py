@@ -70,7 +70,12 @@ def export_command(
             _say_what_it_did(result, settings.export_mode, err=True)
         return
     folder, name = _out_path(out)
-    result = export_partner(state.store, settings, layout, folder, name=name, dry_run=dry_run)
+    from ftpbridge.cli.progress import Progress
+
+    with Progress("Exporting", unit="items") as progress:
+        result = export_partner(
+            state.store, settings, layout, folder, name=name, dry_run=dry_run, progress=progress
+        )
     verb = "Wrote" if dry_run else "Exported"
     click.echo(f"{verb} {plural(result.rows, 'item')} for {partner} to {result.path}")
     _say_what_it_did(result, settings.export_mode, err=False)
@@ -166,14 +171,18 @@ def import_command(
             f"cannot write the report into {report_folder} (no permission)",
             hint="choose where it goes with --report PATH",
         )
-    result = import_file(
-        state.store,
-        settings,
-        partner_layout(state.settings, settings),
-        file,
-        dry_run=dry_run,
-        report_path=report,
-        max_file_bytes=state.settings.daemon.max_file_bytes,
-    )
+    from ftpbridge.cli.progress import Progress
+
+    with Progress("Importing", unit="rows") as progress:
+        result = import_file(
+            state.store,
+            settings,
+            partner_layout(state.settings, settings),
+            file,
+            dry_run=dry_run,
+            report_path=report,
+            max_file_bytes=state.settings.daemon.max_file_bytes,
+            progress=progress,
+        )
     print_import(result, sys.stdout)
     sys.exit(result.exit_code)

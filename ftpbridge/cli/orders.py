@@ -30,7 +30,12 @@ def orders_load(state: Context, file: Path) -> None:
             f"no file {file}" if not file.exists() else f"{file} is not a file",
             hint="check the path; orders files are JSON Lines, one order per line",
         )
-    result = load_orders(state.store, file, list(state.settings.partners.values()))
+    from ftpbridge.cli.progress import Progress
+
+    with Progress("Loading orders", unit="bytes") as progress:
+        result = load_orders(
+            state.store, file, list(state.settings.partners.values()), progress=progress
+        )
     summary = result.summary
     click.echo(
         f"Loaded {plural(result.orders, 'order')} ({summary.orders_new:,} new,"

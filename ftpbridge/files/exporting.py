@@ -27,7 +27,7 @@ import datetime as dt
 import io
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -269,13 +269,14 @@ def export_partner(
     now: dt.datetime | None = None,
     name: str | None = None,
     dry_run: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> ExportResult:
     """Write the partner's export into ``folder`` and record it; return what was written.
 
     The file appears under its final name only complete; if anything fails, nothing is
     marked exported and no file is left behind. ``dry_run``: the same file, but nothing
     is marked and nothing recorded. A file already at ``folder/name`` is kept (see
-    :func:`reserve_path`).
+    :func:`reserve_path`). ``progress(rows written)`` is called after each batch.
     """
     now = now or utcnow()
     name = name or file_name(partner, now)
@@ -311,6 +312,8 @@ def export_partner(
                         _note_replacements(batch, columns, layout, replaced)
                     text.write(_csv_block(columns, partner.delimiter, newline))
                     exported_ids.extend(map(itemgetter(item_position), batch))
+                    if progress is not None:
+                        progress(len(exported_ids))
             text.flush()
             text.detach()
             handle.flush()

@@ -13,7 +13,7 @@ and a hash of each row (to find the same item on several rows), then to validate
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
@@ -113,10 +113,12 @@ def import_file(
     now: dt.datetime | None = None,
     source_name: str | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    progress: Callable[[int], None] | None = None,
 ) -> ImportResult:
     """Validate ``path`` and apply its good rows for ``partner`` (see the module doc).
 
-    ``source_name``: the file's name as the partner sent it (default: ``path.name``).
+    ``source_name``: the file's name as the partner sent it (default: ``path.name``);
+    ``progress(rows done)`` is called after each chunk.
     Never raises for a bad file: a file rejected as a whole comes back with
     ``status == "rejected_file"`` and a message. Raises :class:`StoreError` when the
     store cannot be used.
@@ -185,6 +187,8 @@ def import_file(
                 decided = _with_shared_tracking(chunk, across)
                 _apply_chunk(connection, decided, file_id, name, now, result)
                 _count_reasons(decided, result)
+                if progress is not None:
+                    progress(result.rows)
                 report.write(_as_dry_run(decided) if dry_run else decided)
                 crashpoint("apply")
             report.close()

@@ -354,16 +354,22 @@ class _NotJson:
     error: json.JSONDecodeError
 
 
-def load_orders(store: Store, path: Path, partners: list[PartnerSettings]) -> LoadResult:
-    """Validate ``path`` (JSON Lines) and load it in one transaction.
+def load_orders(
+    store: Store,
+    path: Path,
+    partners: list[PartnerSettings],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> LoadResult:
+    """Validate ``path`` (JSON Lines) and load it in one transaction, streamed (see
+    :mod:`ftpbridge.files.orders_file`; ``progress(bytes read, size)``).
 
     Raises :class:`OrdersFileError` listing every bad line (nothing is loaded then) and
     :class:`InputFileError` when the file cannot be read.
     """
-    parsed = parse_file_orders(path, partners)
-    if not parsed.orders:
-        raise InputFileError(f"{path} holds no orders", hint="one JSON order per line")
-    return store_orders(store, parsed)
+    from ftpbridge.files.orders_file import load_orders_file  # it builds on this module
+
+    return load_orders_file(store, path, partners, progress=progress)
 
 
 def parse_file_orders(path: Path, partners: list[PartnerSettings]) -> ParsedOrders:

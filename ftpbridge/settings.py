@@ -108,6 +108,9 @@ class PartnerSettings(_Strict):
     bom: bool = False
     line_ending: Literal["crlf", "lf"] = "crlf"
     date_format: str = "%Y-%m-%d"
+    # "xlsx": the fill-in workbook instead of CSV (files/workbook_export.py); the file name
+    # template's ".csv" becomes ".xlsx" (exporting.file_name).
+    export_format: Literal["csv", "xlsx"] = "csv"
 
     # Transport. No transport: manual-only (export/import by hand; the daemon leaves it alone).
     transport: TransportKind | None = None

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ftpbridge.cli.app import Context, friendly_errors, main, pass_state
+from ftpbridge.cli.app import Choice, Context, friendly_errors, main, pass_state
 from ftpbridge.errors import AlreadyDoneError, UsageError
 from ftpbridge.wording import plural
 
@@ -32,18 +32,32 @@ if TYPE_CHECKING:
 )
 @click.option("--upload", is_flag=True, help="Also upload the file to the partner's server.")
 @click.option("--force", is_flag=True, help="Upload even if today's file was already uploaded.")
+@click.option(
+    "--format",
+    "export_format",
+    type=Choice(["csv", "xlsx"]),
+    default=None,
+    help="csv, or xlsx: the fill-in workbook (default: the partner's export_format).",
+)
 @pass_state
 @friendly_errors
 def export_command(
-    state: Context, partner: str, out: str | None, dry_run: bool, upload: bool, force: bool
+    state: Context,
+    partner: str,
+    out: str | None,
+    dry_run: bool,
+    upload: bool,
+    force: bool,
+    export_format: str | None,
 ) -> None:
-    """Export the partner's items waiting to ship to a CSV file.
+    """Export the partner's items waiting to ship to a CSV file (or a workbook).
 
     Exporting marks the items acknowledged (exported): with export_mode = new_only they
     are never exported again. --dry-run writes the same file and marks nothing.
     """
     import tempfile
 
+    from ftpbridge.cli.progress import Progress
     from ftpbridge.exchange.partners import partner_layout
     from ftpbridge.files.exporting import export_partner
 
@@ -53,13 +67,21 @@ def export_command(
         if dry_run:
             raise UsageError(
                 "--dry-run changes nothing, so it cannot upload",
-                hint=f"ftpbridge export --partner {partner} --dry-run (to look), or --upload alone",
+                hint=f"ftpbridge export --partner {partner} --dry-run (to look), or --upload"
+                " alone",
             )
-        _export_and_upload(state, partner, force)
+        _export_and_upload(state, partner, force, export_format)
         return
     if out == "-":
         with tempfile.TemporaryDirectory() as scratch:
-            result = export_partner(state.store, settings, layout, Path(scratch), dry_run=dry_run)
+            result = export_partner(
+                state.store,
+                settings,
+                layout,
+                Path(scratch),
+                export_format=export_format,
+                dry_run=dry_run,
+            )
             with result.path.open("rb") as handle:
                 sys.stdout.flush()
                 sys.stdout.buffer.write(handle.read())
@@ -70,11 +92,16 @@ def export_command(
             _say_what_it_did(result, settings.export_mode, err=True)
         return
     folder, name = _out_path(out)
-    from ftpbridge.cli.progress import Progress
-
     with Progress("Exporting", unit="items") as progress:
         result = export_partner(
-            state.store, settings, layout, folder, name=name, dry_run=dry_run, progress=progress
+            state.store,
+            settings,
+            layout,
+            folder,
+            name=name,
+            export_format=export_format,
+            dry_run=dry_run,
+            progress=progress,
         )
     verb = "Wrote" if dry_run else "Exported"
     click.echo(f"{verb} {plural(result.rows, 'item')} for {partner} to {result.path}")
@@ -117,7 +144,9 @@ def _say_what_it_did(result: ExportResult, export_mode: str, *, err: bool) -> No
         click.echo(line, err=True)
 
 
-def _export_and_upload(state: Context, partner: str, force: bool) -> None:
+def _export_and_upload(
+    state: Context, partner: str, force: bool, export_format: str | None
+) -> None:
     from ftpbridge.exchange.export import export_and_upload
     from ftpbridge.store.locks import job_lock
 
@@ -129,7 +158,9 @@ def _export_and_upload(state: Context, partner: str, force: bool) -> None:
                 hint="wait for it to finish (ftpbridge status shows the last export)",
             )
         try:
-            outcome = export_and_upload(state.store, state.settings, settings, force=force)
+            outcome = export_and_upload(
+                state.store, state.settings, settings, force=force, export_format=export_format
+            )
         except AlreadyDoneError as done:
             click.echo(done.message)
             click.echo(f"To upload a second file anyway: {done.hint}")

@@ -33,8 +33,12 @@ def export_and_upload(
     *,
     force: bool = False,
     now: dt.datetime | None = None,
+    export_format: str | None = None,
 ) -> CycleOutcome:
     """Export the partner's unshipped items and upload the file to its outbox.
+
+    ``export_format``: ``csv`` or ``xlsx``, default the partner's ``export_format``; a
+    workbook goes up under its ``.xlsx`` name (:func:`exporting.file_name`).
 
     Refuses (AlreadyDoneError naming ``--force``) when a file was already uploaded for the
     partner's current day, unless ``force``. A normal upload first claims the day in the
@@ -55,9 +59,16 @@ def export_and_upload(
     if earlier is not None and not force:
         raise _already_uploaded(partner, day, earlier)
     outgoing = settings.state_dir / "outgoing" / partner.name
-    name = _unused_export_name(store, partner, now)
+    export_format = export_format or partner.export_format
+    name = _unused_export_name(store, partner, now, export_format)
     result = export_partner(
-        store, partner, partner_layout(settings, partner), outgoing, now=now, name=name
+        store,
+        partner,
+        partner_layout(settings, partner),
+        outgoing,
+        now=now,
+        name=name,
+        export_format=export_format,
     )
     crashpoint("export_write")
     if not force:
@@ -155,10 +166,12 @@ def _give_day_back(store: Store, result: ExportResult, error: BaseException) -> 
         logger.error("cannot release today's upload claim", error=exc.message)
 
 
-def _unused_export_name(store: Store, partner: PartnerSettings, now: dt.datetime) -> str:
+def _unused_export_name(
+    store: Store, partner: PartnerSettings, now: dt.datetime, export_format: str
+) -> str:
     """The template's name, with -2, -3 ... when that name was already used (a forced
     second upload must never overwrite a file the fulfiller may not have fetched yet)."""
-    name = file_name(partner, now)
+    name = file_name(partner, now, export_format)
     with store.connect() as connection:
         used = ledger.export_names_like(connection, partner.name, name)
     return free_name(name, used)

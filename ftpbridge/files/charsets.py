@@ -9,9 +9,18 @@ one ``encode`` per batch; only a column that fails is looked at cell by cell.
 from __future__ import annotations
 
 import codecs
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Any
 
 import numpy as np
+import structlog
+
+from ftpbridge.files.layouts import Column
+from ftpbridge.store.items import EXPORT_NAMES
+
+logger = structlog.get_logger()
 
 EXAMPLES_KEPT = 20
 
@@ -76,3 +85,41 @@ def find_replacements(
                             str(order_ids[position]), str(item_ids[position]), name, value, written
                         )
                     )
+
+
+def note_replacements(
+    batch: Sequence[Sequence[Any]],
+    columns: list[tuple[np.ndarray, str | None]],
+    layout_columns: Sequence[Column],
+    found: Replacements,
+) -> None:
+    """:func:`find_replacements` for an export batch: the store's rows (EXPORT_NAMES
+    order), the file's columns as written, and the layout's columns they are."""
+    order_ids = np.array(list(map(itemgetter(EXPORT_NAMES.index("order_id")), batch)), object)
+    item_ids = np.array(list(map(itemgetter(EXPORT_NAMES.index("item_id")), batch)), object)
+    find_replacements(
+        [
+            (column.field, values, joined)
+            for column, (values, joined) in zip(layout_columns, columns, strict=True)
+        ],
+        order_ids,
+        item_ids,
+        found,
+    )
+
+
+def log_replacements(name: str, replaced: Replacements | None) -> None:
+    """A warning naming what the export ``name`` could not write whole, if anything."""
+    if not replaced:
+        return
+    logger.warning(
+        "characters the partner's encoding cannot write were written as '?'",
+        file=name,
+        encoding=replaced.encoding,
+        items=len(replaced.items),
+        cells=replaced.cells,
+        changed=[
+            f"order {change.order_id} item {change.item_id} {change.field}"
+            for change in replaced.examples
+        ],
+    )

@@ -33,6 +33,7 @@ from ftpbridge.files.reports import ReportWriter, default_report_path, write_not
 from ftpbridge.files.summaries import ReasonGroups
 from ftpbridge.files.tracking_reuse import TrackingAcrossCustomers
 from ftpbridge.files.validation import APPLIED, REJECTED, UNCHANGED, Terms, validate
+from ftpbridge.files.verdicts import NOTE
 from ftpbridge.readahead import read_ahead
 from ftpbridge.settings import PartnerSettings
 from ftpbridge.store import Store, ledger
@@ -180,6 +181,8 @@ def import_file(
             )
             result.file_id = file_id
             report = ReportWriter(report_handle)
+            if shape.note:  # a workbook of several sheets: which one was read
+                report.write_rows([("", "", "", NOTE, shape.note)])
             across = TrackingAcrossCustomers()
             for chunk in _decided_chunks(
                 store, connection, path, shape, chunk_rows, duplicates, terms

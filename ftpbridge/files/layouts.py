@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from ftpbridge.errors import ConfigError
+from ftpbridge.errors import ConfigError, InputFileError
 from ftpbridge.wording import quoted
 
 # Fields a layout column can come from.
@@ -112,6 +113,45 @@ class Layout:
             for name in (column.header, column.field, *column.aliases):
                 accepted[normalise_header(name)] = column.field
         return accepted
+
+
+def match_headers(
+    name: str, headers: Sequence[str], accepted: Mapping[str, str]
+) -> dict[str, int]:
+    """Map a file's header cells to fields: field → column position (0-based).
+
+    ``name``: the file's name, for messages; ``accepted``: normalised header → field
+    (:meth:`Layout.accepted_headers`). Raises :class:`InputFileError` when a required column
+    is missing or two columns mean the same field. A CSV header and a workbook's header row
+    are matched by this one function, so both give the same messages.
+    """
+    positions: dict[str, int] = {}
+    clashes: list[str] = []
+    for position, header in enumerate(headers):
+        field = accepted.get(normalise_header(header))
+        if field is None:
+            continue
+        if field in positions:
+            clashes.append(
+                f"columns {headers[positions[field]]!r} and {header!r} both mean {field}"
+            )
+            continue
+        positions[field] = position
+    missing = [field for field in REQUIRED_ON_IMPORT if field not in positions]
+    if missing:
+        found = ", ".join(repr(h.strip()) for h in headers[:30]) or "none"
+        raise InputFileError(
+            f"{name} lacks the required column(s) {', '.join(missing)}"
+            f" (columns found: {found})",
+            hint="keep the header row of the exported file; the fulfiller columns may be empty"
+            " but must be there",
+        )
+    if clashes:
+        raise InputFileError(
+            f"{name}: " + "; ".join(clashes),
+            hint="remove or rename one of the two columns",
+        )
+    return positions
 
 
 def _parse(text: str, source: str) -> Layout:

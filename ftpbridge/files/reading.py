@@ -3,7 +3,9 @@
 UTF-8 with or without byte-order mark, else cp1252 (Excel on Windows), UTF-16 with a
 byte-order mark (Excel's "Unicode text"); delimiter ``,``, ``;``, ``|`` or tab detected from
 the header; headers matched by name; every cell read as text; the file streamed in
-chunks so memory does not grow with it.
+chunks so memory does not grow with it. A workbook (.xlsx, .xlsm, .xlsb, .xls, .ods,
+recognised by content) is read by :mod:`ftpbridge.files.workbooks` into the same CSV text
+of its required columns, and from there on takes the same path.
 
 Whole-file problems raise :class:`InputFileError` with a message that names the file and
 says what to do; nothing of such a file is applied.
@@ -23,16 +25,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ftpbridge.durable import sha256_of
 from ftpbridge.errors import InputFileError
-from ftpbridge.files.layouts import REQUIRED_ON_IMPORT, Layout, normalise_header
+from ftpbridge.files import workbooks
+from ftpbridge.files.layouts import REQUIRED_ON_IMPORT, Layout, match_headers
 from ftpbridge.textarrays import strip
 
 SAMPLE_BYTES = 1 << 16
 BLOCK = 1 << 20
 DELIMITERS = (",", ";", "\t", "|")
 MAGIC = {
-    b"PK\x03\x04": "a ZIP archive (an .xlsx workbook is one): save it as CSV in the spreadsheet",
-    b"\xd0\xcf\x11\xe0": "an old Excel workbook (.xls): save it as CSV in the spreadsheet",
     b"%PDF": "a PDF document",
     b"\x1f\x8b": "a gzip archive",
 }
@@ -40,11 +42,13 @@ MAGIC = {
 
 @dataclass(frozen=True)
 class FileFacts:
-    """What a pass over the bytes found: content hash, size, text encoding."""
+    """What a pass over the bytes found: content hash, size, text encoding; for a
+    workbook its kind (``workbooks.kind_of``) and no encoding."""
 
     sha256: str
     size: int
     encoding: str
+    workbook: str = ""
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,11 @@ class CsvShape:
     delimiter: str
     headers: tuple[str, ...]
     positions: dict[str, int]  # field → column position in the file
+    # A workbook's sheet: its required columns as CSV text, read instead of the file; the
+    # sheet row of its first record; a line for the report saying which sheet was read.
+    text: bytes | None = None
+    first_row: int = 2
+    note: str = ""
 
 
 def inspect_bytes(path: Path) -> FileFacts:
@@ -75,6 +84,9 @@ def inspect_bytes(path: Path) -> FileFacts:
         while block := handle.read(BLOCK):
             if size == 0:
                 head = block[:4]
+                if workbooks.is_workbook(block):
+                    kind = workbooks.kind_of(path)
+                    return FileFacts(*sha256_of(path), encoding="", workbook=kind)
                 for magic, what in MAGIC.items():
                     if block.startswith(magic):
                         raise InputFileError(
@@ -122,7 +134,14 @@ def _first_record(path: Path, encoding: str) -> str:
 
 def detect_shape(path: Path, facts: FileFacts, layout: Layout) -> CsvShape:
     """Find the delimiter and map the header to fields. Raises InputFileError when a
-    required column is missing or two columns mean the same field."""
+    required column is missing or two columns mean the same field. A workbook's sheet is
+    read here (:func:`workbooks.read_sheet`), into CSV text of the required columns."""
+    if facts.workbook:
+        sheet = workbooks.read_sheet(path, facts.workbook, layout)
+        fields = dict(zip(REQUIRED_ON_IMPORT, range(len(REQUIRED_ON_IMPORT)), strict=True))
+        return CsvShape(
+            "utf-8", ",", REQUIRED_ON_IMPORT, fields, sheet.text, sheet.first_row, sheet.note
+        )
     sample = _first_record(path, facts.encoding)
     if facts.encoding == "cp1252":
         try:
@@ -147,33 +166,7 @@ def detect_shape(path: Path, facts: FileFacts, layout: Layout) -> CsvShape:
         headers = next(csv.reader(io.StringIO(header_line), delimiter=delimiter))
     except (csv.Error, StopIteration):
         headers = header_line.split(delimiter)
-    accepted = layout.accepted_headers()
-    positions: dict[str, int] = {}
-    clashes: list[str] = []
-    for position, header in enumerate(headers):
-        field = accepted.get(normalise_header(header))
-        if field is None:
-            continue
-        if field in positions:
-            clashes.append(
-                f"columns {headers[positions[field]]!r} and {header!r} both mean {field}"
-            )
-            continue
-        positions[field] = position
-    missing = [field for field in REQUIRED_ON_IMPORT if field not in positions]
-    if missing:
-        found = ", ".join(repr(h.strip()) for h in headers[:30]) or "none"
-        raise InputFileError(
-            f"{path.name} lacks the required column(s) {', '.join(missing)}"
-            f" (columns found: {found})",
-            hint="keep the header row of the exported file; the fulfiller columns may be empty"
-            " but must be there",
-        )
-    if clashes:
-        raise InputFileError(
-            f"{path.name}: " + "; ".join(clashes),
-            hint="remove or rename one of the two columns",
-        )
+    positions = match_headers(path.name, headers, layout.accepted_headers())
     return CsvShape(facts.encoding, delimiter, tuple(headers), positions)
 
 
@@ -196,12 +189,13 @@ def iter_chunks(
     fields = tuple(sorted(wanted, key=lambda field: shape.positions[field]))
     usecols = [shape.positions[field] for field in fields]
     reader = None
-    start = 2
+    start = shape.first_row
+    source: Path | io.BytesIO = path if shape.text is None else io.BytesIO(shape.text)
     try:
         # Inside the try: pandas tokenizes the first rows while opening the reader, so a
         # malformed small file fails here already.
         reader = pd.read_csv(
-            path,
+            source,
             sep=shape.delimiter,
             encoding=shape.encoding,
             encoding_errors="strict",

@@ -329,8 +329,9 @@ def test_missing_required_column_rejects_the_whole_file(loaded_store, settings, 
     assert "tracking_number" in entry["message"]
 
 
-def test_a_workbook_renamed_to_csv_is_rejected_as_a_whole(loaded_store, settings, tmp_path) -> None:
-    """An .xlsx sent as .csv is refused with a hint to save it as CSV."""
+def test_a_damaged_workbook_named_csv_is_rejected(loaded_store, settings, tmp_path) -> None:
+    """The start of an .xlsx sent as .csv: read as a workbook (by content), refused as one
+    that cannot be read, with a hint to save it again or as CSV."""
     result = run_import(loaded_store, settings, corpus_copy("xlsx_renamed.csv", tmp_path))
     assert (result.status, result.exit_code) == ("rejected_file", 2)
     assert "ZIP" in result.message

@@ -53,7 +53,7 @@ HARDENING: dict[str, list[str]] = {
     "RestrictNamespaces": ["yes"],
     "RestrictAddressFamilies": ["AF_UNIX AF_INET AF_INET6"],
     "SystemCallArchitectures": ["native"],
-    "SystemCallFilter": ["@system-service", "~@privileged @resources"],
+    "SystemCallFilter": ["@system-service", "~@privileged @resources", "setrlimit prlimit64"],
     "SystemCallErrorNumber": ["EPERM"],
     "MemoryDenyWriteExecute": ["yes"],
 }

@@ -66,6 +66,8 @@ def _service_config(root: Path) -> Path:
         encoding="utf-8",
     )
     config.chmod(0o644)
+    # The unit loads the credentials folder (LoadCredential=); the README makes it.
+    inside(root, "/etc/ftpbridge/credentials").mkdir(mode=0o700)
     return config
 
 

@@ -46,8 +46,8 @@ from ftpbridge.transport.ftp.tls import ReusingFTP_TLS
 
 logger = structlog.get_logger()
 
-# Warnings about a server's settings, given once per server and process (a service polls
-# every few minutes: the same warning on every connection would bury everything else).
+# The clear-text warning, given once per server and process (a service polls every few
+# minutes: the same warning on every connection would bury everything else).
 _warned: set[tuple[str, str]] = set()
 _warned_lock = threading.Lock()
 
@@ -135,9 +135,9 @@ class FTPTransport:
         params = self._params
         if self._tls:
             if not params.tls_verify:
-                _warn_once(
+                logger.warning(
                     "TLS certificate verification is off: the server is not authenticated",
-                    self.describe(),
+                    server=self.describe(),
                 )
             ftp: ftplib.FTP = ReusingFTP_TLS(context=self._tls_context(), timeout=params.timeout)
         else:

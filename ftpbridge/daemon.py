@@ -11,6 +11,8 @@ through the transport, and jobs run side by side in the pool).
   it works or the partner's day ends.
 - After ``alert_after`` consecutive failures an ``alert`` event is logged at error level
   (and ``status`` shows it); a partner with no successful poll for ``stale_after`` is stale.
+- ``[daemon] keep_local_days``: local copies (archive/, outgoing/) older than that are
+  removed at start and then daily, never one whose ledger row is not final.
 - SIGTERM/SIGINT: no new work; running steps finish (or are abandoned safely: every step
   is crash-safe) and the process exits 0 within 30 s. SIGHUP: re-read the config and
   reschedule; an invalid new config is logged and the old one kept.
@@ -30,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -57,10 +59,12 @@ from ftpbridge.errors import (
 )
 from ftpbridge.exchange.jobs import run_job
 from ftpbridge.files.inbox import INBOX_PARTNER, poll_orders_inbox
+from ftpbridge.files.retention import prune_local_files
 from ftpbridge.settings import PartnerSettings, Settings, load_settings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
 from ftpbridge.store.locks import job_lock
+from ftpbridge.wording import plural
 
 logger = structlog.get_logger()
 
@@ -96,18 +100,7 @@ def single_instance(settings: Settings) -> Iterator[None]:
     else:
         lock_path = settings.state_dir / "ftpbridge-run.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    handle = lock_path.open("a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "another process"
-        handle.close()
-        raise FtpbridgeError(
-            f"another ftpbridge run ({holder}) already uses this SQLite store"
-            f" ({lock_path}); two daemons on one SQLite file would do the work twice",
-            hint="stop the other one, or move the store to PostgreSQL to run several replicas",
-        ) from None
+    handle = _locked(lock_path)
     handle.seek(0)
     handle.truncate()
     handle.write(replica_name() + "\n")
@@ -115,8 +108,42 @@ def single_instance(settings: Settings) -> Iterator[None]:
     try:
         yield
     finally:
+        # A clean stop leaves no lock file behind. Removed while still locked: a process
+        # that opened it just before finds, once it has the lock, that the path is no
+        # longer its file and starts again (_locked).
+        with contextlib.suppress(OSError):
+            lock_path.unlink()
         fcntl.flock(handle, fcntl.LOCK_UN)
         handle.close()
+
+
+def _locked(lock_path: Path) -> TextIO:
+    """Open ``lock_path`` and take its lock without waiting; FtpbridgeError naming the
+    holder when another daemon has it. The lock held is on the file the path names now."""
+    while True:
+        handle = lock_path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise FtpbridgeError(
+                f"another ftpbridge run ({holder}) already uses this SQLite store"
+                f" ({lock_path}); two daemons on one SQLite file would do the work twice",
+                hint="stop the other one, or move the store to PostgreSQL to run several replicas",
+            ) from None
+        try:
+            current = os.stat(lock_path)
+        except FileNotFoundError:
+            current = None
+        mine = os.fstat(handle.fileno())
+        if current is not None and (current.st_dev, current.st_ino) == (
+            mine.st_dev,
+            mine.st_ino,
+        ):
+            return handle
+        handle.close()  # the daemon that held it removed it as it stopped: try again
 
 
 class Daemon:
@@ -199,6 +226,16 @@ class Daemon:
             if at_start and self._export_missed(partner, cron, now):
                 logger.info("today's export was missed; running it now", partner=partner.name)
                 self._schedule_once("export", partner.name, now)
+        if not self.scheduler.get_job("keep-local"):
+            # [daemon] keep_local_days: old local copies go, at start and then daily.
+            self.scheduler.add_job(
+                self._keep_local,
+                IntervalTrigger(hours=24, timezone=dt.UTC),
+                id="keep-local",
+                name="remove old local files",
+                next_run_time=now,
+                replace_existing=True,
+            )
         interval = sdnotify.watchdog_interval()
         if interval and not self.scheduler.get_job("watchdog"):
             self.scheduler.add_job(
@@ -279,6 +316,22 @@ class Daemon:
             with self._running_lock:
                 self._running -= 1
                 self._running_lock.notify_all()
+
+    def _keep_local(self) -> None:
+        """Remove local copies older than [daemon] keep_local_days; never raise."""
+        if self.stopping.is_set():
+            return
+        try:
+            prune_local_files(
+                self.store,
+                self.settings.state_dir,
+                self.settings.daemon.keep_local_days,
+                now=utcnow(),
+            )
+        except FtpbridgeError as exc:
+            logger.warning("old local files not removed", error=exc.message, hint=exc.hint)
+        except Exception:  # a job must never kill the daemon
+            logger.exception("removing old local files failed unexpectedly")
 
     def _retry_export(self, partner: PartnerSettings, *, elsewhere: bool = False) -> None:
         """Try a failed export again later, with backoff, until the partner's day ends.
@@ -390,7 +443,7 @@ class Daemon:
 
     def _started(self) -> None:
         sdnotify.ready()
-        sdnotify.status(f"scheduled {len(self.partners())} partner(s)")
+        sdnotify.status(f"scheduled {plural(len(self.partners()), 'partner')}")
 
     # ----------------------------------------------------------------- issue 13: the HTTP
     # service beside the scheduler (the daemon owns the signals; see web/server.py), and

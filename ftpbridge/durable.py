@@ -4,7 +4,8 @@ A file is written under a temporary name in the folder of its final name, then r
 onto it: a rename within one folder is atomic, so a reader (or a crash) never sees half a
 file under the final name. ``temporary_beside`` is the one place that makes such a
 temporary file; exports, import reports, the transports' downloads and the poll's local
-archive all use it. ``replace_durably`` is the rename that also survives a power cut.
+archive all use it. ``replace_durably`` is the rename that also survives a power cut;
+``reserve_path`` picks a name beside a file that must not be overwritten.
 """
 
 from __future__ import annotations
@@ -70,3 +71,22 @@ def replace_durably(source: Path, target: Path) -> None:
             os.fsync(directory)
         finally:
             os.close(directory)
+
+
+def reserve_path(target: Path) -> tuple[Path, Path | None]:
+    """A path for a new file at ``target`` that overwrites nothing: ``target`` itself when
+    free, else the first free ``STEM-2.EXT``, ``STEM-3.EXT`` ... beside it. The path is
+    created empty (O_EXCL: two exports at once never pick the same one); the caller
+    renames its file onto it or removes it. Returns (the path, the file kept or None)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stem, suffix = target.stem, target.suffix
+    candidate, number = target, 1
+    while True:
+        try:
+            descriptor = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            number += 1
+            candidate = target.with_name(f"{stem}-{number}{suffix}")
+            continue
+        os.close(descriptor)
+        return candidate, (target if candidate != target else None)

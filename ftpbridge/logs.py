@@ -11,7 +11,9 @@ sees them redacted too; a library's own stdlib record is redacted only by our ha
 Output:
 
 * JSON lines when the log stream is not a terminal (journald, a file, a pipe) or ``json=True``;
-  readable ``key=value`` lines (colours only on a terminal) otherwise.
+  readable ``key=value`` lines (colours only on a terminal) otherwise. The short commands
+  people run (everything but ``run`` and ``serve``) pass ``for_people=True``: readable lines
+  on a pipe too (cron mail, ``| less``), JSON only into the journal.
 * On ``stderr`` by default, because CLI commands print their human output on stdout; the daemon
   passes ``stream=sys.stdout``.
 * When the stream is the journald stream systemd connected us to (``$JOURNAL_STREAM``), each
@@ -190,14 +192,16 @@ def configure_logging(
     stream: TextIO | None = None,
     journald: bool | None = None,
     quiet_loggers: Mapping[str, str] = QUIET_LOGGERS,
+    for_people: bool = False,
 ) -> None:
     """Configure structlog and stdlib logging for the whole process.
 
-    Given ``json`` (``None``: JSON unless *stream* is a terminal), ``level`` (a stdlib level
-    name, any case), ``stream`` (``None``: ``sys.stderr`` at call time), ``journald``
-    (``None``: detect from ``$JOURNAL_STREAM``) and ``quiet_loggers`` (logger name -> minimum
-    level). Calling it again replaces the previous configuration; it never adds a second
-    handler. Raises ``ValueError`` for an unknown level name.
+    Given ``json`` (``None``: JSON unless *stream* is a terminal; with ``for_people``, JSON
+    only into the journal), ``level`` (a stdlib level name, any case), ``stream``
+    (``None``: ``sys.stderr`` at call time), ``journald`` (``None``: detect from
+    ``$JOURNAL_STREAM``) and ``quiet_loggers`` (logger name -> minimum level). Calling it
+    again replaces the previous configuration; it never adds a second handler. Raises
+    ``ValueError`` for an unknown level name.
     """
     numeric_level = logging.getLevelName(level.upper())
     if not isinstance(numeric_level, int):
@@ -206,10 +210,10 @@ def configure_logging(
     if stream is None:
         stream = sys.stderr
     tty = _isatty(stream)
-    if json is None:
-        json = not tty
     if journald is None:
         journald = _is_journald_stream(stream)
+    if json is None:
+        json = journald if for_people else not tty
 
     timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
     # Shared by structlog events and by stdlib records (the latter as foreign_pre_chain).

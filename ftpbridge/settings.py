@@ -3,9 +3,8 @@
 Where the file comes from: ``--config PATH``, else ``$FTPBRIDGE_CONFIG``, else ``./config.toml``.
 Every key can be overridden by an environment variable ``FTPBRIDGE_<SECTION>__<KEY>``, e.g.
 ``FTPBRIDGE_STORE__URL`` or ``FTPBRIDGE_PARTNERS__ACME__PASSWORD``. Secrets may also come
-from files: ``password_file`` / ``private_key_passphrase_file``, and from systemd credentials
-(``LoadCredential=``): a file named ``<partner>-password`` or
-``<partner>-private-key-passphrase`` in ``$CREDENTIALS_DIRECTORY``.
+from files (``password_file`` / ``private_key_passphrase_file``) and from systemd
+credentials (``LoadCredential=``), named once in :data:`CREDENTIALS` and read here only.
 
 The result is a frozen :class:`Settings`; the CLI builds it and passes down the slice each
 piece needs. Unknown keys and wrong types are reported all at once, each naming its key.
@@ -37,9 +36,24 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ftpbridge.errors import ConfigError
+from ftpbridge.wording import plural, quoted
 
 ENV_PREFIX = "FTPBRIDGE_"
 DEFAULT_CONFIG = Path("config.toml")
+
+CREDENTIALS: dict[str, str] = {
+    "store-url": "[store] url: the whole URL, e.g. postgresql://ftpbridge:PASSWORD@db/ftpbridge",
+    "PARTNER-password": "[partners.PARTNER] password (FTP, FTPS, SFTP)",
+    "PARTNER-private-key": "[partners.PARTNER] private_key: the SFTP private key itself",
+    "PARTNER-private-key-passphrase": "[partners.PARTNER] private_key_passphrase",
+}
+"""The systemd credentials ftpbridge reads from ``$CREDENTIALS_DIRECTORY`` (PARTNER: the
+partner's name), each used only when the config and the environment leave its key unset.
+The unit loads every file of ``/etc/ftpbridge/credentials`` (``LoadCredential=ftpbridge:
+/etc/ftpbridge/credentials``), which systemd names ``ftpbridge_<file name>``: both spellings
+are read. The README, the unit and config.example.toml name exactly these."""
+
+CREDENTIAL_PREFIX = "ftpbridge_"
 
 TransportKind = Literal["ftp", "ftps", "sftp", "local"]
 
@@ -67,6 +81,10 @@ class DaemonSettings(_Strict):
     export_retry_seconds: float = Field(60, gt=0)
     """First wait before a failed export upload is tried again; it doubles each time
     (capped at 30 minutes) until it works or the partner's day ends."""
+    keep_local_days: int = Field(90, ge=0, le=36_500)
+    """Local copies in the state folder (archive/, outgoing/) older than this are removed
+    by ``ftpbridge run`` (at start, then daily); never one whose ledger row is not final.
+    0 keeps them for ever."""
 
 
 class PartnerSettings(_Strict):
@@ -131,7 +149,8 @@ class PartnerSettings(_Strict):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(
-                f"unknown time zone {value!r}: use an IANA name such as 'Europe/London' or 'UTC'"
+                f"unknown time zone {quoted(value)}: use an IANA name such as 'Europe/London'"
+                " or 'UTC'"
             ) from None
         return value
 
@@ -141,7 +160,9 @@ class PartnerSettings(_Strict):
         try:
             codecs.lookup(value)
         except LookupError:
-            raise ValueError(f"unknown encoding {value!r}: use e.g. 'utf-8' or 'cp1252'") from None
+            raise ValueError(
+                f"unknown encoding {quoted(value)}: use e.g. 'utf-8' or 'cp1252'"
+            ) from None
         return value
 
     @field_validator("delimiter")
@@ -170,7 +191,7 @@ class PartnerSettings(_Strict):
     @model_validator(mode="after")
     def _transport_needs(self) -> PartnerSettings:
         if self.transport in ("ftp", "ftps", "sftp") and not self.host:
-            raise ValueError(f"transport = {self.transport!r} needs 'host'")
+            raise ValueError(f"transport = {quoted(self.transport)} needs 'host'")
         if self.transport == "local" and self.path is None:
             raise ValueError("transport = 'local' needs 'path' (the directory to exchange through)")
         if self.password is not None and self.password_file is not None:
@@ -207,6 +228,20 @@ class PartnerSettings(_Strict):
             f"{self.name}-private-key-passphrase",
             self._base_dir,
         )
+
+    def key_file(self) -> Path | None:
+        """The SFTP private key file: ``private_key`` (a relative path is looked for in
+        ``$CREDENTIALS_DIRECTORY`` first, then next to the config), else the systemd
+        credential ``<partner>-private-key``, else None."""
+        if self.private_key is not None:
+            path = self.private_key.expanduser()
+            if not path.is_absolute():
+                found = credential_path(str(path))
+                if found is not None:
+                    return found
+                return _absolute(path, self._base_dir) if self._base_dir is not None else path
+            return path
+        return credential_path(f"{self.name}-private-key")
 
 
 # --------------------------------------------------------------------------- issue 13
@@ -259,7 +294,7 @@ def listen_address(value: str) -> tuple[str, int]:
     """``"HOST:PORT"`` (``"[v6]:PORT"``) → (host, port); ValueError saying what is wrong."""
     host, colon, port_text = value.strip().rpartition(":")
     if not colon or not host or not port_text.isdigit():
-        raise ValueError(f"{value!r} is not HOST:PORT; write e.g. \"127.0.0.1:8080\"")
+        raise ValueError(f'{quoted(value)} is not HOST:PORT; write e.g. "127.0.0.1:8080"')
     port = int(port_text)
     if not 0 <= port <= 65535:
         raise ValueError(f"port {port} is not between 0 and 65535")
@@ -279,19 +314,33 @@ class OrdersSettings(_Strict):
     max_file_bytes: int = Field(200_000_000, ge=1)
 
 
+def credential_path(name: str) -> Path | None:
+    """``$CREDENTIALS_DIRECTORY/<name>`` (or ``ftpbridge_<name>``, as the unit's directory
+    LoadCredential= names it) when it exists; None outside systemd or when it is absent."""
+    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+    if not credentials or not name or "/" in name:
+        return None
+    for candidate in (Path(credentials) / name, Path(credentials) / (CREDENTIAL_PREFIX + name)):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def _read_secret(
     path: Path | None, credential_name: str, base_dir: Path | None = None
 ) -> str | None:
-    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
     candidates: list[Path] = []
     if path is not None:
         path = path.expanduser()
-        if not path.is_absolute() and credentials:
-            candidates.append(Path(credentials) / path)
+        found = None if path.is_absolute() else credential_path(str(path))
+        if found is not None:
+            candidates.append(found)
         # Like every other path in the config: relative to the config file's folder.
         candidates.append(_absolute(path, base_dir) if base_dir is not None else path)
-    elif credentials:
-        candidates.append(Path(credentials) / credential_name)
+    else:
+        found = credential_path(credential_name)
+        if found is not None:
+            candidates.append(found)
     for candidate in candidates:
         try:
             return candidate.read_text(encoding="utf-8").rstrip("\r\n")
@@ -398,10 +447,14 @@ class Settings(BaseSettings):
 
     @property
     def store_url(self) -> str:
-        """The store URL, with a relative SQLite path made absolute."""
+        """The store URL (``[store] url``, else the credential ``store-url``, else SQLite
+        ``ftpbridge.db`` in the state directory), a relative SQLite path made absolute."""
         url = self.store.url.get_secret_value() if self.store.url else None
         if url is None:
+            url = _read_secret(None, "store-url")
+        if url is None:
             return f"sqlite:///{self.state_dir / 'ftpbridge.db'}"
+        url = url.strip()
         prefix = "sqlite:///"
         if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
             rest = url[len(prefix) :]
@@ -414,11 +467,17 @@ class Settings(BaseSettings):
         try:
             return self.partners[name]
         except KeyError:
+            import difflib
+
             known = ", ".join(sorted(self.partners)) or "none"
+            close = difflib.get_close_matches(name, list(self.partners), n=1, cutoff=0.6)
             raise ConfigError(
-                f"no partner named {name!r} in {self.config_path or 'the configuration'}"
-                f" (configured: {known})",
-                hint="add a [partners.NAME] table to the config file",
+                f"no partner named {quoted(name)} in {self.config_path or 'the configuration'}"
+                f" (configured: {known})"
+                + (f"; did you mean {quoted(close[0])}?" if close else ""),
+                hint=f"--partner {close[0]}"
+                if close
+                else "add a [partners.NAME] table to the config file",
             ) from None
 
     def resolve(self, path: Path | None) -> Path | None:
@@ -470,7 +529,7 @@ def load_settings(
     elif explicit or required:
         raise ConfigError(
             f"the config file {config_path} does not exist",
-            hint="copy config.example.toml to config.toml and edit it, or pass --config PATH",
+            hint="ftpbridge config example > config.toml, then edit it; or pass --config PATH",
         )
     return build_settings(data, config_path=config_path.resolve() if config_path.exists() else None)
 
@@ -486,10 +545,20 @@ def build_settings(data: dict[str, Any], *, config_path: Path | None = None) -> 
     try:
         settings = Settings(**data, config_path=config_path)
     except ValidationError as exc:
+        overrides = _environment_keys()
+        problems = [_describe(error, overrides) for error in exc.errors()]
+        blamed = [problem for problem in problems if problem.startswith(ENV_PREFIX)]
+        if blamed and len(blamed) == len(problems):
+            where = "the environment"
+        elif blamed:
+            where = f"{where} and the environment"
+        verb = "have" if where.endswith(" and the environment") else "has"
         raise ConfigError(
-            f"{where} has {exc.error_count()} problem(s):",
-            problems=[_describe(error) for error in exc.errors()],
-            hint="see config.example.toml for every key, its type and its default",
+            f"{where} {verb} {plural(exc.error_count(), 'problem')}:",
+            problems=problems,
+            hint="see config.example.toml (ftpbridge config example) for every key, its type"
+            " and its default"
+            + ("; unset or fix the environment variables named" if blamed else ""),
         ) from None
     # The partner name comes from the table's key; environment-only partners get it too.
     fixed = {
@@ -501,11 +570,110 @@ def build_settings(data: dict[str, Any], *, config_path: Path | None = None) -> 
     return settings.model_copy(update={"partners": fixed})
 
 
-def _describe(error: Any) -> str:
-    location = ".".join(str(part) for part in error["loc"]) or "(top level)"
-    if error["type"] == "extra_forbidden":
-        return f"{location}: unknown key (check its spelling against config.example.toml)"
-    message = error["msg"]
-    if message.startswith("Value error, "):
-        message = message[len("Value error, ") :]
+# What pydantic says (``error["type"]``), as a person would say it.
+_TYPE_WORDS = {
+    "tuple_type": 'must be a list, e.g. ["ACME-*", "55*"]',
+    "list_type": 'must be a list, e.g. ["ACME-*", "55*"]',
+    "bool_type": "must be true or false (no quotes)",
+    "bool_parsing": "must be true or false (no quotes)",
+    "int_type": "must be a whole number (no quotes)",
+    "int_parsing": "must be a whole number (no quotes)",
+    "int_from_float": "must be a whole number (no quotes)",
+    "float_type": "must be a number (no quotes)",
+    "float_parsing": "must be a number (no quotes)",
+    "string_type": "must be text in quotes",
+    "path_type": "must be a path in quotes",
+    "dict_type": "must be a table ([section] or { key = value })",
+    "model_type": "must be a table ([section] or { key = value })",
+    "model_attributes_type": "must be a table ([section] or { key = value })",
+    "missing": "is required",
+}
+_BOUNDS = {
+    "greater_than_equal": ("ge", "must be at least {}"),
+    "greater_than": ("gt", "must be more than {}"),
+    "less_than_equal": ("le", "must be at most {}"),
+    "less_than": ("lt", "must be less than {}"),
+}
+
+
+def _environment_keys() -> dict[tuple[str, ...], str]:
+    """The config keys the environment overrides (lower case) → the variable's name."""
+    keys = {}
+    for name in os.environ:
+        if name.upper().startswith(ENV_PREFIX) and name.upper() != "FTPBRIDGE_CONFIG":
+            path = tuple(part.lower() for part in name[len(ENV_PREFIX) :].split("__"))
+            keys[path] = name
+    return keys
+
+
+def _describe(error: Any, overrides: dict[tuple[str, ...], str] | None = None) -> str:
+    """One problem, named by its key (or by the environment variable that set it), in
+    words for people: no pydantic wording, the value as it was given."""
+    parts = tuple(str(part) for part in error["loc"])
+    location = ".".join(parts) or "(top level)"
+    from_environment = False
+    for length in range(len(parts), 0, -1):
+        variable = (overrides or {}).get(tuple(part.lower() for part in parts[:length]))
+        if variable is not None:
+            location = f"{variable} (environment variable, for {location})"
+            from_environment = True
+            break
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"{location}: unknown key{_suggestion(parts)}"
+    context = error.get("ctx") or {}
+    if kind in _TYPE_WORDS:
+        message = _TYPE_WORDS[kind]
+    elif kind in _BOUNDS:
+        key, words = _BOUNDS[kind]
+        bound = context.get(key)
+        if isinstance(bound, float) and bound.is_integer():
+            bound = int(bound)
+        message = words.format(bound)
+    elif kind == "literal_error":
+        message = f"must be {context.get('expected', 'one of the values listed in the example')}"
+    else:
+        message = str(error["msg"])
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        message = message.replace("Input should be", "must be")
+    if from_environment:
+        message = message.replace(" (no quotes)", "").replace(" in quotes", "")
+    given = error.get("input")
+    if (
+        kind != "missing"
+        and isinstance(given, str | int | float | bool)
+        and "Value error" not in (error["msg"])
+    ):
+        shown = str(given).lower() if isinstance(given, bool) else given
+        message += f" (it is {quoted(shown)})"
     return f"{location}: {message}"
+
+
+def _suggestion(parts: tuple[str, ...]) -> str:
+    """ " (did you mean 'host'?)" for an unknown key close to a known one, else a pointer
+    to the example."""
+    import difflib
+
+    model: Any = Settings
+    for depth, part in enumerate(parts[:-1]):
+        if model is Settings and part == "partners" and depth == 0:
+            model = PartnerSettings
+            continue
+        if model is PartnerSettings and depth == 1:
+            continue  # the partner's name
+        field = getattr(model, "model_fields", {}).get(part)
+        annotation = getattr(field, "annotation", None)
+        model = annotation if isinstance(annotation, type) else None
+        if model is None:
+            break
+    known: list[str] = []
+    if model is not None:
+        for name, field in getattr(model, "model_fields", {}).items():
+            if name in ("name", "config_path"):
+                continue
+            known.append(field.alias or name)
+    close = difflib.get_close_matches(parts[-1] if parts else "", known, n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {quoted(close[0])}?)"
+    return " (check its spelling against config.example.toml)"

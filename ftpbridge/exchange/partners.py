@@ -28,7 +28,7 @@ def connection_params(settings: Settings, partner: PartnerSettings) -> Connectio
         port=partner.port,
         username=partner.username,
         password=partner.secret_password(),
-        private_key=settings.resolve(partner.private_key),
+        private_key=partner.key_file(),
         private_key_passphrase=partner.secret_passphrase(),
         known_hosts=settings.resolve(partner.known_hosts),
         passive=partner.passive,

@@ -13,6 +13,9 @@ from ftpbridge.store.engine import utcnow
 from ftpbridge.store.items import count_by_status
 from ftpbridge.store.reads import count_past_due
 from ftpbridge.store.state import all_job_states
+from ftpbridge.wording import plural
+
+_DEFAULT_PORTS = {"ftp": 21, "ftps": 21, "sftp": 22}
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -67,6 +70,7 @@ def partner_status(
                     "enabled": partner.enabled,
                     "transport": partner.transport,
                     "host": partner.host or (str(partner.path) if partner.path else None),
+                    "port": partner.port or _DEFAULT_PORTS.get(partner.transport or ""),
                     "last_export": (
                         {
                             "file": last_export["name"],
@@ -122,11 +126,15 @@ def render(rows: list[dict[str, Any]]) -> list[str]:
         if row["alert"]:
             flags.append(f"ALERT: {row['consecutive_failures']} failures in a row")
         elif row["consecutive_failures"]:
-            flags.append(f"{row['consecutive_failures']} failure(s) in a row")
+            flags.append(f"{plural(row['consecutive_failures'], 'failure')} in a row")
         if row["stale"]:
             flags.append("STALE: no successful poll recently")
         head = f"{row['name']}"
-        where = f"{row['transport']}://{row['host']}" if row["transport"] else "manual only"
+        where = "manual only"
+        if row["transport"] == "local":
+            where = f"local folder {row['host']}"
+        elif row["transport"]:
+            where = f"{row['transport']}://{row['host']}:{row['port']}"
         lines.append(f"{head}  ({where})" + (f"  [{'; '.join(flags)}]" if flags else ""))
         export = row["last_export"]
         lines.append(
@@ -140,13 +148,14 @@ def render(rows: list[dict[str, Any]]) -> list[str]:
         lines.append(f"  last poll:    {row['last_poll'] or 'never'}")
         day = row["imports_24h"]
         lines.append(
-            f"  last 24 h:    {day['files']} file(s) imported: {day['applied']} applied,"
+            f"  last 24 h:    {plural(day['files'], 'file')} imported: {day['applied']} applied,"
             f" {day['unchanged']} unchanged, {day['rejected']} rejected"
         )
         items = row["items"]
         lines.append(
-            f"  items:        {items['pending']} pending, {items['acknowledged']} acknowledged,"
-            f" {items['past_due']} past due, {items['shipped']} shipped"
+            f"  items:        {items['pending']:,} pending, {items['acknowledged']:,}"
+            f" acknowledged (of these, {items['past_due']:,} past due),"
+            f" {items['shipped']:,} shipped"
         )
         if row["last_error"]:
             lines.append(f"  last error:   {row['last_error']} ({row['last_error_at']})")

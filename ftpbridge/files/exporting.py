@@ -3,7 +3,12 @@ the fill-in workbook (``export_format = "xlsx"``, :mod:`workbook_export`).
 
 The file is written in batches (memory does not grow with the number of items), through a
 temporary file renamed onto its final name, and the items are marked ``acknowledged`` in
-the same transaction that records the file in the ledger.
+the same transaction that records the file in the ledger. A dry run writes the same file
+and changes nothing. A file already at the target path (an earlier export of the day) is
+kept: the new one gets ``-2``, ``-3`` ... before its extension (:func:`reserve_path`).
+
+A partner's legacy encoding (cp1252) writes ``?`` for characters it lacks; every cell so
+changed is reported (:mod:`ftpbridge.files.charsets`), never silent.
 
 Cells that come from customers or the shop (names, addresses, e-mail, product names,
 attributes, SKUs: ``UNTRUSTED_FIELDS``) are what a hostile buyer controls: a cell a
@@ -13,6 +18,11 @@ spreadsheet would run as a formula gets a leading apostrophe
 A lone carriage return inside a cell is written as a line feed: Python's CSV writer
 quotes only cells holding a character of the line ending in use, so with ``lf`` endings a
 bare ``\r`` would go out unquoted and split the row for every reader.
+
+Over 400 lines on purpose: the export's one transaction (read, write the CSV or the
+workbook, mark, record, rename; or, as a dry run, only write) is one function, with the
+CSV writer's fast path it uses beside it; split, the order of its crash-safe steps would
+no longer read in one place.
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ import datetime as dt
 import io
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -32,7 +42,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ftpbridge.durable import replace_durably, sha256_of, temporary_beside
+from ftpbridge.durable import replace_durably, reserve_path, sha256_of, temporary_beside
+from ftpbridge.files.charsets import (
+    Replacements,
+    log_replacements,
+    lossless,
+    note_replacements,
+)
 from ftpbridge.files.formulas import neutralised
 from ftpbridge.files.layouts import FIELDS, Layout
 from ftpbridge.files.workbook_export import FillInWorkbook, check_fits
@@ -66,6 +82,11 @@ UNTRUSTED_FIELDS = frozenset(FIELDS) - {
 
 @dataclass(frozen=True)
 class ExportResult:
+    """What an export wrote. ``name``: the file's name for the partner (the ledger's, the
+    upload's); ``path``: where it is here, which differs from ``folder/name`` when an
+    earlier file there was ``kept``. A dry run (``marked`` False) has no ledger row
+    (``file_id`` 0). ``replaced``: the cells the encoding could not write whole."""
+
     partner: str
     name: str
     path: Path
@@ -74,6 +95,9 @@ class ExportResult:
     size: int
     file_id: int
     day: str
+    kept: Path | None = None
+    marked: bool = True
+    replaced: Replacements | None = None
 
 
 def file_name(partner: PartnerSettings, now: dt.datetime, export_format: str | None = None) -> str:
@@ -308,6 +332,8 @@ def export_partner(
     now: dt.datetime | None = None,
     name: str | None = None,
     export_format: str | None = None,
+    dry_run: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> ExportResult:
     """Write the partner's export into ``folder`` and record it; return what was written.
 
@@ -315,54 +341,94 @@ def export_partner(
     The file appears under its final name only complete; if anything fails, nothing is
     marked exported and no file is left behind. Raises :class:`UsageError` when a
     workbook would need more rows than a worksheet holds (nothing is written).
+    ``dry_run``: the same file, but nothing is marked and nothing recorded. A file already
+    at ``folder/name`` is kept (see :func:`reserve_path`). ``progress(rows written)`` is
+    called after each batch.
     """
     now = now or utcnow()
     export_format = export_format or partner.export_format
     name = name or file_name(partner, now, export_format)
-    target = folder / name
     new_only = partner.export_mode == "new_only"
+    replaced = (
+        None
+        if export_format == "xlsx" or lossless(partner.encoding)
+        else Replacements(partner.encoding)
+    )
     exported_ids: list[str] = []
-    with (
-        store.begin() as connection,
-        temporary_beside(target) as temporary,
-        temporary.open("wb") as handle,
-    ):
-        output: _CsvRows | FillInWorkbook
-        if export_format == "xlsx":
-            check_fits(_exportable_count(connection, partner.name, new_only), partner.name)
-            output = FillInWorkbook(handle, layout, partner.name)
-        else:
-            output = _CsvRows(handle, layout, partner)
-        item_position = EXPORT_NAMES.index("item_id")
-        with _marking_alongside(store, connection, partner.name, now, new_only) as source:
-            for batch in iter_exportable(source.reader, partner.name, new_only=new_only):
-                output.write(_batch_columns(batch, layout, partner, neutralise=output.neutralises))
-                exported_ids.extend(map(itemgetter(item_position), batch))
-        output.close()
-        handle.flush()
-        if source.marked is None:
-            mark_exported(connection, partner.name, exported_ids, now, new_only=new_only)
-        elif source.marked != len(exported_ids):
-            raise RuntimeError(
-                f"marked {source.marked} items as exported, but {len(exported_ids)} were"
+    target, kept = reserve_path(folder / name)
+    try:
+        with (
+            (store.connect() if dry_run else store.begin()) as connection,
+            temporary_beside(target) as temporary,
+            temporary.open("wb") as handle,
+        ):
+            output: _CsvRows | FillInWorkbook
+            if export_format == "xlsx":
+                check_fits(_exportable_count(connection, partner.name, new_only), partner.name)
+                output = FillInWorkbook(handle, layout, partner.name)
+            else:
+                output = _CsvRows(handle, layout, partner)
+            item_position = EXPORT_NAMES.index("item_id")
+            marking = (
+                contextlib.nullcontext(_Source(connection))
+                if dry_run
+                else _marking_alongside(store, connection, partner.name, now, new_only)
             )
-        sha256, size = sha256_of(temporary)
-        day = now.astimezone(partner.zone).date().isoformat()
-        file_id = ledger.record(
-            connection,
-            now,
-            partner=partner.name,
-            direction="export",
-            name=name,
-            sha256=sha256,
-            size=size,
-            state="written",
-            rows_total=len(exported_ids),
-            day=day,
-            local_path=str(target),
-        )
-        # Renamed before the commit: a crash between the two leaves a complete file and
-        # items still pending, which the next export sends again. The other order could
-        # mark items exported that no file holds.
-        replace_durably(temporary, target)
-    return ExportResult(partner.name, name, target, len(exported_ids), sha256, size, file_id, day)
+            with marking as source:
+                for batch in iter_exportable(source.reader, partner.name, new_only=new_only):
+                    columns = _batch_columns(batch, layout, partner, neutralise=output.neutralises)
+                    if replaced is not None:
+                        note_replacements(batch, columns, layout.columns, replaced)
+                    output.write(columns)
+                    exported_ids.extend(map(itemgetter(item_position), batch))
+                    if progress is not None:
+                        progress(len(exported_ids))
+            output.close()
+            handle.flush()
+            sha256, size = sha256_of(temporary)
+            day = now.astimezone(partner.zone).date().isoformat()
+            file_id = 0  # a dry run: no ledger row, nothing marked
+            if not dry_run:
+                if source.marked is None:
+                    mark_exported(connection, partner.name, exported_ids, now, new_only=new_only)
+                elif source.marked != len(exported_ids):
+                    raise RuntimeError(
+                        f"marked {source.marked} items as exported, but {len(exported_ids)}"
+                        " were"
+                    )
+                file_id = ledger.record(
+                    connection,
+                    now,
+                    partner=partner.name,
+                    direction="export",
+                    name=name,
+                    sha256=sha256,
+                    size=size,
+                    state="written",
+                    rows_total=len(exported_ids),
+                    day=day,
+                    local_path=str(target),
+                )
+            # Renamed before the commit: a crash between the two leaves a complete file and
+            # items still pending, which the next export sends again. The other order could
+            # mark items exported that no file holds.
+            replace_durably(temporary, target)
+    except BaseException:
+        # The reserved name goes (if the export never renamed its file onto it, or its
+        # transaction rolled back: no ledger row names the file, and nothing is marked).
+        target.unlink(missing_ok=True)
+        raise
+    log_replacements(name, replaced)
+    return ExportResult(
+        partner.name,
+        name,
+        target,
+        len(exported_ids),
+        sha256,
+        size,
+        file_id,
+        day,
+        kept=kept,
+        marked=not dry_run,
+        replaced=replaced,
+    )

@@ -21,6 +21,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from ftpbridge.errors import ConfigError, InputFileError
+from ftpbridge.wording import quoted
 
 # Fields a layout column can come from.
 FIELDS = (
@@ -180,11 +181,12 @@ def _parse(text: str, source: str) -> Layout:
             continue
         if field not in FIELDS:
             problems.append(
-                f"{where}.field: {field!r} is not a store field (use one of: {', '.join(FIELDS)})"
+                f"{where}.field: {quoted(field)} is not a store field"
+                f" (use one of: {', '.join(FIELDS)})"
             )
             continue
         if normalise_header(header) in seen_headers:
-            problems.append(f"{where}.header: {header!r} appears twice")
+            problems.append(f"{where}.header: {quoted(header)} appears twice")
         seen_headers.add(normalise_header(header))
         aliases = raw.get("aliases", [])
         if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
@@ -216,7 +218,9 @@ def _builtin_dir() -> Traversable:
 def load_layout(name: str, schemas_dir: Path | None = None) -> Layout:
     """The layout called ``name``. Raises :class:`ConfigError` naming the layouts there are."""
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
-        raise ConfigError(f"layout name {name!r} may contain only letters, digits, '_', '-', '.'")
+        raise ConfigError(
+            f"layout name {quoted(name)} may contain only letters, digits, '_', '-', '.'"
+        )
     if schemas_dir is not None:
         candidate = schemas_dir / f"{name}.toml"
         if candidate.is_file():
@@ -225,6 +229,6 @@ def load_layout(name: str, schemas_dir: Path | None = None) -> Layout:
     if builtin.is_file():
         return _parse(builtin.read_text(encoding="utf-8"), f"schemas/{name}.toml")
     raise ConfigError(
-        f"no CSV layout named {name!r} (available: {', '.join(available(schemas_dir))})",
+        f"no CSV layout named {quoted(name)} (available: {', '.join(available(schemas_dir))})",
         hint="set 'schema' in the partner's table to one of those, or add schemas/NAME.toml",
     )

@@ -20,7 +20,9 @@ from ftpbridge.durable import replace_durably, temporary_beside
 from ftpbridge.files.formulas import neutralise_formulas
 
 REPORT_COLUMNS = ("row", "order_id", "item_id", "outcome", "reason")
-_ECHOED = ("order_id", "item_id")  # report columns copied from the partner's cells
+# Report columns holding someone else's text: the partner's ids, and reasons, which quote
+# the partner's cells and file names ("=cmd|... is 300 MB, over the limit").
+_ECHOED = ("order_id", "item_id", "reason")
 
 
 def default_report_path(path: Path) -> Path:
@@ -57,7 +59,16 @@ class ReportWriter:
         csv.writer(self._text, lineterminator="\r\n").writerows(zip(*columns, strict=True))
 
     def write_rows(self, rows: list[tuple[Any, ...]]) -> None:
-        csv.writer(self._text, lineterminator="\r\n").writerows(rows)
+        safe = [
+            tuple(
+                neutralise_formulas(pd.Series([cell], dtype=object)).iloc[0]
+                if isinstance(cell, str)
+                else cell
+                for cell in row
+            )
+            for row in rows
+        ]
+        csv.writer(self._text, lineterminator="\r\n").writerows(safe)
 
     def close(self) -> None:
         self._text.flush()

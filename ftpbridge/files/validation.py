@@ -30,6 +30,8 @@ from ftpbridge.files.rows import (
     text_column,
 )
 from ftpbridge.files.verdicts import NOTE, Verdict, Verdicts, append_reason
+from ftpbridge.textarrays import strip
+from ftpbridge.wording import format_example
 
 APPLIED, UNCHANGED, REJECTED = "applied", "unchanged", "rejected"
 
@@ -133,11 +135,23 @@ def item_known(rows: Rows) -> Iterator[Verdict]:
 
 
 def not_shipped(rows: Rows) -> Iterator[Verdict]:
-    """shipped false: unchanged (the other columns ignored), but a file cannot un-ship."""
+    """shipped false: unchanged (the other columns ignored). For an item shipped since,
+    a row that asks for no change (false and nothing else filled in: the export it came
+    from, sent back late) is unchanged too; one that gives shipment details with false is
+    refused: a file cannot un-ship, the shop can by hand (``ftpbridge orders unship``)."""
+    yield Verdict(
+        ~rows.shipped & rows.was_shipped & ~rows.others_filled,
+        UNCHANGED,
+        "already shipped since this file was made; the row asks for no change",
+    )
+    item_id = rows.item_id
     yield Verdict(
         ~rows.shipped & rows.was_shipped,
         REJECTED,
-        "the item is already shipped; a file cannot un-ship it (ops can, by hand)",
+        lambda at: (
+            "the item is already shipped; a file cannot un-ship it (the shop can, by hand:"
+            " ftpbridge orders unship " + cut(item_id[at]) + ")"
+        ),
     )
     yield Verdict(
         ~rows.shipped & rows.others_filled,
@@ -223,7 +237,7 @@ def shipped(rows: Rows) -> Iterator[Verdict]:
 def shipped_date_checks(rows: Rows) -> Iterator[Verdict]:
     """shipped_date: present, a date in an accepted format (not a spreadsheet serial),
     not in the future, not before the order."""
-    date_text, dates, ship_day = rows.date_text, rows.dates, rows.ship_day
+    date_text, dates = rows.date_text, rows.dates
     no_date = np.isnat(dates)
     yield Verdict(date_text == "", REJECTED, "shipped_date is empty; it is required when shipped")
     serial = per_distinct(
@@ -237,7 +251,7 @@ def shipped_date_checks(rows: Rows) -> Iterator[Verdict]:
             " format the column as a date (YYYY-MM-DD)"
         ),
     )
-    accepted = ", ".join(["YYYY-MM-DD", *rows.terms.date_formats])
+    accepted = ", ".join(["YYYY-MM-DD", *map(format_example, rows.terms.date_formats)])
     yield Verdict(
         (date_text != "") & ~serial & no_date,
         REJECTED,
@@ -252,7 +266,7 @@ def shipped_date_checks(rows: Rows) -> Iterator[Verdict]:
     yield Verdict(
         ~no_date & (dates > np.datetime64(rows.terms.latest_date, "s")),
         REJECTED,
-        lambda at: "shipped_date " + ship_day[at] + " is in the future",
+        lambda at: "shipped_date " + cut(date_text[at], 40) + " is in the future",
     )
     order_day = (
         pd.to_datetime(rows.current["order_created_at"], utc=True, format="ISO8601")
@@ -265,7 +279,10 @@ def shipped_date_checks(rows: Rows) -> Iterator[Verdict]:
         ~no_date & ~np.isnat(order_day) & (dates < order_day),
         REJECTED,
         lambda at: (
-            "shipped_date " + ship_day[at] + " is before the order date " + day_text(order_day[at])
+            "shipped_date "
+            + cut(date_text[at], 40)
+            + " is before the order date "
+            + day_text(order_day[at])
         ),
     )
 
@@ -342,7 +359,8 @@ def validate(chunk: pd.DataFrame, state: pd.DataFrame, terms: Terms) -> pd.DataF
     order_id, partner, status, shipped_date (date or None), carrier, tracking_number,
     order_created_at (aware datetime).
 
-    Returns the chunk with columns outcome, reason, and the normalised new values
+    Returns the chunk with columns outcome, reason (with the row's warnings), warning (the
+    warnings alone, "" where none: a row applied anyway), and the normalised new values
     new_shipped_date (YYYY-MM-DD text), new_carrier, new_tracking_number.
     """
     rows = Rows(chunk, state, terms)
@@ -354,6 +372,7 @@ def validate(chunk: pd.DataFrame, state: pd.DataFrame, terms: Terms) -> pd.DataF
     result = chunk.copy()
     result["outcome"] = outcome
     result["reason"] = reason
+    result["warning"] = strip(verdicts.note, "; ")
     result["new_shipped_date"] = rows.ship_day
     result["new_carrier"] = rows.carriers
     result["new_tracking_number"] = rows.tracking

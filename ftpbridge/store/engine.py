@@ -175,6 +175,18 @@ def _sqlite_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN")
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of an SQLite URL; None for another database, an in-memory one
+    or a URL that cannot be read (opening it says what is wrong)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
 def open_store(url: str, *, migrate: bool = True) -> Store:
     """Open the store at ``url`` (an SQLAlchemy URL) and, by default, migrate it to head.
 

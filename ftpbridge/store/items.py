@@ -162,13 +162,17 @@ LOOKUP_COLUMNS = (
     items.c.carrier,
     items.c.tracking_number,
     orders.c.created_at.label("order_created_at"),
+    orders.c.email.label("customer"),
 )
 LOOKUP_NAMES = tuple(column.name for column in LOOKUP_COLUMNS)
 
-
+# The order's customer, to tell whether two orders are one customer's: the e-mail, any
+# case, else the shipping name and postal code.
 _LOOKUP_SQL = (
     "SELECT items.id, items.order_id, items.partner, items.status, items.shipped_date,"
-    " items.carrier, items.tracking_number, orders.created_at"
+    " items.carrier, items.tracking_number, orders.created_at,"
+    " CASE WHEN orders.email <> '' THEN lower(orders.email) ELSE lower(orders.ship_firstname"
+    " || ' ' || orders.ship_lastname || ' ' || orders.ship_postal_code) END"
     " FROM items JOIN orders ON orders.id = items.order_id"
 )
 
@@ -176,7 +180,8 @@ _LOOKUP_SQL = (
 def lookup(
     connection: Connection, item_ids: Sequence[str], *, lock: bool = False
 ) -> list[tuple[Any, ...]]:
-    """Current state of the given items (those that exist), as tuples in LOOKUP_NAMES order.
+    """Current state of the given items (those that exist), as tuples in LOOKUP_NAMES order
+    (``customer``: the order's customer, see above).
 
     Straight from the driver: dates and times come back as the driver gives them (text on
     SQLite, date/datetime on PostgreSQL); callers parse them with pandas either way.

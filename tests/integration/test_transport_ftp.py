@@ -17,6 +17,7 @@ from structlog.testing import capture_logs
 
 from ftpbridge.errors import AuthenticationError, TLSVerificationError, TransportError
 from ftpbridge.transport import ConnectionParams, CrossDirectoryRenameError, move, open_transport
+from ftpbridge.transport.ftp import transport as ftp_transport
 from tests.servers import CertificateFiles, FTPServer, make_certificate, start_ftp_server
 
 
@@ -139,6 +140,7 @@ def test_password_never_appears_in_repr_errors_or_logs(
 ) -> None:
     """The password is absent from repr(params), error texts and every captured log event."""
     wrong = "Wr0ng-Secret-Pass"
+    ftp_transport._warned.clear()  # the clear-text warning comes once per server and run
     with capture_logs() as logs:
         with (
             pytest.raises(AuthenticationError) as caught,
@@ -293,3 +295,19 @@ def test_ftps_without_verification_warns_on_every_connection(ftps_server: FTPSer
     warnings = [log for log in logs if "verification is off" in log["event"]]
     assert len(warnings) == 2
     assert all(log["log_level"] == "warning" for log in warnings)
+
+
+def test_the_clear_text_warning_is_given_once_per_server(home: Path) -> None:
+    """Plain FTP warns that the password travels in clear text once per server while the
+    process runs, not on every poll's connection (issue 11 item 21)."""
+    server = start_ftp_server(home)
+    try:
+        with capture_logs() as logs:
+            for _ in range(3):
+                with open_transport("ftp", server.params()) as transport:
+                    transport.list("/")
+        warnings = [log for log in logs if "clear text" in log["event"]]
+        assert len(warnings) == 1
+        assert warnings[0]["server"].endswith(f"127.0.0.1:{server.port}")
+    finally:
+        server.stop()

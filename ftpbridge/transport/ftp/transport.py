@@ -15,6 +15,7 @@ import os
 import posixpath
 import socket
 import ssl
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -44,6 +45,19 @@ from ftpbridge.transport.ftp.listing import parse_ftp_time, parse_list_line, par
 from ftpbridge.transport.ftp.tls import ReusingFTP_TLS
 
 logger = structlog.get_logger()
+
+# The clear-text warning, given once per server and process (a service polls every few
+# minutes: the same warning on every connection would bury everything else).
+_warned: set[tuple[str, str]] = set()
+_warned_lock = threading.Lock()
+
+
+def _warn_once(message: str, server: str) -> None:
+    with _warned_lock:
+        if (message, server) in _warned:
+            return
+        _warned.add((message, server))
+    logger.warning(message, server=server, once="logged once per server while this runs")
 
 T = TypeVar("T")
 
@@ -127,9 +141,8 @@ class FTPTransport:
                 )
             ftp: ftplib.FTP = ReusingFTP_TLS(context=self._tls_context(), timeout=params.timeout)
         else:
-            logger.warning(
-                "plain FTP: the password and the files travel in clear text",
-                server=self.describe(),
+            _warn_once(
+                "plain FTP: the password and the files travel in clear text", self.describe()
             )
             # Plain FTP is a kind partners still ask for; the warning above says the cost.
             ftp = ftplib.FTP(timeout=params.timeout)  # noqa: S321

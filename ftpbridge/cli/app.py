@@ -68,11 +68,13 @@ def friendly_errors(function: Callable[P, R]) -> Callable[P, R]:
         try:
             return function(*args, **kwargs)
         except FtpbridgeError as exc:
-            click.echo(f"Error: {exc.message}", err=True)
+            # Every line goes through the one redaction (logs.redact_text): a message may
+            # quote a store URL with its password, or a server's answer.
+            click.echo(f"Error: {_redacted(exc.message)}", err=True)
             if exc.hint:
-                click.echo(f"Try: {exc.hint}", err=True)
+                click.echo(f"Try: {_redacted(exc.hint)}", err=True)
             if state is not None and state.debug:
-                raise
+                _print_traceback()
             context.exit(exc.exit_code)
         except BrokenPipeError:
             # The reader went away (e.g. "| head"): not an error of ours.
@@ -81,9 +83,9 @@ def friendly_errors(function: Callable[P, R]) -> Callable[P, R]:
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             context.exit(EXIT_INTERRUPTED)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  (the last resort: one line, exit 70)
             if state is not None and state.debug:
-                raise
+                _print_traceback()
             click.echo(
                 f"Internal error: {type(exc).__name__}: {_redacted(_first_line(exc))}",
                 err=True,
@@ -95,6 +97,14 @@ def friendly_errors(function: Callable[P, R]) -> Callable[P, R]:
             context.exit(EXIT_INTERNAL)
 
     return wrapper
+
+
+def _print_traceback() -> None:
+    """``--debug``: the traceback of the exception being handled, redacted like a log line
+    (Python's own printing would show a URL's password, or one in an exception's text)."""
+    import traceback
+
+    click.echo(_redacted(traceback.format_exc()).rstrip("\n"), err=True)
 
 
 def _first_line(exc: BaseException) -> str:

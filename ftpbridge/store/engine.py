@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
 from ftpbridge.errors import StoreError
+from ftpbridge.logs import redact_text
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -27,10 +28,13 @@ def utcnow() -> dt.datetime:
 
 
 def _redact(url: str) -> str:
+    """The URL for people: its password hidden, in the user part and in the query string
+    (``?password=...``) alike, by the one redaction of every message (logs.redact_text)."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
         return "<unparseable store URL>"
+    return redact_text(shown)
 
 
 def _alembic_config() -> Config:
@@ -183,7 +187,7 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     shown = _redact(url)
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         raise StoreError(
             f"the store URL {shown} is not a valid database URL",
             hint="use e.g. sqlite:///ftpbridge.db or postgresql+psycopg://user@host/db",

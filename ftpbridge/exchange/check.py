@@ -53,7 +53,10 @@ def _hint_for(error: BaseException, partner: PartnerSettings, step: str) -> str 
             f" {partner.name} --trust-host-key"
         )
     if isinstance(error, AuthenticationError):
-        return "check username and password / password_file (or the private key) in the config"
+        general = "check username and password / password_file (or the private key) in the config"
+        # A key that cannot be used carries its own hint (which setting is missing).
+        hint = error.hint if isinstance(error, FtpbridgeError) else None
+        return hint if hint and "private_key" in hint else general
     if isinstance(error, TLSVerificationError):
         return "set ca_file to the partner's CA certificate (tls_verify = false only for testing)"
     if isinstance(error, RemotePermissionError):

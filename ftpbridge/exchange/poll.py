@@ -23,8 +23,8 @@ from pathlib import Path
 
 import structlog
 
-from ftpbridge.durable import temporary_beside
-from ftpbridge.errors import EXIT_ATTENTION, RemoteNotFoundError
+from ftpbridge.durable import fitted_name, temporary_beside
+from ftpbridge.errors import EXIT_ATTENTION, InputFileError, RemoteNotFoundError, TooLargeError
 from ftpbridge.exchange.partners import (
     CycleOutcome,
     free_name,
@@ -179,19 +179,26 @@ def _take(
     A crash may cut any step short (the reliability tests arm each crash point): until
     *archive* has moved it, the file stays in the inbox and the next poll takes it again,
     its import then found already processed (the ledger knows its sha256). A file over the
-    size limit is refused instead of downloaded and imported. None when the file is gone
-    from the inbox before it could be downloaded: nothing to take, not a failure.
+    size limit is refused instead of downloaded and imported: listed over it, or sending
+    more than it while it downloads, whatever size the server announced (the download
+    stops there, and nothing of it is kept). None when the file is gone from the inbox
+    before it could be downloaded: nothing to take, not a failure.
     """
     taking = _Taking.of(settings, partner, entry)
     result = _refuse_if_too_large(store, settings, partner, taking)
     if result is None:
-        if not _download(store, partner, transport, taking):
-            return None
-        crashpoint("download")
-        result = _import(store, settings, partner, taking)
+        try:
+            downloaded = _download(store, settings, partner, transport, taking)
+        except TooLargeError as exc:
+            result = _refuse_sent_too_much(store, partner, taking, exc)
+        else:
+            if not downloaded:
+                return None
+            crashpoint("download")
+            result = _import(store, settings, partner, taking)
     place = _archive_place(transport, partner, result, entry.name)
     _upload_report(transport, result, taking, place)
-    _archive(transport, partner, taking, place)
+    _archive(transport, partner, taking, place, settings.daemon.max_file_bytes)
     _keep_locally(settings, partner, taking, place.name)
     _forget(store, partner, result, taking, place)
     return result
@@ -214,11 +221,12 @@ class _Taking:
 
     @property
     def local(self) -> Path:
-        return self.staging / self.name
+        return self.staging / fitted_name(self.name)
 
     @property
     def report(self) -> Path:
-        return self.staging / (self.name + REPORT_SUFFIX)
+        # Within the 255 bytes of a file name, for any name the server can hold.
+        return self.staging / fitted_name(self.name, REPORT_SUFFIX)
 
 
 @dataclass(frozen=True)
@@ -236,7 +244,7 @@ class _Place:
 
     @property
     def report_name(self) -> str:
-        return self.name + REPORT_SUFFIX
+        return fitted_name(self.name, REPORT_SUFFIX)
 
 
 def _refuse_if_too_large(
@@ -261,13 +269,45 @@ def _refuse_if_too_large(
     return result
 
 
+def _refuse_sent_too_much(
+    store: Store, partner: PartnerSettings, taking: _Taking, error: TooLargeError
+) -> ImportResult:
+    """The server sent more than ``max_file_bytes`` (whatever it announced): the download
+    was stopped, nothing of it kept; the file is rejected as a whole, like one listed
+    over the limit, and goes to ``errors_dir`` with its report."""
+    announced = f"; it was listed as {taking.size:,} bytes" if taking.size is not None else ""
+    refusal = InputFileError(
+        f"{taking.name} is over the limit of {error.limit / 1e6:.0f} MB (max_file_bytes):"
+        f" the server sent more than {error.limit:,} bytes{announced}; the download was"
+        " stopped and nothing of it was kept",
+        hint="split the file, or raise [daemon] max_file_bytes",
+    )
+    result = refuse_unread(
+        store,
+        partner.name,
+        taking.name,
+        error.size,
+        refusal,
+        report_path=taking.report,
+        now=utcnow(),
+    )
+    logger.warning("file over the size limit while downloading; refused", sent=error.size)
+    _log_imported(result)
+    return result
+
+
 def _download(
-    store: Store, partner: PartnerSettings, transport: Transport, taking: _Taking
+    store: Store,
+    settings: Settings,
+    partner: PartnerSettings,
+    transport: Transport,
+    taking: _Taking,
 ) -> bool:
-    """Step 1, download into staging. False when the partner renamed or removed the file
-    since the listing (its sighting is forgotten)."""
+    """Step 1, download into staging, stopped past ``max_file_bytes`` (TooLargeError).
+    False when the partner renamed or removed the file since the listing (its sighting is
+    forgotten)."""
     try:
-        transport.download(taking.remote, taking.local)
+        transport.download(taking.remote, taking.local, max_bytes=settings.daemon.max_file_bytes)
     except RemoteNotFoundError:
         if _still_listed(transport, partner.inbox_dir, taking.name):
             raise
@@ -337,13 +377,17 @@ def _upload_report(
 
 
 def _archive(
-    transport: Transport, partner: PartnerSettings, taking: _Taking, place: _Place
+    transport: Transport,
+    partner: PartnerSettings,
+    taking: _Taking,
+    place: _Place,
+    max_bytes: int,
 ) -> None:
     """Step 4, archive: move the file out of the inbox (by copy where the server will not
     rename across folders), then delete its ``.done`` marker."""
     crashpoint("archive")
     try:
-        move(transport, taking.remote, place.path, taking.staging)
+        move(transport, taking.remote, place.path, taking.staging, max_bytes=max_bytes)
     except RemoteNotFoundError:
         if _still_listed(transport, partner.inbox_dir, taking.name):
             raise
@@ -364,7 +408,7 @@ def _keep_locally(settings: Settings, partner: PartnerSettings, taking: _Taking,
     stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
     for source, suffix in ((taking.local, ""), (taking.report, REPORT_SUFFIX)):
         if source.exists():
-            _move_file(source, archive / f"{stamp}_{name}{suffix}")
+            _move_file(source, archive / fitted_name(f"{stamp}_{name}", suffix))
 
 
 def _forget(

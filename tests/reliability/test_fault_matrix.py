@@ -377,7 +377,7 @@ def test_sftp_session_killed_mid_upload(
 
     thread = threading.Thread(target=upload)
     thread.start()
-    wait_for(lambda: (disk / "out" / ".big.csv.part").exists(), "the upload")
+    wait_for(lambda: list((disk / "out").glob(".big.csv.*.part")), "the upload")
     for pid in process_tree(sshd.process.pid):
         try:
             os.kill(pid, signal.SIGKILL)

@@ -10,16 +10,36 @@ twice; the figures go to ``scripts/reliability`` (``figures``).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.reliability.conftest import Figures
-from tests.reliability.support import (
-    acme_on,
-    cli,
-    make_site,
+from tests.reliability.liars import (
+    ENDLESS,
+    ENDLESS_LISTING_CAP,
+    Lie,
+    LieStats,
+    endless_listing,
+    lying,
 )
+from tests.reliability.support import (
+    FTPBRIDGE,
+    UPDATED,
+    Site,
+    acme_on,
+    archived,
+    assert_clean,
+    cli,
+    job,
+    make_site,
+    write_config,
+)
+from tests.servers import start_ftp_server
 
 
 def test_encrypted_key_without_passphrase_is_a_clear_error(
@@ -46,3 +66,160 @@ def test_encrypted_key_without_passphrase_is_a_clear_error(
         unhandled += not ok
         assert ok, (command, result.returncode, output)
     figures.bad_input("encrypted SFTP key, no passphrase", tried=2, unhandled=unhandled)
+
+
+# --------------------------------------------------------------------------- item 1
+
+
+LIMIT = 1_000_000  # max_file_bytes in these cases
+LIAR = "liar_updated_1.csv"
+
+
+def limited_site(
+    tmp_path: Path, request: pytest.FixtureRequest, kind: str = "ftp", **server_options: Any
+) -> tuple[Site, Any]:
+    """acme on a fresh server (``server_options`` for the FTP one) with max_file_bytes at
+    1 MB, the sample orders loaded, and the fulfiller's good file in the inbox."""
+    table, disk, owner, server = acme_on(kind, tmp_path, request, **server_options)
+    site = make_site(tmp_path, {"acme": table}, {"acme": disk}, owners={"acme": owner})
+    site.raw["daemon"]["max_file_bytes"] = LIMIT
+    site.rebuild()
+    site.drop(UPDATED)
+    return site, server
+
+
+def nothing_over_the_limit_kept(site: Site) -> list[str]:
+    """Files over the limit anywhere in the state directory (staging, local archive)."""
+    return [
+        f"{path} ({path.stat().st_size} bytes)"
+        for path in site.settings.state_dir.rglob("*")
+        if path.is_file() and path.stat().st_size > LIMIT
+    ]
+
+
+@pytest.mark.parametrize(
+    "lie",
+    [
+        Lie(announce=1, send=100_000_000),
+        Lie(hide_size=True, send=100_000_000),
+        Lie(announce=1, send=ENDLESS),
+    ],
+    ids=["announces 1 byte, sends 100 MB", "no size, sends 100 MB", "endless RETR"],
+)
+def test_a_server_sending_more_than_it_announced_is_stopped_at_the_limit(
+    lie: Lie, tmp_path: Path, request: pytest.FixtureRequest, figures: Figures
+) -> None:
+    """The download stops at the limit plus one block whatever the server says; the file
+    is refused as too large (once: not retried), goes to errors_dir with a report saying
+    why, nothing over the limit is kept anywhere, and the good file in the same inbox is
+    taken in the same poll."""
+    stats = LieStats()
+    site, _server = limited_site(tmp_path, request, customise=lying({LIAR: lie}, stats))
+    (site.inbox() / LIAR).write_bytes(b"order_id,item_id\r\n")
+    run = job(site)
+    assert run.ok is True, run.text()
+    assert stats.transfers == {LIAR: 1}  # downloaded once in this poll, never retried
+    errors = site.inbox() / "errors"
+    assert (errors / LIAR).exists()
+    report = (errors / (LIAR + ".report.csv")).read_text(encoding="utf-8")
+    assert "over the limit" in report and "max_file_bytes" in report
+    assert nothing_over_the_limit_kept(site) == []
+    assert archived(site)
+    # What the server pushed before the client hung up: the limit and a few socket
+    # buffers, never the 100 MB (or the endless stream).
+    assert stats.bytes_sent[LIAR] < 20 * LIMIT, stats.bytes_sent
+    with site.store.connect() as connection:
+        state = connection.exec_driver_sql(
+            "select state, message from files where name = ?", (LIAR,)
+        ).all()
+    assert [row[0] for row in state] == ["rejected"]
+    assert_clean(
+        site,
+        figures,
+        f"server lies about size: {request.node.callspec.id}",
+        files=1,
+        shipped=17,
+    )
+
+
+def test_sftp_checks_the_size_it_is_given_at_open(
+    tmp_path: Path, request: pytest.FixtureRequest, figures: Figures
+) -> None:
+    """On SFTP the listing shows a symlink (a few bytes) that leads to a 2 MB file: the
+    size at open is checked against the limit, nothing is read, the file is refused and
+    moved to errors_dir, and the good file is taken."""
+    site, sshd = limited_site(tmp_path, request, "sftp")
+    big = site.inbox() / "big.bin"
+    big.write_bytes(b"x" * (2 * LIMIT))
+    site.give(big)
+    link = site.inbox() / LIAR
+    link.symlink_to("big.bin")
+    sshd.chown_to_user(link)
+    run = job(site)
+    assert run.ok is True, run.text()
+    assert (site.inbox() / "errors" / LIAR).is_symlink()
+    report = (site.inbox() / "errors" / (LIAR + ".report.csv")).read_text(encoding="utf-8")
+    assert "over the limit" in report
+    assert nothing_over_the_limit_kept(site) == []
+    assert archived(site)
+    assert_clean(site, figures, "file larger at open than listed (sftp)", files=1, shipped=17)
+
+
+# --------------------------------------------------------------------------- item 3
+
+
+def peak_memory_of(site: Site, *args: str) -> tuple[int, str, int]:
+    """Run ``ftpbridge ARGS`` on the site's config as a process of its own; return its
+    exit code, its output and its peak resident memory in bytes (from wait4: this
+    process alone, not the test run)."""
+    config = write_config(site)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FTPBRIDGE_")}
+    with tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(
+            [FTPBRIDGE, "--config", str(config), *args],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=site.folder,
+        )
+        _pid, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        output.seek(0)
+        text = output.read().decode("utf-8", "replace")
+    return process.returncode, text, usage.ru_maxrss * 1024
+
+
+@pytest.mark.parametrize("mlsd", [True, False], ids=["MLSD", "LIST"])
+def test_an_endless_listing_fails_the_poll_with_memory_flat(
+    mlsd: bool, tmp_path: Path, request: pytest.FixtureRequest, figures: Figures
+) -> None:
+    """A server whose MLSD (or LIST) answer never ends: ``ftpbridge poll`` stops reading
+    past max_listing_entries (1,000 here), fails with a clear error naming the setting
+    (exit 3) and its peak memory stays where a poll of an ordinary inbox has it (within
+    64 MB; before, it grew with the answer: 10 GB in 30 s). The next poll of a sane
+    server takes the file."""
+    stats = LieStats()
+    table, disk, owner, server = acme_on(
+        "ftp", tmp_path, request, mlsd=mlsd, customise=endless_listing(stats)
+    )
+    table["max_listing_entries"] = 1_000
+    site = make_site(tmp_path, {"acme": table}, {"acme": disk}, owners={"acme": owner})
+    healthy = start_ftp_server(server.home, mlsd=mlsd)
+    request.addfinalizer(healthy.stop)
+    site.rebuild(acme={"port": healthy.port})
+    code, output, baseline = peak_memory_of(site, "poll")
+    assert code == 0, output
+    site.rebuild(acme={"port": server.port})
+    site.drop(UPDATED)
+    code, output, peak = peak_memory_of(site, "poll")
+    handled = code == 3 and "max_listing_entries" in output and "Traceback" not in output
+    figures.bad_input(f"endless {'MLSD' if mlsd else 'LIST'} answer", unhandled=int(not handled))
+    assert handled, output
+    assert peak - baseline < 64 * 2**20, (peak, baseline)
+    assert stats.listing_entries_sent < ENDLESS_LISTING_CAP
+    site.rebuild(acme={"port": healthy.port})
+    assert job(site).ok is True
+    assert archived(site)
+    assert_clean(
+        site, figures, f"endless listing ({'MLSD' if mlsd else 'LIST'})", files=1, shipped=17
+    )

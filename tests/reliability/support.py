@@ -207,7 +207,10 @@ def write_updated(
         ).fetchall()
     today = dt.datetime.now(dt.UTC).date().isoformat()
     per_row = padding // max(1, len(rows))
-    temporary = target.with_name("." + target.name + ".writing")
+    # Within 255 bytes however long the target's name (long names are a case of their own).
+    temporary = target.with_name(
+        "." + target.name.encode()[:200].decode("utf-8", "ignore") + ".writing"
+    )
     with temporary.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\r\n")
         header = ["order_id", "item_id", "shipped", "shipped_date", "carrier", "tracking_number"]

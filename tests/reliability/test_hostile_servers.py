@@ -223,3 +223,56 @@ def test_an_endless_listing_fails_the_poll_with_memory_flat(
     assert_clean(
         site, figures, f"endless listing ({'MLSD' if mlsd else 'LIST'})", files=1, shipped=17
     )
+
+
+# --------------------------------------------------------------------------- item 5
+
+
+def long_name(length: int, stem: str = "a") -> str:
+    """An updated file's name of exactly ``length`` UTF-8 bytes."""
+    tail = "_updated_1.csv"
+    unit = len(stem.encode())
+    count, rest = divmod(length - len(tail), unit)
+    return stem * count + "b" * rest + tail
+
+
+@pytest.mark.parametrize("kind", ["ftp", "sftp", "local"])
+def test_names_up_to_255_bytes_are_taken(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest, figures: Figures
+) -> None:
+    """Files whose names take 222 to 255 bytes (ASCII, and two-byte letters) are taken in
+    one poll: local names, report names and archive names are derived within the limit
+    (a truncated name and a short hash), nothing stays in staging, and each file's
+    report is uploaded next to it in the archive."""
+    if kind == "local":
+        share = tmp_path / "share"
+        table = {
+            "transport": "local",
+            "path": str(share),
+            "outbox": "/out",
+            "inbox": "/in",
+            "settle_seconds": 0,
+        }
+        disk, owner = share, None
+    else:
+        table, disk, owner, _server = acme_on(kind, tmp_path, request)
+    site = make_site(tmp_path, {"acme": table}, {"acme": disk}, owners={"acme": owner})
+    names = [long_name(222), long_name(240), long_name(255), long_name(255, "é")]
+    assert [len(name.encode()) for name in names] == [222, 240, 255, 255]
+    for number, name in enumerate(names):
+        site.drop(name, padding=100 * number)  # other bytes each: four files of their own
+    run = job(site)
+    assert run.ok is True, run.text()
+    archive = site.inbox() / "archive"
+    listed = sorted(path.name for path in archive.iterdir())
+    for name in names:
+        assert name in listed
+        reports = [other for other in listed if other != name and other.endswith(".report.csv")]
+        assert reports
+    assert len(listed) == 2 * len(names)
+    assert all(len(entry.encode()) <= 255 for entry in listed)
+    assert list((site.settings.state_dir / "staging" / "acme").iterdir()) == []
+    kept = list((site.settings.state_dir / "archive" / "acme").iterdir())
+    assert len(kept) == 2 * len(names)
+    # the same updates four times: applied once, then unchanged
+    assert_clean(site, figures, f"names of 222-255 bytes ({kind})", files=4, shipped=17)

@@ -113,9 +113,11 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _redacted(text: str) -> str:
-    from ftpbridge.logs import redact_text
+    """What a message may show: secrets masked, and characters a terminal would not show
+    as they are (a partner's file name holding a bidi override) escaped."""
+    from ftpbridge.logs import redact_text, shown
 
-    return redact_text(text)
+    return shown(redact_text(text), keep_newlines=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -182,3 +182,32 @@ def endless_listing(stats: LieStats | None = None) -> Callable[[type], type]:
         return Endless
 
     return customise
+
+
+def endless_banner(interval: float, lines: int = 600) -> Callable[[type], type]:
+    """A ``customise`` whose greeting never ends: a ``220-`` continuation line every
+    ``interval`` seconds (``lines`` of them, then the final ``220``), sent from the
+    server's own event loop. Each line comes well within any socket timeout, so a client
+    that waits for the greeting's end without a deadline of its own waits as long as the
+    server likes."""
+
+    def customise(handler: type) -> type:
+        base: Any = handler
+
+        class Greeter(base):  # type: ignore[misc, valid-type]
+            def handle(self) -> None:
+                self.on_connect()
+                self._greet(0)
+
+            def _greet(self, number: int) -> None:
+                if self._closed or self._closing:
+                    return
+                if number >= lines:
+                    self.respond("220 ready at last")
+                    return
+                self.push(f"220-still greeting you ({number})\r\n")
+                self.ioloop.call_later(interval, self._greet, number + 1)
+
+        return Greeter
+
+    return customise

@@ -141,6 +141,7 @@ class Site:
         self.settings = build_settings(raw, config_path=self.config_path)
 
     raw: dict[str, Any] = field(default_factory=dict)
+    hung: int = 0  # jobs of this site that did not end (bounded_job)
 
 
 def make_site(
@@ -243,6 +244,9 @@ class Tally:
     updates_expected: int | None
     updates_lost: int | None
     partial_files: int = 0
+    hung: int = 0
+    """Jobs that did not end by themselves (``bounded_job``): a hostile server must never
+    keep one running."""
 
 
 def tally(store: Store, *, files: int, shipped: int, tracking: str = UPS) -> Tally:
@@ -355,6 +359,7 @@ def record_and_check(figures: Any, case: str, measured: Tally, detail: Any = Non
     """Record ``measured`` for ``case``, then assert that nothing was lost, applied (or
     sent) twice or left partial: the figures and the test say the same thing."""
     figures.fault(case, measured)
+    assert measured.hung == 0, (measured, detail)
     assert measured.files_lost == 0, (measured, detail)
     assert not measured.applied_twice, (measured, detail)
     assert not measured.updates_lost, (measured, detail)
@@ -366,6 +371,7 @@ def assert_clean(site: Site, figures: Any, case: str, *, files: int, shipped: in
     measured = tally(site.store, files=files, shipped=shipped)
     leftovers = no_partial_files(*site.disks.values(), site.settings.state_dir)
     measured.partial_files = len(leftovers)
+    measured.hung = site.hung
     record_and_check(figures, case, measured, leftovers)
 
 
@@ -437,6 +443,25 @@ class JobRun:
 
     def text(self) -> str:
         return "\n".join(repr(entry) for entry in self.logs)
+
+
+# A job that has not ended after this long is hung (a hang detector for bounded_job, far
+# beyond any bound the job has: never a measure of speed).
+HANG_SECONDS = 600
+
+
+def bounded_job(site: Site, partner: str = "acme", kind: str = "poll") -> tuple[JobRun, int]:
+    """``job`` in a thread of its own: (its run, 1 if it had not ended after HANG_SECONDS,
+    else 0), so that a case against a hostile server records a hung job as a figure
+    instead of hanging the test run."""
+    outcome: dict[str, JobRun] = {}
+    thread = threading.Thread(target=lambda: outcome.update(run=job(site, partner, kind)))
+    thread.start()
+    thread.join(timeout=HANG_SECONDS)
+    if thread.is_alive():
+        site.hung += 1
+        return JobRun(None, []), 1
+    return outcome["run"], 0
 
 
 def job(site: Site, partner: str = "acme", kind: str = "poll") -> JobRun:

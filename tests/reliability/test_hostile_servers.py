@@ -10,9 +10,12 @@ twice; the figures go to ``scripts/reliability`` (``figures``).
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +25,10 @@ from tests.reliability.conftest import Figures
 from tests.reliability.liars import (
     ENDLESS,
     ENDLESS_LISTING_CAP,
+    TRICKLE_CAP,
     Lie,
     LieStats,
+    endless_banner,
     endless_listing,
     lying,
 )
@@ -31,14 +36,17 @@ from tests.reliability.support import (
     FTPBRIDGE,
     UPDATED,
     Site,
+    Tally,
     acme_on,
     archived,
     assert_clean,
+    bounded_job,
     cli,
-    job,
     make_site,
+    wait_for,
     write_config,
 )
+from tests.runs import FtpbridgeRun
 from tests.servers import start_ftp_server
 
 
@@ -116,7 +124,7 @@ def test_a_server_sending_more_than_it_announced_is_stopped_at_the_limit(
     stats = LieStats()
     site, _server = limited_site(tmp_path, request, customise=lying({LIAR: lie}, stats))
     (site.inbox() / LIAR).write_bytes(b"order_id,item_id\r\n")
-    run = job(site)
+    run = bounded_job(site)[0]
     assert run.ok is True, run.text()
     assert stats.transfers == {LIAR: 1}  # downloaded once in this poll, never retried
     errors = site.inbox() / "errors"
@@ -155,7 +163,7 @@ def test_sftp_checks_the_size_it_is_given_at_open(
     link = site.inbox() / LIAR
     link.symlink_to("big.bin")
     sshd.chown_to_user(link)
-    run = job(site)
+    run = bounded_job(site)[0]
     assert run.ok is True, run.text()
     assert (site.inbox() / "errors" / LIAR).is_symlink()
     report = (site.inbox() / "errors" / (LIAR + ".report.csv")).read_text(encoding="utf-8")
@@ -218,7 +226,7 @@ def test_an_endless_listing_fails_the_poll_with_memory_flat(
     assert peak - baseline < 64 * 2**20, (peak, baseline)
     assert stats.listing_entries_sent < ENDLESS_LISTING_CAP
     site.rebuild(acme={"port": healthy.port})
-    assert job(site).ok is True
+    assert bounded_job(site)[0].ok is True
     assert archived(site)
     assert_clean(
         site, figures, f"endless listing ({'MLSD' if mlsd else 'LIST'})", files=1, shipped=17
@@ -261,7 +269,7 @@ def test_names_up_to_255_bytes_are_taken(
     assert [len(name.encode()) for name in names] == [222, 240, 255, 255]
     for number, name in enumerate(names):
         site.drop(name, padding=100 * number)  # other bytes each: four files of their own
-    run = job(site)
+    run = bounded_job(site)[0]
     assert run.ok is True, run.text()
     archive = site.inbox() / "archive"
     listed = sorted(path.name for path in archive.iterdir())
@@ -276,3 +284,236 @@ def test_names_up_to_255_bytes_are_taken(
     assert len(kept) == 2 * len(names)
     # the same updates four times: applied once, then unchanged
     assert_clean(site, figures, f"names of 222-255 bytes ({kind})", files=4, shipped=17)
+
+
+# --------------------------------------------------------------------------- item 4
+
+
+def failures_on_file(site: Site, name: str) -> int:
+    with site.store.connect() as connection:
+        value = connection.exec_driver_sql(
+            "select failures from sightings where partner = 'acme' and name = ?", (name,)
+        ).scalar()
+    return int(value or 0)
+
+
+def test_a_file_refused_by_the_server_never_blocks_the_inbox(
+    tmp_path: Path, request: pytest.FixtureRequest, figures: Figures
+) -> None:
+    """A 550 on RETR of one file: every other file is taken in the same poll; the refused
+    one is reported with its reason and counted, tried again at each poll, and after
+    alert_after (2 here) polls in a row it is moved to errors_dir with a report saying
+    why, with an alert. The poll itself works throughout (exit 1 from the CLI: a file
+    needs attention)."""
+    bad = "refused_updated_1.csv"
+    site, _server = limited_site(
+        tmp_path, request, customise=lying({bad: Lie(refuse="550 Permission denied.")})
+    )
+    site.rebuild(acme={"alert_after": 2})
+    (site.inbox() / bad).write_bytes(b"whatever\r\n")
+    first = bounded_job(site)[0]
+    assert first.ok is True, first.text()
+    assert archived(site)  # the good one, in the same poll
+    assert failures_on_file(site, bad) == 1
+    stuck = json.loads(cli(site, "status", "--format", "json").stdout)[0]["stuck_files"]
+    assert [(entry["file"], entry["failures"]) for entry in stuck] == [(bad, 1)]
+    assert "550" in stuck[0]["last_error"]
+    warning = [e for e in first.logs if e.get("event") == "file could not be taken; the others are"]
+    assert warning and "550" in warning[0]["error"] and warning[0]["file"] == bad
+    assert (site.inbox() / bad).exists()
+    second = cli(site, "poll")
+    assert second.returncode == 1, second
+    assert f"{bad}: rejected as a whole: {bad} could not be taken in 2 polls" in second.stdout
+    assert not (site.inbox() / bad).exists()
+    assert (site.inbox() / "errors" / bad).exists()
+    report = (site.inbox() / "errors" / (bad + ".report.csv")).read_text(encoding="utf-8")
+    assert "could not be taken in 2 polls in a row" in report and "550" in report
+    assert failures_on_file(site, bad) == 0
+    assert_clean(site, figures, "550 on RETR of one file (ftp)", files=1, shipped=17)
+
+
+def test_sftp_links_and_fifos_never_block_the_inbox(
+    tmp_path: Path, request: pytest.FixtureRequest, figures: Figures
+) -> None:
+    """On OpenSSH: a symlink to a file the user may not read, a symlink to a folder and a
+    FIFO, all matching the pattern: the good file is taken in the first poll; each odd
+    entry is reported with its own reason (permission, not a regular file) and, after
+    alert_after polls, moved to errors_dir with its report. Nothing is ever opened that
+    could block the server (the FIFO is looked at, not opened)."""
+    site, sshd = limited_site(tmp_path, request, "sftp")
+    site.rebuild(acme={"alert_after": 2})
+    inbox = site.inbox()
+    secret = inbox / "secret.bin"
+    secret.write_bytes(b"root only\n")
+    secret.chmod(0o600)  # root's: the SFTP user may not read it
+    (inbox / "folder").mkdir()
+    odd = {
+        "unreadable_updated_1.csv": "secret.bin",
+        "folder_updated_1.csv": "folder",
+    }
+    for name, target in odd.items():
+        (inbox / name).symlink_to(target)
+        sshd.chown_to_user(inbox / name)
+    fifo = inbox / "fifo_updated_1.csv"
+    os.mkfifo(fifo)
+    sshd.chown_to_user(fifo)
+    first = bounded_job(site)[0]
+    assert first.ok is True, first.text()
+    assert archived(site)
+    reasons = {
+        e["file"]: e["error"]
+        for e in first.logs
+        if e.get("event") == "file could not be taken; the others are"
+    }
+    assert set(reasons) == {*odd, fifo.name}, first.text()
+    assert "not a regular file" in reasons["folder_updated_1.csv"]
+    assert "not a regular file" in reasons[fifo.name]
+    second = bounded_job(site)[0]
+    assert second.ok is True, second.text()
+    assert "alert" in second.events("error")
+    for name in [*odd, fifo.name]:
+        assert os.path.lexists(inbox / "errors" / name), name
+        assert (inbox / "errors" / (name + ".report.csv")).exists()
+    assert_clean(site, figures, "symlinks and a FIFO in the inbox (sftp)", files=1, shipped=17)
+
+
+def test_local_share_odd_entries_never_block_the_inbox(tmp_path: Path, figures: Figures) -> None:
+    """A local share with a symlink leading out of it and a FIFO: the good file is taken;
+    the FIFO is refused without being waited on and, after alert_after polls, moved to
+    errors_dir; the link out of the share cannot be moved either (it leads outside), so
+    it is skipped with an alert from then on, the poll going on with the rest."""
+    share = tmp_path / "share"
+    table = {
+        "transport": "local",
+        "path": str(share),
+        "outbox": "/out",
+        "inbox": "/in",
+        "settle_seconds": 0,
+        "alert_after": 2,
+    }
+    site = make_site(tmp_path, {"acme": table}, {"acme": share})
+    site.drop(UPDATED)
+    outside = tmp_path / "outside_updated.csv"
+    outside.write_text("order_id,item_id\n", encoding="utf-8")
+    (site.inbox() / "escape_updated_1.csv").symlink_to(outside)
+    os.mkfifo(site.inbox() / "fifo_updated_1.csv")
+    for _poll in range(2):
+        run = bounded_job(site)[0]
+        assert run.ok is True, run.text()
+    assert archived(site)
+    assert (site.inbox() / "errors" / "fifo_updated_1.csv").exists()
+    alerts = [e for e in run.logs if e.get("event") == "alert"]
+    assert any("escape_updated_1.csv" in e["message"] for e in alerts), run.text()
+    assert (site.inbox() / "escape_updated_1.csv").is_symlink()
+    third = cli(site, "poll")
+    assert third.returncode == 1
+    assert "escape_updated_1.csv: skipped" in third.stdout, third
+    assert outside.read_text(encoding="utf-8") == "order_id,item_id\n"
+    assert_clean(site, figures, "symlink out of a local share and a FIFO", files=1, shipped=17)
+
+
+# --------------------------------------------------------------------------- item 2
+
+
+def test_a_trickling_server_is_abandoned_counted_and_tried_again(
+    tmp_path: Path, request: pytest.FixtureRequest, figures: Figures
+) -> None:
+    """One byte every 2 s (each within the 3 s socket timeout, so no timeout ever fires):
+    with min_rate_bytes 1,000 the transfer is abandoned once it falls behind, counted as
+    a failure of that file with the reason, the good file taken in the same poll, and
+    the next poll tries it again."""
+    slow = "slow_updated_1.csv"
+    stats = LieStats()
+    site, _server = limited_site(
+        tmp_path, request, customise=lying({slow: Lie(trickle=2.0)}, stats)
+    )
+    site.rebuild(acme={"min_rate_bytes": 1_000, "timeout": 3, "alert_after": 3})
+    (site.inbox() / slow).write_bytes(b"x" * 5_000)
+    first = bounded_job(site)[0]
+    assert first.ok is True, first.text()
+    assert archived(site)
+    failed = [e for e in first.logs if e.get("event") == "file could not be taken; the others are"]
+    assert failed and "minimum rate" in failed[0]["error"], first.text()
+    assert failures_on_file(site, slow) == 1
+    assert stats.transfers[slow] == 1  # abandoned, not retried within the poll
+    assert stats.bytes_sent[slow] < TRICKLE_CAP  # it did not run to the server's end
+    second = bounded_job(site)[0]
+    assert second.ok is True, second.text()
+    assert stats.transfers[slow] == 2
+    assert failures_on_file(site, slow) == 2
+    assert (site.inbox() / slow).exists()
+    assert_clean(site, figures, "server trickles a byte every 2 s (ftp)", files=1, shipped=17)
+
+
+def test_a_job_stuck_where_no_timeout_reaches_stops_the_watchdog(
+    tmp_path: Path, request: pytest.FixtureRequest, figures: Figures
+) -> None:
+    """``ftpbridge run`` under systemd's watchdog, against a server whose greeting never
+    ends (a line every 0.3 s, each within the socket timeout: ftplib waits for the end of
+    the greeting, where no transfer bound reaches): the job passes its deadline, is logged
+    and counted as a failure in status, and once it is wedged the watchdog is no longer
+    pinged (systemd would restart the service); what systemd is told instead says why."""
+    table, disk, owner, server = acme_on("ftp", tmp_path, request, customise=endless_banner(0.3))
+    table.update(timeout=1, poll_interval=1)
+    site = make_site(tmp_path, {"acme": table}, {"acme": disk}, owners={"acme": owner})
+    write_config(site)
+    address = str(tmp_path / "notify.sock")
+    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    receiver.bind(address)
+    receiver.settimeout(0.2)
+    messages: list[str] = []
+    done = threading.Event()
+
+    def listen() -> None:
+        while not done.is_set():
+            try:
+                messages.append(receiver.recv(4096).decode())
+            except TimeoutError:
+                continue
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    daemon = FtpbridgeRun(tmp_path, {"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "1000000"})
+    request.addfinalizer(daemon.close)
+    try:
+        wait_for(lambda: any("READY=1" in m for m in messages), "READY=1", 60)
+        wait_for(lambda: "job past its deadline" in daemon.log(), "the deadline to pass", 60)
+        wedged = wait_for(
+            lambda: [i for i, m in enumerate(messages) if "wedged" in m], "the wedge", 60
+        )
+        # The watcher runs each half watchdog interval: three more of its runs after the
+        # first "wedged" status, and not one ping among them.
+        wait_for(
+            lambda: sum("wedged" in m for m in messages[wedged[0] :]) >= 4,
+            "three more runs of the watcher",
+            60,
+        )
+        after = messages[wedged[0] :]
+        assert not [m for m in after if "WATCHDOG=1" in m], after
+        assert any("WATCHDOG=1" in m for m in messages[: wedged[0]])  # it pinged before
+        status = json.loads(cli(site, "status", "--format", "json").stdout)[0]
+        assert status["consecutive_failures"] >= 1
+        assert "past its deadline" in (status["last_error"] or "")
+        events = daemon.events()
+        assert any(
+            e.get("event") == "workers wedged: the watchdog is no longer pinged" for e in events
+        )
+        figures.fault(
+            "job stuck in an endless greeting (ftp, daemon)",
+            Tally(
+                files_expected=0,
+                files_applied=0,
+                files_lost=0,
+                applied_twice=None,
+                updates_expected=None,
+                updates_lost=None,
+                partial_files=0,
+                hung=0,  # the stuck job was seen, counted, and the watchdog withheld
+            ),
+        )
+    finally:
+        server.stop()  # the stuck job ends with its connection
+        done.set()
+        listener.join()
+        receiver.close()
+    assert daemon.stop() == 0

@@ -172,8 +172,7 @@ class FTPTransport:
         """Run ``operation(ftp)`` on a live connection, translating and retrying errors."""
 
         def attempt() -> Any:
-            deadlines.check()
-            deadlines.renew(ATTEMPT_TIMEOUTS * self._params.timeout)
+            deadlines.renew(ATTEMPT_TIMEOUTS * self._params.timeout)  # progress: a new try
             try:
                 return operation(self._connection())
             except FtpbridgeError:

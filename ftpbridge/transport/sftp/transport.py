@@ -125,8 +125,7 @@ class SFTPTransport:
         """Run ``operation(session)`` on a live session, translating and retrying errors."""
 
         def attempt() -> T:
-            deadlines.check()
-            deadlines.renew(ATTEMPT_TIMEOUTS * self._params.timeout)
+            deadlines.renew(ATTEMPT_TIMEOUTS * self._params.timeout)  # progress: a new try
             try:
                 return operation(self._connection())
             except FtpbridgeError:

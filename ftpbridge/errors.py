@@ -214,6 +214,13 @@ class TargetExistsError(TransportError):
     transient = False
 
 
+class LocalFileError(FtpbridgeError):
+    """Raised when ftpbridge cannot write its own local copy of a file (staging full, no
+    permission): the machine's problem, not the file's nor the server's; not retried."""
+
+    exit_code = EXIT_UNAVAILABLE
+
+
 class DeadlineError(FtpbridgeError):
     """Raised when a job runs past its deadline: it made no progress for longer than its
     partner's ``timeout`` allows."""

@@ -26,7 +26,7 @@ import tenacity
 
 from ftpbridge import deadlines
 from ftpbridge.durable import fitted_name
-from ftpbridge.errors import TooLargeError, TooSlowError, TransportError
+from ftpbridge.errors import LocalFileError, TooLargeError, TooSlowError, TransportError
 
 logger = structlog.get_logger()
 
@@ -266,6 +266,46 @@ def same_directory(source: str, target: str) -> bool:
 def is_transient(error: BaseException) -> bool:
     """Return True for errors worth another attempt (TransportError with ``transient``)."""
     return isinstance(error, TransportError) and bool(getattr(error, "transient", False))
+
+
+class LocalSink:
+    """A download's local file: every block counted by its TransferWatch first, and a
+    failure to write it (a full disk) a LocalFileError, which no retry or other file can
+    help, never taken for the server's fault."""
+
+    def __init__(self, path: Path, watch: TransferWatch) -> None:
+        self._path = path
+        self._watch = watch
+        try:
+            self._handle = path.open("wb")
+        except OSError as error:
+            raise _local_error(path, error) from error
+
+    def write(self, data: bytes, /) -> int:
+        self._watch.add(len(data))
+        try:
+            return self._handle.write(data)
+        except OSError as error:
+            raise _local_error(self._path, error) from error
+
+    def close(self) -> None:
+        try:
+            self._handle.close()
+        except OSError as error:
+            raise _local_error(self._path, error) from error
+
+    def __enter__(self) -> LocalSink:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._handle.close()
+
+
+def _local_error(path: Path, error: OSError) -> LocalFileError:
+    return LocalFileError(
+        f"cannot write the local copy in {str(path.parent)!r}: {error.strerror or error}",
+        hint="make room (or give permission) in ftpbridge's state directory",
+    )
 
 
 class TransferWatch:

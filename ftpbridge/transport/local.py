@@ -24,6 +24,7 @@ from ftpbridge.errors import (
 from ftpbridge.transport.base import (
     ConnectionParams,
     CrossDirectoryRenameError,
+    LocalSink,
     RemoteFile,
     TransferWatch,
     part_path,
@@ -152,10 +153,10 @@ class LocalTransport:
                     max_bytes=max_bytes,
                 )
                 with temporary_beside(local_path) as temporary:
-                    with temporary.open("wb") as sink:
+                    with LocalSink(temporary, watch) as sink:
                         while block := handle.read(BLOCK_SIZE):
-                            watch.add(len(block))
                             sink.write(block)
+                        sink.close()
                     written = temporary.stat().st_size
                     os.replace(temporary, local_path)
                 return written

@@ -39,6 +39,7 @@ from ftpbridge.transport.base import (
     ATTEMPT_TIMEOUTS,
     ConnectionParams,
     CrossDirectoryRenameError,
+    LocalSink,
     RemoteFile,
     TransferWatch,
     part_path,
@@ -388,14 +389,10 @@ class FTPTransport:
                 what, min_rate=params.min_rate_bytes, grace=params.timeout, max_bytes=max_bytes
             )
             with temporary_beside(local_path) as temporary:
-                with temporary.open("wb") as handle:
+                with LocalSink(temporary, watch) as sink:
                     ftp.voidcmd("TYPE I")
-
-                    def take(chunk: bytes) -> None:
-                        watch.add(len(chunk))
-                        handle.write(chunk)
-
-                    self._receive(ftp, f"RETR {remote_path}", take)
+                    self._receive(ftp, f"RETR {remote_path}", sink.write)
+                    sink.close()
                 written = temporary.stat().st_size
                 if expected is not None and written != expected:
                     raise TransportError(

@@ -16,7 +16,7 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Self, TypeVar
+from typing import Self, TypeVar
 
 import paramiko
 import structlog
@@ -36,6 +36,7 @@ from ftpbridge.transport.base import (
     ATTEMPT_TIMEOUTS,
     ConnectionParams,
     CrossDirectoryRenameError,
+    LocalSink,
     RemoteFile,
     TransferWatch,
     part_path,
@@ -196,7 +197,7 @@ class SFTPTransport:
                     hint="ask the partner to put plain files in the inbox",
                 )
             with temporary_beside(local_path) as temporary:
-                with sftp.open(remote_path, "rb") as remote, temporary.open("wb") as handle:
+                with sftp.open(remote_path, "rb") as remote:
                     expected = remote.stat().st_size or 0
                     if max_bytes is not None and expected > max_bytes:
                         raise TooLargeError(
@@ -211,8 +212,9 @@ class SFTPTransport:
                         grace=params.timeout,
                         max_bytes=max_bytes,
                     )
-                    sink = _Watched(handle, watch)
-                    session.paths.read(sftp, remote, expected, sink, session.read_size)
+                    with LocalSink(temporary, watch) as sink:
+                        session.paths.read(sftp, remote, expected, sink, session.read_size)
+                        sink.close()
                 written = temporary.stat().st_size
                 if written != expected:
                     raise TransportError(
@@ -311,18 +313,6 @@ class SFTPTransport:
                         raise
 
         self._run("create directory", path, operation)
-
-
-class _Watched:
-    """A download's file behind its TransferWatch: every block is counted first."""
-
-    def __init__(self, handle: BinaryIO, watch: TransferWatch) -> None:
-        self._handle = handle
-        self._watch = watch
-
-    def write(self, data: bytes, /) -> int:
-        self._watch.add(len(data))
-        return self._handle.write(data)
 
 
 def _kind_of(mode: int) -> str:

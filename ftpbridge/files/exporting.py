@@ -70,6 +70,8 @@ class ExportResult:
     size: int
     file_id: int
     day: str
+    item_ids: tuple[str, ...] = ()
+    """The items the file holds, in file order (what to mark once it was uploaded)."""
 
 
 def file_name(partner: PartnerSettings, now: dt.datetime) -> str:
@@ -251,11 +253,14 @@ def export_partner(
     *,
     now: dt.datetime | None = None,
     name: str | None = None,
+    mark: bool = True,
 ) -> ExportResult:
     """Write the partner's export into ``folder`` and record it; return what was written.
 
     The file appears under its final name only complete; if anything fails, nothing is
-    marked exported and no file is left behind.
+    marked exported and no file is left behind. ``mark=False``: the items are not marked
+    exported here (an upload marks them once the file is on the server:
+    ``store.items.mark_sent`` with ``item_ids``).
     """
     now = now or utcnow()
     name = name or file_name(partner, now)
@@ -277,7 +282,12 @@ def export_partner(
             layout.headers
         )
         item_position = EXPORT_NAMES.index("item_id")
-        with _marking_alongside(store, connection, partner.name, now, new_only) as source:
+        marking = (
+            _marking_alongside(store, connection, partner.name, now, new_only)
+            if mark
+            else contextlib.nullcontext(_Source(connection, marked=0))
+        )
+        with marking as source:
             for batch in iter_exportable(source.reader, partner.name, new_only=new_only):
                 columns = _batch_columns(batch, layout, partner)
                 text.write(_csv_block(columns, partner.delimiter, newline))
@@ -285,7 +295,9 @@ def export_partner(
         text.flush()
         text.detach()
         handle.flush()
-        if source.marked is None:
+        if not mark:
+            pass
+        elif source.marked is None:
             mark_exported(connection, partner.name, exported_ids, now, new_only=new_only)
         elif source.marked != len(exported_ids):
             raise RuntimeError(
@@ -310,4 +322,14 @@ def export_partner(
         # items still pending, which the next export sends again. The other order could
         # mark items exported that no file holds.
         replace_durably(temporary, target)
-    return ExportResult(partner.name, name, target, len(exported_ids), sha256, size, file_id, day)
+    return ExportResult(
+        partner.name,
+        name,
+        target,
+        len(exported_ids),
+        sha256,
+        size,
+        file_id,
+        day,
+        tuple(exported_ids),
+    )

@@ -15,6 +15,7 @@ from sqlalchemy.types import NullType
 
 from ftpbridge.store.engine import (
     copy_rows,
+    driver_sql,
     execute_many,
     fetch_all,
     timestamp_value,
@@ -151,6 +152,27 @@ def mark_all_exported(
         _MARK_SQL + " WHERE partner = ? AND status IN (?, ?)",
         (stamp, stamp, stamp, partner, statuses[0], statuses[-1]),
     ).rowcount
+
+
+def mark_sent(
+    connection: Connection, partner: str, item_ids: Sequence[str], now: dt.datetime
+) -> int:
+    """Mark the items of an export as sent, once its file is on the partner's server:
+    ``acknowledged`` with first/last export times, each by its id (only those still open:
+    an item shipped or cancelled meanwhile keeps its status). Returns how many changed.
+    Through the driver's executemany, on every database (issue 12 item 6: an item counts
+    as sent only when the file holding it was uploaded)."""
+    if not item_ids:
+        return 0
+    stamp = timestamp_value(connection, now)
+    result = connection.exec_driver_sql(
+        driver_sql(
+            connection,
+            _MARK_SQL + " WHERE id = ? AND partner = ? AND status IN ('pending', 'acknowledged')",
+        ),
+        [(stamp, stamp, stamp, item_id, partner) for item_id in item_ids],
+    )
+    return int(result.rowcount) if result.rowcount is not None and result.rowcount >= 0 else 0
 
 
 LOOKUP_COLUMNS = (

@@ -295,17 +295,32 @@ def no_partial_files(*folders: Path) -> list[str]:
     return found
 
 
+def local_exports(site: Site, partner: str = "acme") -> dict[str, Path]:
+    """Name on the server → the local file ftpbridge wrote, for every uploaded export (an
+    export's local file has a name of its own when an earlier one of the day kept it)."""
+    with site.store.connect() as connection:
+        rows = connection.exec_driver_sql(
+            driver_sql(
+                connection,
+                "select name, local_path from files where partner = ? and direction = 'export'"
+                " and state = 'uploaded'",
+            ),
+            (partner,),
+        ).fetchall()
+    return {str(name): Path(local_path) for name, local_path in rows}
+
+
 def outbox_complete(site: Site, partner: str = "acme") -> list[str]:
     """Problems with the partner's outbox: every file under a final name must be a complete
-    export, byte for byte what ftpbridge wrote locally."""
+    export, byte for byte what ftpbridge wrote locally and recorded as uploaded."""
     problems = []
-    local = site.settings.state_dir / "outgoing" / partner
+    local = local_exports(site, partner)
     for path in site.outbox(partner).iterdir():
         if path.name.startswith("."):
             problems.append(f"temporary file visible in the outbox: {path.name}")
             continue
-        original = local / path.name
-        if not original.exists() or original.read_bytes() != path.read_bytes():
+        original = local.get(path.name)
+        if original is None or not original.exists() or original.read_bytes() != path.read_bytes():
             problems.append(f"{path.name} in the outbox is not the complete export")
     return problems
 
@@ -329,12 +344,12 @@ def export_tally(site: Site, partner: str = "acme", *, expected_items: set[str])
     ``expected_items`` (the open items before the export: exporting acknowledges them).
     A second complete file is an export sent twice; a temporary or incomplete file under
     any name counts as partial."""
-    local = site.settings.state_dir / "outgoing" / partner
+    local = local_exports(site, partner)
     complete: list[Path] = []
     partial = 0
     for path in sorted(site.outbox(partner).iterdir()):
-        original = local / path.name
-        if path.name.startswith(".") or not original.exists():
+        original = local.get(path.name)
+        if path.name.startswith(".") or original is None or not original.exists():
             partial += 1
         elif original.read_bytes() != path.read_bytes():
             partial += 1

@@ -8,6 +8,7 @@ import json
 from typing import Any, TextIO
 
 from ftpbridge.files.importing import ImportResult
+from ftpbridge.logs import shown as escaped
 from ftpbridge.settings import Settings
 from ftpbridge.store import Store
 from ftpbridge.store.engine import utcnow
@@ -147,20 +148,17 @@ def print_import(result: ImportResult, stream: TextIO) -> None:
             )
         if result.applied > 50:
             stream.write(f"  ... and {result.applied - 50} more\n")
-    if result.rejected and result.report_path is not None:
+    if result.rejected:
+        # From the import's result, never by reading the report back (issue 12 item 11:
+        # a cell of 128 KB or more made that fail after the import had committed).
         stream.write("Rejected rows:\n")
         shown = 0
-        with result.report_path.open(encoding="utf-8", newline="") as handle:
-            for row in csv.DictReader(handle):
-                if row["outcome"] != "rejected":
-                    continue
-                stream.write(
-                    f"  row {row['row']} (order {row['order_id']}, item {row['item_id']}):"
-                    f" {row['reason']}\n"
-                )
-                shown += 1
-                if shown >= REJECTED_SHOWN:
-                    break
+        for row in result.rejected_rows[:REJECTED_SHOWN]:
+            order, item, reason = (
+                escaped(str(row[key])) for key in ("order_id", "item_id", "reason")
+            )
+            stream.write(f"  row {row['row']} (order {order}, item {item}): {reason}\n")
+            shown += 1
         if result.rejected > shown:
             stream.write(f"  ... and {result.rejected - shown} more\n")
     if result.report_path is not None:

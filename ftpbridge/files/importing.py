@@ -27,7 +27,12 @@ from ftpbridge.faults import crashpoint
 from ftpbridge.files.duplicates import duplicate_rows
 from ftpbridge.files.layouts import Layout
 from ftpbridge.files.reading import CsvShape, detect_shape, inspect_bytes, iter_chunks
-from ftpbridge.files.reports import ReportWriter, default_report_path, write_note_report
+from ftpbridge.files.reports import (
+    ReportWriter,
+    cut_cells,
+    default_report_path,
+    write_note_report,
+)
 from ftpbridge.files.validation import APPLIED, REJECTED, UNCHANGED, Terms, validate
 from ftpbridge.readahead import read_ahead
 from ftpbridge.settings import PartnerSettings
@@ -58,6 +63,9 @@ class ImportResult:
     message: str = ""
     hint: str | None = None
     preview: list[dict[str, Any]] = field(default_factory=list)
+    rejected_rows: list[dict[str, Any]] = field(default_factory=list)
+    """The first PREVIEW_LIMIT rejected rows (row, order_id, item_id, reason), cells cut
+    as in the report: what a summary shows, without reading the report back."""
 
     @property
     def exit_code(self) -> int:
@@ -209,6 +217,9 @@ def import_file(
     return result
 
 
+_REJECTED_SHOWN = ("row", "order_id", "item_id", "reason")
+
+
 class _RollBack(Exception):
     """Raised inside the transaction of a dry run so that nothing of it is kept."""
 
@@ -316,6 +327,12 @@ def _apply_chunk(
     result.applied += int(counts.get(APPLIED, 0))
     result.unchanged += int(counts.get(UNCHANGED, 0))
     result.rejected += int(counts.get(REJECTED, 0))
+    room = PREVIEW_LIMIT - len(result.rejected_rows)
+    if room > 0 and counts.get(REJECTED, 0):
+        rejected = decided.loc[decided["outcome"] == REJECTED, list(_REJECTED_SHOWN)].head(room)
+        shown = rejected.assign(**{name: cut_cells(rejected[name]) for name in _REJECTED_SHOWN[1:]})
+        records = shown.astype(object).to_dict("records")
+        result.rejected_rows.extend(cast("list[dict[str, Any]]", records))
     applied = decided[decided["outcome"] == APPLIED]
     if applied.empty:
         return

@@ -248,3 +248,35 @@ def test_hostile_name_on_openssh_is_skipped(
     assert staged == []
     measured = tally(site.store, files=1, shipped=17)
     assert (measured.files_lost, measured.applied_twice, measured.updates_lost) == (0, 0, 0)
+
+
+def test_a_huge_rejected_cell_is_cut_in_the_report_and_the_summary(
+    corpus: dict[str, Path], tmp_path: Path, cli_subprocess: Any, figures: Figures
+) -> None:
+    """``ftpbridge import`` of a file whose rejected row holds a 200 KB item id (over the
+    128 KB a CSV reader takes): the good rows are applied, the summary lists the rejected
+    row with the id cut and marked (it never reads the report back), exit 1; the report
+    holds the cell cut to 1,000 characters, not 200 KB."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[store]\nurl = "sqlite:///{tmp_path / "store.db"}"\n'
+        f'[daemon]\nstate_dir = "{tmp_path / "state"}"\n[partners.acme]\ndefault = true\n',
+        encoding="utf-8",
+    )
+    loaded = cli_subprocess("--config", str(config), "orders", "load", str(EXAMPLES), cwd=tmp_path)
+    assert loaded.returncode == 0, loaded
+    path = tmp_path / "item_id_of_200kb.csv"
+    shutil.copyfile(corpus[path.name], path)
+    result = cli_subprocess("--config", str(config), "import", "--partner", "acme", str(path),
+                            cwd=tmp_path)  # fmt: skip
+    handled = result.returncode == 1 and "Internal error" not in result.stderr
+    figures.bad_input("a rejected cell of 200 KB (import summary)", unhandled=int(not handled))
+    assert handled, result
+    assert "2 applied" in result.stdout and "1 rejected" in result.stdout
+    assert "[cut: 200,000 characters]" in result.stdout
+    assert len(result.stdout) < 10_000
+    report = Path(str(path) + ".report.csv")
+    assert report.stat().st_size < 10_000
+    with report.open(encoding="utf-8", newline="") as handle:
+        cells = [cell for row in csv.reader(handle) for cell in row]
+    assert any(cell.endswith("… [cut: 200,000 characters]") for cell in cells)

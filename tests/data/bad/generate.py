@@ -115,6 +115,11 @@ def corpus(today: dt.date) -> dict[str, bytes]:
     files["negative_quantities.csv"] = _text(
         [f"{HEADER},quantity", *(f"{row},-{number + 1}" for number, row in enumerate(good))]
     )
+    # Issue 12 item 11: a rejected cell over Python's CSV field limit (128 KB), echoed into
+    # the report (cut there) and into the command's summary (never read back from it).
+    files["item_id_of_200kb.csv"] = _text(
+        [HEADER, good[0], f"1,{'9' * 200_000},TRUE,{day},UPS,{UPS}", good[1]]
+    )
     files["tracking_of_200_characters.csv"] = _text(
         [HEADER, f"1,1001,TRUE,{day},UPS,1Z{'9' * 198}", f"1,1002,TRUE,{day},UPS,{'A' * 200}"]
     )

@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 import os
 import socket
+import stat
 import subprocess
 import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
+import paramiko
 import pytest
 
 from tests.reliability.conftest import Figures
@@ -47,7 +49,7 @@ from tests.reliability.support import (
     write_config,
 )
 from tests.runs import FtpbridgeRun
-from tests.servers import start_ftp_server
+from tests.servers import ssh_fingerprint, start_ftp_server
 
 
 def test_encrypted_key_without_passphrase_is_a_clear_error(
@@ -517,3 +519,63 @@ def test_a_job_stuck_where_no_timeout_reaches_stops_the_watchdog(
         listener.join()
         receiver.close()
     assert daemon.stop() == 0
+
+
+# --------------------------------------------------------------------------- host keys
+
+
+@pytest.mark.parametrize("hashed", [False, True], ids=["plain", "hashed known_hosts"])
+def test_a_changed_host_key_is_replaced_only_by_the_fingerprint_confirmed(
+    hashed: bool, tmp_path: Path, request: pytest.FixtureRequest, figures: Figures
+) -> None:
+    """known_hosts holds another key for the server (a reinstall, or someone in the
+    middle): ``check`` fails naming the new fingerprint and the command; a bare
+    ``--trust-host-key`` refuses and leaves known_hosts as it was (before: it appended a
+    line and still failed); a wrong fingerprint is refused; the fingerprint shown, with
+    ``--replace-host-key``, replaces the old key (hashed lines too): one key for the
+    server, and every step works."""
+    table, disk, owner, sshd = acme_on("sftp", tmp_path, request)
+    site = make_site(tmp_path, {"acme": table}, {"acme": disk}, owners={"acme": owner})
+    impostor = tmp_path / "impostor"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(impostor)],
+                   check=True, capture_output=True)  # fmt: skip
+    entry = f"[{sshd.host}]:{sshd.port}"
+    known_hosts = tmp_path / "known_hosts"
+    kind, blob = impostor.with_suffix(".pub").read_text().split()[:2]
+    known_hosts.write_text(
+        f"# a comment kept\nother.example {kind} {blob}\n{entry} {kind} {blob}\n"
+    )
+    if hashed:
+        subprocess.run(["ssh-keygen", "-q", "-H", "-f", str(known_hosts)], check=True,
+                       capture_output=True)  # fmt: skip
+    site.rebuild(acme={"known_hosts": str(known_hosts)})
+    before = known_hosts.read_text()
+    real = ssh_fingerprint(sshd.host_keys["ed25519"].with_suffix(".pub"))
+
+    refused = cli(site, "check", "--partner", "acme")
+    assert refused.returncode == 3
+    assert "CHANGED" in refused.stdout and f"--trust-host-key {real} --replace-host-key" in (
+        refused.stdout
+    ), refused.stdout
+    bare = cli(site, "check", "--partner", "acme", "--trust-host-key")
+    assert bare.returncode == 3, bare
+    assert "CHANGED" in bare.stderr and f"--trust-host-key {real} --replace-host-key" in bare.stderr
+    assert known_hosts.read_text() == before
+    wrong = cli(site, "check", "--partner", "acme", "--trust-host-key", "SHA256:" + "A" * 43,
+                "--replace-host-key")  # fmt: skip
+    assert wrong.returncode == 3 and "not trusted" in wrong.stderr, wrong
+    assert known_hosts.read_text() == before
+    replaced = cli(site, "check", "--partner", "acme", "--trust-host-key", real,
+                   "--replace-host-key")  # fmt: skip
+    assert replaced.returncode == 0, replaced
+    assert "All steps worked." in replaced.stdout
+    after = known_hosts.read_text().splitlines()
+    kept = paramiko.HostKeys(str(known_hosts))
+    real_blob = sshd.host_keys["ed25519"].with_suffix(".pub").read_text().split()[1]
+    assert [key.get_base64() for key in kept.lookup(entry).values()] == [real_blob]
+    assert [key.get_base64() for key in kept.lookup("other.example").values()] == [blob]
+    assert "# a comment kept" in after
+    assert stat.S_IMODE(known_hosts.stat().st_mode) == 0o600
+    assert cli(site, "check", "--partner", "acme").returncode == 0
+    figures.bad_input(f"changed host key ({'hashed' if hashed else 'plain'})", tried=3,
+                      unhandled=0)  # fmt: skip

@@ -21,11 +21,13 @@ import codecs
 import os
 import posixpath
 import re
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import structlog
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -545,7 +547,45 @@ def load_settings(
             f"the config file {config_path} does not exist",
             hint="copy config.example.toml to config.toml and edit it, or pass --config PATH",
         )
+    if data:
+        _warn_if_secrets_readable(config_path, data)
     return build_settings(data, config_path=config_path.resolve() if config_path.exists() else None)
+
+
+def _warn_if_secrets_readable(path: Path, data: dict[str, Any]) -> None:
+    """Warn (once per load) when the config file holds a password and anyone on the
+    machine may read it (issue 12): the keys are named, never their values."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if not mode & stat.S_IROTH:
+        return
+    keys = _secret_keys(data)
+    if keys:
+        structlog.get_logger().warning(
+            f"the config file {path} holds a secret and anyone on this machine can read it"
+            f" (mode {stat.S_IMODE(mode):04o}): chmod o-r {path}, or move the secret to a"
+            " *_file key or a systemd credential",
+            keys=keys,
+        )
+
+
+def _secret_keys(data: dict[str, Any]) -> list[str]:
+    """The keys of ``data`` (a parsed config) that hold a secret's value."""
+    found = []
+    url = (data.get("store") or {}).get("url") if isinstance(data.get("store"), dict) else None
+    if isinstance(url, str) and re.search(r"://[^/@\s]*:[^/@\s]*@|[?&]password=", url):
+        found.append("[store] url")
+    partners = data.get("partners")
+    for name, table in (partners.items() if isinstance(partners, dict) else []):
+        if isinstance(table, dict):
+            found += [
+                f"[partners.{name}] {key}"
+                for key in ("password", "private_key_passphrase")
+                if table.get(key)
+            ]
+    return found
 
 
 def build_settings(data: dict[str, Any], *, config_path: Path | None = None) -> Settings:

@@ -63,7 +63,12 @@ def check_command(
 def poll_command(state: Context, partners: tuple[str, ...]) -> None:
     """Take the updated files waiting on the partner's server once, import them, and exit."""
     from ftpbridge.errors import TransportError
+    from ftpbridge.exchange.jobs import record_by_hand
     from ftpbridge.exchange.poll import poll_once
+    from ftpbridge.logs import redact_text, shown
+
+    def printable(text: str) -> str:
+        return shown(redact_text(text), keep_newlines=True)
 
     chosen = [state.partner(name) for name in partners] or [
         partner
@@ -79,11 +84,13 @@ def poll_command(state: Context, partners: tuple[str, ...]) -> None:
         try:
             outcome = poll_once(state.store, state.settings, partner)
         except TransportError as exc:
-            click.echo(f"Error: {partner.name}: {exc.message}", err=True)
+            record_by_hand(state.store, partner, "poll", exc.message)
+            click.echo(f"Error: {partner.name}: {printable(exc.message)}", err=True)
             if exc.hint:
-                click.echo(f"Try: {exc.hint}", err=True)
+                click.echo(f"Try: {printable(exc.hint)}", err=True)
             worst = max(worst, EXIT_UNAVAILABLE)
             continue
+        record_by_hand(state.store, partner, "poll", None)  # status: a poll, as the daemon's
         click.echo(outcome.summary)
         worst = max(worst, outcome.exit_code)
     sys.exit(worst)

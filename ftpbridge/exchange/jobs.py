@@ -93,6 +93,15 @@ def _run_locked(
     return _record(store, partner, job, error, replica)
 
 
+def record_by_hand(store: Store, partner: PartnerSettings, job: str, error: str | None) -> bool:
+    """Record a cycle run by hand (``ftpbridge poll`` from cron) like the service's own:
+    ``status`` counts a successful one as a poll, and failures count up to an alert."""
+    import os
+    import socket
+
+    return _record(store, partner, job, error, f"{socket.gethostname()}:{os.getpid()} (by hand)")
+
+
 def _record(
     store: Store, partner: PartnerSettings, job: str, error: str | None, replica: str
 ) -> bool:

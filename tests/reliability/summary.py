@@ -9,9 +9,9 @@ every figure of ``support.Tally`` (None where a figure does not apply to the cas
 ``bad_input`` row how many inputs were tried and how many were not handled (an exception,
 or a hostile input let through). A row without one of its figures is an error, not a zero.
 
-The cases against hostile servers, shares and configs (issue 12: tests/reliability/
-test_hostile_*.py) are listed one by one under the totals, each with what was lost, hung
-or not handled.
+The cases against hostile servers, shares, configs and inputs of issue 12 (tests marked
+``hostile``) are listed one by one under the totals, each with what was lost, hung or not
+handled (rows of one case from several parametrisations summed).
 """
 
 from __future__ import annotations
@@ -106,23 +106,23 @@ def summarise(rows: list[dict[str, Any]]) -> Summary:
     return summary
 
 
-HOSTILE_TESTS = "tests/reliability/test_hostile_"
-
-
 def hostile_cases(rows: list[dict[str, Any]]) -> list[tuple[str, int, int, int]]:
-    """(case, lost, hung, not handled) of each row recorded by a hostile case; a case whose
-    test failed counts as not handled."""
-    cases = []
+    """(case, lost, hung, not handled) of each case recorded by a test marked ``hostile``,
+    in the order first seen; a case whose test failed counts as not handled."""
+    cases: dict[str, list[int]] = {}
     for row in rows:
-        if not str(row.get("test", "")).startswith(HOSTILE_TESTS) or row["kind"] == "none":
+        if not row.get("hostile") or row["kind"] == "none":
             continue
         failed = 0 if row["passed"] else 1
         if row["kind"] == "fault":
             lost = (row["files_lost"] or 0) + (row["updates_lost"] or 0)
-            cases.append((row["case"], lost, row["hung"] or 0, failed))
+            figures = [lost, row["hung"] or 0, failed]
         else:
-            cases.append((row["case"], 0, 0, (row["unhandled"] or 0) + failed))
-    return cases
+            figures = [0, 0, (row["unhandled"] or 0) + failed]
+        total = cases.setdefault(row["case"], [0, 0, 0])
+        for index, value in enumerate(figures):
+            total[index] += value
+    return [(case, lost, hung, unhandled) for case, (lost, hung, unhandled) in cases.items()]
 
 
 def render(summary: Summary, seconds: int) -> str:

@@ -182,6 +182,9 @@ def make_site(
     return Site(folder, settings, store, disks, owners or {}, config_path, raw)
 
 
+PADDING_PER_ROW = 100_000
+
+
 def write_updated(
     store: Store,
     partner: str,
@@ -193,9 +196,11 @@ def write_updated(
 ) -> Path:
     """The updated file a fulfiller sends back for every open item of ``partner``.
 
-    ``padding``: that many extra bytes in an extra column, spread over the rows (to make a
-    transfer long enough to cut, stall or fill a disk). Written to a dot-name first and
-    renamed, as a careful fulfiller does.
+    ``padding``: that many extra bytes in an extra column (to make a transfer long enough
+    to cut, stall or fill a disk): up to 100 kB on each item's row, the rest on filler
+    rows whose other cells are empty (an import drops them), so that no row comes near
+    the 2 MB a row may take. Written to a dot-name first and renamed, as a careful
+    fulfiller does.
     """
     with store.connect() as connection:
         rows = connection.exec_driver_sql(
@@ -207,7 +212,8 @@ def write_updated(
             (partner,),
         ).fetchall()
     today = dt.datetime.now(dt.UTC).date().isoformat()
-    per_row = padding // max(1, len(rows))
+    per_row = min(padding // max(1, len(rows)), PADDING_PER_ROW)
+    filler = padding - per_row * len(rows)
     # Within 255 bytes however long the target's name (long names are a case of their own).
     temporary = target.with_name(
         "." + target.name.encode()[:200].decode("utf-8", "ignore") + ".writing"
@@ -219,6 +225,9 @@ def write_updated(
         for order_id, item_id in rows:
             row = [order_id, item_id, "TRUE", today, "UPS", tracking]
             writer.writerow([*row, "x" * per_row] if padding else row)
+        while filler > 0:
+            writer.writerow(["", "", "", "", "", "", "y" * min(filler, PADDING_PER_ROW)])
+            filler -= PADDING_PER_ROW
     give(temporary)
     temporary.rename(target)
     return target

@@ -24,6 +24,8 @@ from tests.conftest import Completed
 from tests.reliability.conftest import Figures
 from tests.reliability.support import EXAMPLES, FTPBRIDGE, write_updated
 
+pytestmark = pytest.mark.hostile  # listed one by one by scripts/reliability
+
 SECRET = "pw-never-shown-7Hq2"
 
 

@@ -31,6 +31,8 @@ from tests.reliability.support import (
     write_config,
 )
 
+pytestmark = pytest.mark.hostile  # listed one by one by scripts/reliability
+
 RACE_ROUNDS = 3
 
 

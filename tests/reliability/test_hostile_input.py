@@ -253,6 +253,7 @@ def test_hostile_name_on_openssh_is_skipped(
     assert (measured.files_lost, measured.applied_twice, measured.updates_lost) == (0, 0, 0)
 
 
+@pytest.mark.hostile
 def test_a_huge_rejected_cell_is_cut_in_the_report_and_the_summary(
     corpus: dict[str, Path], tmp_path: Path, cli_subprocess: Any, figures: Figures
 ) -> None:
@@ -299,6 +300,7 @@ def peak_memory(arguments: list[str], cwd: Path) -> tuple[int, str, int]:
     return os.waitstatus_to_exitcode(status), text, usage.ru_maxrss * 1024
 
 
+@pytest.mark.hostile
 def test_a_huge_cell_or_header_is_refused_with_memory_flat(
     corpus: dict[str, Path], tmp_path: Path, cli_subprocess: Any, figures: Figures
 ) -> None:

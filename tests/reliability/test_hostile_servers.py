@@ -51,6 +51,8 @@ from tests.reliability.support import (
 from tests.runs import FtpbridgeRun
 from tests.servers import ssh_fingerprint, start_ftp_server
 
+pytestmark = pytest.mark.hostile  # listed one by one by scripts/reliability
+
 
 def test_encrypted_key_without_passphrase_is_a_clear_error(
     tmp_path: Path, request: pytest.FixtureRequest, figures: Figures

@@ -16,8 +16,15 @@ through the transport, and jobs run side by side in the pool).
 - SIGTERM/SIGINT: no new work; running steps finish (or are abandoned safely: every step
   is crash-safe) and the process exits 0 within 30 s. SIGHUP: re-read the config and
   reschedule; an invalid new config is logged and the old one kept.
-- systemd: READY=1 once scheduled, WATCHDOG=1 from a job of the scheduler's own loop (on
-  its own one-thread executor, so a hung scheduler stops the pings), STOPPING=1 on exit.
+- systemd: READY=1 once scheduled, WATCHDOG=1 from the watcher, a job of the scheduler's
+  own loop (on its own one-thread executor, so a hung scheduler stops the pings),
+  STOPPING=1 on exit.
+- Job deadlines (``ftpbridge.deadlines``, issue 11 item 5): every cycle runs on a lease
+  its progress renews. The watcher (every ``WATCH_SECONDS``, or each watchdog interval if
+  shorter) logs a job past its deadline, counts it as a failure of that job and alerts
+  (``exchange.jobs.past_deadline``); a job still stuck after as long again is a wedged
+  worker: the watchdog is no longer pinged, and systemd restarts the service (every step
+  is crash-safe). Without a watchdog the log and the alert say it.
 """
 
 from __future__ import annotations
@@ -57,7 +64,7 @@ from ftpbridge.errors import (
     FtpbridgeError,
     StoreError,
 )
-from ftpbridge.exchange.jobs import run_job
+from ftpbridge.exchange.jobs import run_job, watch_deadlines
 from ftpbridge.files.inbox import INBOX_PARTNER, poll_orders_inbox
 from ftpbridge.files.retention import prune_local_files
 from ftpbridge.settings import PartnerSettings, Settings, load_settings
@@ -70,6 +77,7 @@ logger = structlog.get_logger()
 
 STOP_GRACE_SECONDS = 25.0
 RETRY_MAX_SECONDS = 1800.0
+WATCH_SECONDS = 5.0  # how often running jobs are looked at for their deadline
 
 
 def replica_name() -> str:
@@ -170,6 +178,7 @@ class Daemon:
         self._running = 0
         self._running_lock = threading.Condition()
         self._export_retries: dict[str, int] = {}
+        self._wedged_said = False
         self.scheduler = BlockingScheduler(
             executors={
                 "default": ThreadPoolExecutor(settings.daemon.workers),
@@ -236,12 +245,12 @@ class Daemon:
                 next_run_time=now,
                 replace_existing=True,
             )
-        interval = sdnotify.watchdog_interval()
-        if interval and not self.scheduler.get_job("watchdog"):
+        if not self.scheduler.get_job("watch"):
+            interval = min(sdnotify.watchdog_interval() or WATCH_SECONDS, WATCH_SECONDS)
             self.scheduler.add_job(
-                sdnotify.watchdog,
+                self._watch,
                 IntervalTrigger(seconds=interval, timezone=dt.UTC),
-                id="watchdog",
+                id="watch",
                 executor="watchdog",
                 replace_existing=True,
             )
@@ -354,6 +363,32 @@ class Daemon:
         log = logger.debug if elsewhere else logger.info
         log("export will be retried", in_seconds=delay, attempt=attempt, elsewhere=elsewhere)
         self._schedule_once("export", partner.name, when)
+
+    def _watch(self) -> None:
+        """Look at every running job's deadline (``exchange.jobs.watch_deadlines``), then
+        ping systemd's watchdog unless a worker is wedged; never raise."""
+        try:
+            wedged = watch_deadlines(self.store, self.settings.partners, replica=self.replica)
+        except Exception:  # the watcher must keep watching
+            logger.exception("cannot look at the running jobs' deadlines")
+            wedged = []
+        if wedged:
+            if not self._wedged_said:
+                self._wedged_said = True
+                logger.error(
+                    "workers wedged: the watchdog is no longer pinged",
+                    jobs=wedged,
+                    message="systemd restarts the service when its watchdog runs out"
+                    " (WatchdogSec=); every step is crash-safe",
+                )
+            # What `systemctl status` shows meanwhile (and sent instead of the ping).
+            sdnotify.status(f"wedged, watchdog not pinged: {', '.join(wedged)}")
+            return
+        if self._wedged_said:
+            self._wedged_said = False
+            sdnotify.status(f"scheduled {len(self.partners())} partner(s)")
+        if sdnotify.watchdog_interval():
+            sdnotify.watchdog()
 
     # ----------------------------------------------------------------- control
 

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 HASH_BLOCK = 1 << 20
+NAME_MAX = 255  # bytes of one path component, on Linux file systems and most servers
 # The temporary name is ".<name>.<random>.part": keep it under NAME_MAX (255 bytes) even
 # for a final name that is itself near the limit.
 _NAME_BYTES_KEPT = 200
@@ -33,6 +34,26 @@ def sha256_of(path: Path) -> tuple[str, int]:
             digest.update(block)
             size += len(block)
     return digest.hexdigest(), size
+
+
+def fitted_name(name: str, suffix: str = "", limit: int = NAME_MAX) -> str:
+    """``name + suffix``, or, when that is longer than ``limit`` bytes (UTF-8), a shorter
+    name made from it: the start of the name, ``~`` and 8 hex digits of its sha256, its
+    extension, then ``suffix``. Different names give different results; the same name
+    always the same one. Any name a server can hold can so be given a local name, a
+    report name, an archive name."""
+    whole = name + suffix
+    encoded = whole.encode("utf-8", "surrogateescape")
+    if len(encoded) <= limit:
+        return whole
+    digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    stem, dot, extension = name.rpartition(".")
+    if not dot or not stem or len(extension.encode("utf-8", "surrogateescape")) > 16:
+        stem, dot, extension = name, "", ""
+    tail = f"~{digest}{dot}{extension}{suffix}".encode("utf-8", "surrogateescape")
+    room = max(0, limit - len(tail))
+    start = stem.encode("utf-8", "surrogateescape")[:room].decode("utf-8", "ignore")
+    return start + tail.decode("utf-8", "surrogateescape")
 
 
 @contextlib.contextmanager

@@ -23,6 +23,11 @@ Output:
 Redaction (``redact_event``): values of keys whose name contains password, passphrase, secret,
 token, credential or private_key; ``user:password@`` in URLs and ``password=...`` pairs inside
 any string (messages and exception text included); pydantic secret values.
+
+Escaping (``shown``, the same processor): control characters, bidi overrides and zero-width
+characters, and bytes that were not text, are written as escapes in every log line (and in
+what the CLI prints), so that a name like ``x_updated_\u202evsc.exe`` cannot pass for
+``..exe.csv`` on a terminal, nor a name holding ESC sequences rewrite it.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import logging
 import os
 import re
 import sys
+import unicodedata
 from collections.abc import Mapping
 from typing import Any, TextIO
 
@@ -46,6 +52,7 @@ __all__ = [
     "redact_event",
     "redact_text",
     "redact_url",
+    "shown",
 ]
 
 MASK = "**********"
@@ -88,6 +95,38 @@ _JOURNALD_PRIORITY = {
 _HANDLER_MARK = "_ftpbridge_handler"
 
 
+# Unicode categories that print as nothing or change what is around them: controls (Cc),
+# formats (Cf: bidi overrides and isolates, zero-width space and joiners, BOM), line and
+# paragraph separators, and lone surrogates (bytes that were not UTF-8, surrogateescape).
+_UNSHOWN = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+# Log values that are tracebacks: their line breaks are theirs.
+_MULTILINE_KEYS = frozenset({"exception", "stack"})
+
+
+def shown(text: str, *, keep_newlines: bool = False) -> str:
+    """``text`` safe to print on a terminal or in a log: every character of the
+    categories above written as an escape (``\u202e``, ``\x1b``, ``\n``; a byte that was
+    not text as ``\xff``), everything else as it is. ``keep_newlines``: line feeds stay
+    (a multi-line message of ours). The one helper for every remote name printed."""
+    if text.isprintable() or not any(
+        unicodedata.category(character) in _UNSHOWN for character in text
+    ):
+        return text
+    out = []
+    for character in text:
+        if unicodedata.category(character) not in _UNSHOWN or (
+            keep_newlines and character == "\n"
+        ):
+            out.append(character)
+        elif 0xDC80 <= ord(character) <= 0xDCFF:  # surrogateescape of one byte
+            out.append(f"\\x{ord(character) - 0xDC00:02x}")
+        elif ord(character) < 0x100:
+            out.append(repr(character)[1:-1])  # \n, \t, \x1b, \x85
+        else:
+            out.append(f"\\u{ord(character):04x}")
+    return "".join(out)
+
+
 def redact_url(url: str) -> str:
     """Return *url* with the password of its ``user:password@`` part replaced by ``***``.
 
@@ -102,9 +141,9 @@ def redact_text(text: str) -> str:
     return _SECRET_PAIR.sub(r"\g<key>=***", redact_url(text))
 
 
-def _redact_value(value: Any) -> Any:
+def _redact_value(value: Any, *, multiline: bool = False) -> Any:
     if isinstance(value, str):
-        return redact_text(value)
+        return shown(redact_text(value), keep_newlines=multiline)
     if isinstance(value, SecretStr | SecretBytes):
         return MASK
     if isinstance(value, Mapping):
@@ -120,11 +159,12 @@ def _redact_item(key: object, value: Any) -> Any:
     # None and booleans carry no secret, and "password_set=True" is worth seeing.
     if isinstance(key, str) and _SENSITIVE_NAME.search(key) and not isinstance(value, bool | None):
         return MASK
-    return _redact_value(value)
+    return _redact_value(value, multiline=key in _MULTILINE_KEYS)
 
 
 def redact_event(_logger: WrappedLogger, _method_name: str, event_dict: EventDict) -> EventDict:
-    """structlog processor: mask secrets in *event_dict*, nested values included.
+    """structlog processor: mask secrets in *event_dict*, nested values included, and
+    escape what a terminal would not show as it is (``shown``).
 
     Runs after exception formatting so the traceback text is redacted too. ``exc_info`` is
     left alone: it is consumed by the exception formatter before this runs.

@@ -18,11 +18,15 @@ from __future__ import annotations
 
 import codecs
 import os
+import posixpath
+import re
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import structlog
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -57,6 +61,13 @@ CREDENTIAL_PREFIX = "ftpbridge_"
 
 TransportKind = Literal["ftp", "ftps", "sftp", "local"]
 
+# Issue 12: the defaults of the bounds on what a partner's server may cost.
+DEFAULT_MIN_RATE_BYTES = 10_000  # 80 kbit/s: slower than any line a partner still uses
+DEFAULT_MAX_LISTING_ENTRIES = 50_000
+# A partner's name becomes part of local paths and lock names: letters, digits, "-", "_"
+# and "." (not first), 64 characters at most.
+PARTNER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -68,6 +79,26 @@ class StoreSettings(_Strict):
     url: SecretStr | None = None
     """SQLAlchemy URL. Default: ``sqlite:///ftpbridge.db`` in the state directory. A
     relative SQLite path is taken relative to the config file's folder."""
+
+    @field_validator("url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        """A URL SQLAlchemy can read; the message never repeats it (it may hold a password)."""
+        if value is None:
+            return None
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(value.get_secret_value())
+        except (ArgumentError, ValueError) as exc:
+            reason = "no scheme" if isinstance(exc, ArgumentError) else "unreadable host or port"
+            raise ValueError(
+                f"[store] url is not a valid database URL ({reason}); write it as"
+                " sqlite:///ftpbridge.db or postgresql://USER@HOST:PORT/DATABASE"
+                " (an IPv6 host in brackets: [::1])"
+            ) from None
+        return value
 
 
 class DaemonSettings(_Strict):
@@ -142,6 +173,16 @@ class PartnerSettings(_Strict):
     alert_after: int = Field(3, ge=1)
     stale_after: float | None = Field(None, gt=0)
 
+    # What a broken or hostile server may cost (issue 12): every transfer and listing is
+    # bounded; the checks of the folders a poll moves files into are below (_folders_apart).
+    min_rate_bytes: int = Field(DEFAULT_MIN_RATE_BYTES, ge=1)
+    """The slowest transfer accepted, in bytes per second: past the first ``timeout``
+    seconds a transfer that falls behind this rate is abandoned, counted as a failure and
+    tried again at the next poll (its deadline: ``timeout`` + size / ``min_rate_bytes``)."""
+    max_listing_entries: int = Field(DEFAULT_MAX_LISTING_ENTRIES, ge=1, le=10_000_000)
+    """A folder listing with more entries than this is refused with an error (and a
+    listing is read as a stream, never more than this many entries held)."""
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -196,6 +237,21 @@ class PartnerSettings(_Strict):
             raise ValueError("transport = 'local' needs 'path' (the directory to exchange through)")
         if self.password is not None and self.password_file is not None:
             raise ValueError("set 'password' or 'password_file', not both")
+        return self
+
+    @model_validator(mode="after")
+    def _folders_apart(self) -> PartnerSettings:
+        """``archive_dir`` and ``errors_dir`` may not be the inbox itself: every file moved
+        there would be listed, matched and taken again at the next poll."""
+        inbox = posixpath.normpath(self.inbox_dir or ".")
+        for key, folder in (("archive_dir", self.archive_dir), ("errors_dir", self.errors_dir)):
+            where = folder if folder.startswith("/") else posixpath.join(inbox, folder)
+            if not folder.strip() or posixpath.normpath(where) == inbox:
+                raise ValueError(
+                    f"{key} = {folder!r} is the inbox itself ({self.inbox_dir!r}): the files"
+                    f" moved there would be taken again at every poll; use a folder of its"
+                    f' own, e.g. {key} = "{key.removesuffix("_dir")}"'
+                )
         return self
 
     # The folder of the config file, for relative secret files (set by build_settings).
@@ -424,6 +480,21 @@ class Settings(BaseSettings):
             init_settings,
         )
 
+    @field_validator("partners", mode="before")
+    @classmethod
+    def _usable_partner_names(cls, value: Any) -> Any:
+        """Partner names become file and lock names: refuse those that cannot be one."""
+        if isinstance(value, dict):
+            bad = [str(name) for name in value if not PARTNER_NAME.fullmatch(str(name))]
+            if bad:
+                raise ValueError(
+                    "; ".join(f"[partners.{json_quoted(name)}]" for name in bad)
+                    + ": a partner name may hold only letters, digits, '-', '_' and '.'"
+                    " (not first), at most 64 characters; rename the table,"
+                    " e.g. [partners.acme-eu]"
+                )
+        return value
+
     @model_validator(mode="after")
     def _partners_consistent(self) -> Settings:
         defaults = [name for name, partner in self.partners.items() if partner.default]
@@ -485,6 +556,13 @@ class Settings(BaseSettings):
         return None if path is None else _absolute(path, self.base_dir)
 
 
+def json_quoted(text: str) -> str:
+    """``text`` as a TOML basic string would quote it (control characters escaped)."""
+    import json
+
+    return json.dumps(text)
+
+
 def _absolute(path: Path, base: Path) -> Path:
     path = path.expanduser()
     return path if path.is_absolute() else base / path
@@ -531,7 +609,45 @@ def load_settings(
             f"the config file {config_path} does not exist",
             hint="ftpbridge config example > config.toml, then edit it; or pass --config PATH",
         )
+    if data:
+        _warn_if_secrets_readable(config_path, data)
     return build_settings(data, config_path=config_path.resolve() if config_path.exists() else None)
+
+
+def _warn_if_secrets_readable(path: Path, data: dict[str, Any]) -> None:
+    """Warn (once per load) when the config file holds a password and anyone on the
+    machine may read it (issue 12): the keys are named, never their values."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if not mode & stat.S_IROTH:
+        return
+    keys = _secret_keys(data)
+    if keys:
+        structlog.get_logger().warning(
+            f"the config file {path} holds a secret and anyone on this machine can read it"
+            f" (mode {stat.S_IMODE(mode):04o}): chmod o-r {path}, or move the secret to a"
+            " *_file key or a systemd credential",
+            keys=keys,
+        )
+
+
+def _secret_keys(data: dict[str, Any]) -> list[str]:
+    """The keys of ``data`` (a parsed config) that hold a secret's value."""
+    found = []
+    url = (data.get("store") or {}).get("url") if isinstance(data.get("store"), dict) else None
+    if isinstance(url, str) and re.search(r"://[^/@\s]*:[^/@\s]*@|[?&]password=", url):
+        found.append("[store] url")
+    partners = data.get("partners")
+    for name, table in (partners.items() if isinstance(partners, dict) else []):
+        if isinstance(table, dict):
+            found += [
+                f"[partners.{name}] {key}"
+                for key in ("password", "private_key_passphrase")
+                if table.get(key)
+            ]
+    return found
 
 
 def build_settings(data: dict[str, Any], *, config_path: Path | None = None) -> Settings:

@@ -96,10 +96,12 @@ def friendly_errors(function: Callable[P, R]) -> Callable[P, R]:
         try:
             return function(*args, **kwargs)
         except FtpbridgeError as exc:
-            click.echo(f"Error: {exc.message}", err=True)
-            click.echo(f"Try: {exc.hint or _generic_hint(exc, context)}", err=True)
+            # Every line goes through the one redaction (logs.redact_text): a message may
+            # quote a store URL with its password, or a server's answer.
+            click.echo(f"Error: {_redacted(exc.message)}", err=True)
+            click.echo(f"Try: {_redacted(exc.hint or _generic_hint(exc, context))}", err=True)
             if state is not None and state.debug:
-                raise
+                _print_traceback()
             context.exit(exc.exit_code)
         except BrokenPipeError:
             # The reader went away (e.g. "| head"): not an error of ours.
@@ -108,9 +110,9 @@ def friendly_errors(function: Callable[P, R]) -> Callable[P, R]:
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             context.exit(EXIT_INTERRUPTED)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  (the last resort: one line, exit 70)
             if state is not None and state.debug:
-                raise
+                _print_traceback()
             click.echo(
                 f"Internal error: {type(exc).__name__}: {_redacted(_first_line(exc))}",
                 err=True,
@@ -139,15 +141,25 @@ def _generic_hint(exc: FtpbridgeError, context: click.Context) -> str:
     return f"{context.command_path} --help"
 
 
+def _print_traceback() -> None:
+    """``--debug``: the traceback of the exception being handled, redacted like a log line
+    (Python's own printing would show a URL's password, or one in an exception's text)."""
+    import traceback
+
+    click.echo(_redacted(traceback.format_exc()).rstrip("\n"), err=True)
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc)
     return text.splitlines()[0] if text else ""
 
 
 def _redacted(text: str) -> str:
-    from ftpbridge.logs import redact_text
+    """What a message may show: secrets masked, and characters a terminal would not show
+    as they are (a partner's file name holding a bidi override) escaped."""
+    from ftpbridge.logs import redact_text, shown
 
-    return redact_text(text)
+    return shown(redact_text(text), keep_newlines=True)
 
 
 GLOBAL_OPTIONS_NOTE = (

@@ -196,6 +196,12 @@ def import_command(
     settings = state.partner(partner)
     if not file.exists():
         raise UsageError(f"no file {file}", hint="check the path")
+    if report is not None and report.exists() and os.path.samefile(report, file):
+        raise UsageError(
+            f"--report {report} is the file being imported: the report would overwrite it",
+            hint=f"leave --report out (the report goes to {default_report_path(file).name})"
+            " or name another file",
+        )
     report_folder = (report or default_report_path(file)).parent
     if not os.access(report_folder, os.W_OK):
         raise UsageError(

@@ -8,6 +8,7 @@ import json
 from typing import Any, TextIO
 
 from ftpbridge.files.importing import ImportResult
+from ftpbridge.logs import shown as escaped
 from ftpbridge.settings import Settings
 from ftpbridge.store import Store
 from ftpbridge.store.engine import utcnow
@@ -164,22 +165,25 @@ def print_import(result: ImportResult, stream: TextIO) -> None:
         )
         for change in result.preview[:50]:
             stream.write(
-                f"  {verb}: row {change['row']}: order {change['order_id']}"
-                f" item {change['item_id']}"
-                f" -> shipped {change['new_shipped_date']} {change['new_carrier']}"
-                f" {change['new_tracking_number']} ({change['reason']})\n"
+                escaped(
+                    f"  {verb}: row {change['row']}: order {change['order_id']}"
+                    f" item {change['item_id']}"
+                    f" -> shipped {change['new_shipped_date']} {change['new_carrier']}"
+                    f" {change['new_tracking_number']} ({change['reason']})"
+                )
+                + "\n"
             )
         if result.applied > 50:
             stream.write(f"  ... and {result.applied - 50:,} more\n")
     if result.rejections.total:
         stream.write(f"Rejected {plural(result.rejections.total, 'row')}, by reason:\n")
         for line in result.rejections.lines():
-            stream.write(line + "\n")
+            stream.write(escaped(line) + "\n")  # cells from the file: a bidi override shown
     if result.warnings.total:
         stream.write(
             f"Warnings on {plural(result.warnings.total, 'row')} (applied anyway), by reason:\n"
         )
         for line in result.warnings.lines():
-            stream.write(line + "\n")
+            stream.write(escaped(line) + "\n")
     if result.report_path is not None:
         stream.write(f"Report: {result.report_path}\n")

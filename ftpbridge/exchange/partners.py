@@ -13,6 +13,7 @@ import posixpath
 from collections.abc import Container
 from dataclasses import dataclass, field
 
+from ftpbridge.durable import fitted_name
 from ftpbridge.errors import EXIT_OK, UsageError
 from ftpbridge.files.exporting import ExportResult
 from ftpbridge.files.importing import ImportResult
@@ -36,6 +37,8 @@ def connection_params(settings: Settings, partner: PartnerSettings) -> Connectio
         ca_file=settings.resolve(partner.ca_file),
         tls_verify=partner.tls_verify,
         path=settings.resolve(partner.path),
+        min_rate_bytes=partner.min_rate_bytes,
+        max_listing_entries=partner.max_listing_entries,
     )
 
 
@@ -66,10 +69,11 @@ def free_name(name: str, taken: Container[str], tag: str = "") -> str:
     ``tag=".20261201T060000Z"`` the candidates are ``orders.20261201T060000Z.csv``, then
     ``orders.20261201T060000Z-2.csv`` and so on. Used for a second export of a day (never
     overwrite a file the fulfiller may not have fetched) and for archiving onto a name
-    already in the archive. Ends: at most ``len(taken) + 1`` candidates are tried.
+    already in the archive. Ends: at most ``len(taken) + 1`` candidates are tried. A
+    candidate longer than a file name may be (255 bytes) is shortened (``fitted_name``).
     """
     if name not in taken:
-        return name
+        return fitted_name(name)
     stem, dot, extension = name.rpartition(".")
     if not dot:
         stem, extension = name, ""
@@ -77,7 +81,9 @@ def free_name(name: str, taken: Container[str], tag: str = "") -> str:
         [f"{stem}{tag}{dot}{extension}"] if tag else [],
         (f"{stem}{tag}-{number}{dot}{extension}" for number in itertools.count(2)),
     )
-    return next(candidate for candidate in candidates if candidate not in taken)
+    return next(
+        fitted for candidate in candidates if (fitted := fitted_name(candidate)) not in taken
+    )
 
 
 def remote_dir(base: str, relative: str) -> str:

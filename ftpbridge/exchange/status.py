@@ -7,12 +7,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from ftpbridge.logs import shown
 from ftpbridge.settings import Settings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
 from ftpbridge.store.items import count_by_status
 from ftpbridge.store.reads import count_past_due
-from ftpbridge.store.state import all_job_states
+from ftpbridge.store.state import all_job_states, failures_of
 from ftpbridge.wording import plural
 
 _DEFAULT_PORTS = {"ftp": 21, "ftps": 21, "sftp": 22}
@@ -62,6 +63,7 @@ def partner_status(
             stale = scheduled and (
                 polled is None or (now - polled).total_seconds() > partner.stale_seconds
             )
+            stuck = failures_of(connection, name)
             last_export = exports[0] if exports else None
             last_import = imports[0] if imports else None
             result.append(
@@ -108,6 +110,12 @@ def partner_status(
                     "last_error": last_error["last_error"] if last_error else None,
                     "last_error_at": _iso(last_error["last_error_at"]) if last_error else None,
                     "stale": stale,
+                    # Files the poll could not take (issue 12): tried again at each poll,
+                    # moved to errors_dir after alert_after tries.
+                    "stuck_files": [
+                        {"file": file, "failures": failures, "last_error": error}
+                        for file, (failures, error) in sorted(stuck.items())
+                    ],
                     "replica": {"poll": poll.get("replica"), "export": export.get("replica")},
                 }
             )
@@ -159,4 +167,10 @@ def render(rows: list[dict[str, Any]]) -> list[str]:
         )
         if row["last_error"]:
             lines.append(f"  last error:   {row['last_error']} ({row['last_error_at']})")
+        for stuck in row.get("stuck_files", []):
+            tries = stuck["failures"]
+            lines.append(
+                f"  not taken:    {shown(stuck['file'])}"
+                f" ({tries} {'try' if tries == 1 else 'tries'}): {stuck['last_error']}"
+            )
     return lines

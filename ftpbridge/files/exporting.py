@@ -98,6 +98,8 @@ class ExportResult:
     kept: Path | None = None
     marked: bool = True
     replaced: Replacements | None = None
+    item_ids: tuple[str, ...] = ()
+    """The items the file holds, in file order (what to mark once it was uploaded)."""
 
 
 def file_name(partner: PartnerSettings, now: dt.datetime, export_format: str | None = None) -> str:
@@ -334,6 +336,7 @@ def export_partner(
     export_format: str | None = None,
     dry_run: bool = False,
     progress: Callable[[int], None] | None = None,
+    mark: bool = True,
 ) -> ExportResult:
     """Write the partner's export into ``folder`` and record it; return what was written.
 
@@ -343,7 +346,9 @@ def export_partner(
     workbook would need more rows than a worksheet holds (nothing is written).
     ``dry_run``: the same file, but nothing is marked and nothing recorded. A file already
     at ``folder/name`` is kept (see :func:`reserve_path`). ``progress(rows written)`` is
-    called after each batch.
+    called after each batch. ``mark=False``: the items are not marked exported here (an
+    upload marks them once the file is on the server: ``store.items.mark_sent`` with
+    ``item_ids``).
     """
     now = now or utcnow()
     export_format = export_format or partner.export_format
@@ -358,7 +363,7 @@ def export_partner(
     target, kept = reserve_path(folder / name)
     try:
         with (
-            (store.connect() if dry_run else store.begin()) as connection,
+            store.connect() if dry_run else store.begin() as connection,
             temporary_beside(target) as temporary,
             temporary.open("wb") as handle,
         ):
@@ -373,6 +378,8 @@ def export_partner(
                 contextlib.nullcontext(_Source(connection))
                 if dry_run
                 else _marking_alongside(store, connection, partner.name, now, new_only)
+                if mark
+                else contextlib.nullcontext(_Source(connection, marked=0))
             )
             with marking as source:
                 for batch in iter_exportable(source.reader, partner.name, new_only=new_only):
@@ -389,12 +396,13 @@ def export_partner(
             day = now.astimezone(partner.zone).date().isoformat()
             file_id = 0  # a dry run: no ledger row, nothing marked
             if not dry_run:
-                if source.marked is None:
+                if not mark:
+                    pass  # marked by the upload (mark_sent), once the file is on the server
+                elif source.marked is None:
                     mark_exported(connection, partner.name, exported_ids, now, new_only=new_only)
                 elif source.marked != len(exported_ids):
                     raise RuntimeError(
-                        f"marked {source.marked} items as exported, but {len(exported_ids)}"
-                        " were"
+                        f"marked {source.marked} items as exported, but {len(exported_ids)} were"
                     )
                 file_id = ledger.record(
                     connection,
@@ -431,4 +439,5 @@ def export_partner(
         kept=kept,
         marked=not dry_run,
         replaced=replaced,
+        item_ids=tuple(exported_ids),
     )

@@ -29,7 +29,12 @@ from ftpbridge.faults import crashpoint
 from ftpbridge.files.duplicates import duplicate_rows
 from ftpbridge.files.layouts import Layout
 from ftpbridge.files.reading import CsvShape, detect_shape, inspect_bytes, iter_chunks
-from ftpbridge.files.reports import ReportWriter, default_report_path, write_note_report
+from ftpbridge.files.reports import (
+    ReportWriter,
+    cut_cells,
+    default_report_path,
+    write_note_report,
+)
 from ftpbridge.files.summaries import ReasonGroups
 from ftpbridge.files.tracking_reuse import TrackingAcrossCustomers
 from ftpbridge.files.validation import APPLIED, REJECTED, UNCHANGED, Terms, validate
@@ -247,16 +252,17 @@ def _with_shared_tracking(decided: pd.DataFrame, across: TrackingAcrossCustomers
 
 
 def _count_reasons(decided: pd.DataFrame, result: ImportResult) -> None:
-    """The summary's groups: rejected rows by reason, applied rows by their warnings."""
+    """The summary's groups: rejected rows by reason, applied rows by their warnings; cells
+    cut as in the report (a 150 MB cell must not reach the summary whole)."""
     outcome = decided["outcome"].to_numpy(dtype=object)
     rows = decided["row"].to_numpy(dtype=np.int64)
-    orders = decided["order_id"].to_numpy(dtype=object)
-    items = decided["item_id"].to_numpy(dtype=object)
+    orders = cut_cells(decided["order_id"].astype(str)).to_numpy(dtype=object)
+    items = cut_cells(decided["item_id"].astype(str)).to_numpy(dtype=object)
     rejected = outcome == REJECTED
     if rejected.any():
-        reasons = decided["reason"].to_numpy(dtype=object)
+        reasons = cut_cells(decided["reason"].astype(str)).to_numpy(dtype=object)
         result.rejections.add(reasons[rejected], rows[rejected], orders[rejected], items[rejected])
-    warning = decided["warning"].to_numpy(dtype=object)
+    warning = cut_cells(decided["warning"].astype(str)).to_numpy(dtype=object)
     warned = (outcome == APPLIED) & (warning != "")
     if warned.any():
         result.warnings.add(warning[warned], rows[warned], orders[warned], items[warned])

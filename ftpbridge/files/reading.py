@@ -2,10 +2,18 @@
 
 UTF-8 with or without byte-order mark, else cp1252 (Excel on Windows), UTF-16 with a
 byte-order mark (Excel's "Unicode text"); delimiter ``,``, ``;``, ``|`` or tab detected from
-the header; headers matched by name; every cell read as text; the file streamed in
-chunks so memory does not grow with it. A workbook (.xlsx, .xlsm, .xlsb, .xls, .ods,
-recognised by content) is read by :mod:`ftpbridge.files.workbooks` into the same CSV text
-of its required columns, and from there on takes the same path.
+the header, or named by Excel's ``sep=;`` first line; headers matched by name; every cell
+read as text; the file streamed in chunks so memory does not grow with it. A workbook
+(.xlsx, .xlsm, .xlsb, .xls, .ods, recognised by content) is read by
+:mod:`ftpbridge.files.workbooks` into the same CSV text of its required columns, and from
+there on takes the same path.
+
+Bounded before any cell is read as text (issue 12): the first pass over the bytes
+(``inspect_bytes``) measures every row as a CSV reader will see it (line breaks inside
+quotes belong to the row) and refuses a file holding a row, or a header, longer than
+``MAX_RECORD_BYTES``; the header may name at most ``MAX_COLUMNS`` columns. A single cell
+of 150 MB, or a header of ten million commas, is refused with memory flat, where pandas
+took 5.5 GB and 2.5 GB to tokenize them.
 
 Whole-file problems raise :class:`InputFileError` with a message that names the file and
 says what to do; nothing of such a file is applied.
@@ -33,6 +41,11 @@ from ftpbridge.textarrays import strip
 
 SAMPLE_BYTES = 1 << 16
 BLOCK = 1 << 20
+MAX_RECORD_BYTES = 2 * 1024 * 1024  # a row or the header, quoted line breaks included
+MAX_COLUMNS = 10_000
+# Excel's first line naming the delimiter: sep=; (it shows the file with that delimiter
+# and does not show the line).
+_SEP_LINE = re.compile(r'"?sep=(.)"?', re.IGNORECASE)
 DELIMITERS = (",", ";", "\t", "|")
 MAGIC = {
     b"%PDF": "a PDF document",
@@ -62,6 +75,7 @@ class CsvShape:
     text: bytes | None = None
     first_row: int = 2
     note: str = ""
+    skip: int = 0  # lines before the header (1: Excel's sep= line)
 
 
 def inspect_bytes(path: Path) -> FileFacts:
@@ -76,6 +90,7 @@ def inspect_bytes(path: Path) -> FileFacts:
     is_utf8 = True
     head = b""
     encoding = ""
+    records = _Records(path.name)
     try:
         handle = path.open("rb")
     except OSError as exc:
@@ -95,7 +110,11 @@ def inspect_bytes(path: Path) -> FileFacts:
                         )
                 if block.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
                     encoding = "utf-16"
+                    records = _Records(
+                        path.name, "<u2" if block.startswith(codecs.BOM_UTF16_LE) else ">u2"
+                    )
             digest.update(block)
+            records.feed(block)
             size += len(block)
             if encoding == "utf-16":
                 continue
@@ -126,10 +145,84 @@ def inspect_bytes(path: Path) -> FileFacts:
     return FileFacts(digest.hexdigest(), size, encoding)
 
 
+class _Records:
+    """Rows as a CSV reader will see them, measured on the bytes (never decoded): quotes
+    toggle a row's inside (a doubled quote twice), line breaks outside quotes end a row
+    (LF; a lone CR in a file without any LF, as Excel for Mac writes). InputFileError
+    names the first row longer than MAX_RECORD_BYTES, as soon as it is seen."""
+
+    def __init__(self, name: str, unit: str = "u1") -> None:
+        self.name = name
+        self.dtype = np.dtype(unit)
+        self.inside = 0  # 1 while within quotes at the end of what was fed
+        self.open = 0  # units of the row not ended yet
+        self.rows = 0  # rows ended so far
+        self.lf_seen = False
+        self.held_cr = False  # the last unit fed was a CR outside quotes, no LF seen yet
+
+    def feed(self, block: bytes) -> None:
+        units = np.frombuffer(block, dtype=self.dtype, count=len(block) // self.dtype.itemsize)
+        if units.size == 0:
+            return
+        lf = np.flatnonzero(units == 0x0A)
+        if self.held_cr:  # a lone CR ended a row, unless this LF makes it a CRLF
+            self.held_cr = False
+            if units[0] != 0x0A:
+                self.rows += 1
+                self.open = 0
+        self.lf_seen = self.lf_seen or lf.size > 0
+        breaks = lf if self.lf_seen else np.flatnonzero(units == 0x0D)
+        # Positions, not masks, from here on: a few thousand line breaks and quotes a
+        # MiB instead of a running count over every byte (measured on 168 MB, a million
+        # rows of 8 quotes: the pass takes 0.6 s instead of 0.4 s without this scan, and
+        # 2.8 s with a running count; docs/benchmarks.md).
+        quotes = np.flatnonzero(units == 0x22)
+        if self.inside or quotes.size:
+            before = np.searchsorted(quotes, breaks)  # quotes ahead of each line break
+            breaks = breaks[((before + self.inside) & 1) == 0]
+            self.inside = (self.inside + int(quotes.size)) & 1
+        if not self.lf_seen and breaks.size and breaks[-1] == units.size - 1:
+            self.held_cr, breaks = True, breaks[:-1]  # known at the next block
+        if breaks.size == 0:
+            self.open += units.size
+            self._check(self.open, self.rows)
+            return
+        self._check(self.open + int(breaks[0]), self.rows)
+        if breaks.size > 1:
+            lengths = np.diff(breaks) - 1
+            at = int(np.argmax(lengths))
+            self._check(int(lengths[at]), self.rows + at + 1)
+        self.rows += int(breaks.size)
+        self.open = units.size - int(breaks[-1]) - 1
+        self._check(self.open, self.rows)
+
+    def _check(self, units: int, row_index: int) -> None:
+        if units * self.dtype.itemsize <= MAX_RECORD_BYTES:
+            return
+        what = "its header" if row_index == 0 else f"row {row_index + 1}"
+        raise InputFileError(
+            f"{self.name}: {what} is longer than {MAX_RECORD_BYTES // 1_000_000} MB"
+            f" ({units * self.dtype.itemsize:,} bytes or more); a row of an updated file is"
+            " a few hundred bytes, so this is not one (a cell pasted in by mistake, or a"
+            " quote never closed)",
+            hint="open the file in a spreadsheet, fix that row, and send it again",
+        )
+
+
 def _first_record(path: Path, encoding: str) -> str:
+    """The start of the file as text (what the header and delimiter are read from)."""
     with path.open("r", encoding=encoding, errors="replace", newline="") as handle:
         text = handle.read(SAMPLE_BYTES)
     return text
+
+
+def _header_line(path: Path, encoding: str, skip: int) -> str:
+    """The whole header line (after ``skip`` lines; at most MAX_RECORD_BYTES, which
+    inspect_bytes made sure of)."""
+    with path.open("r", encoding=encoding, errors="replace", newline="") as handle:
+        for _ in range(skip):
+            handle.readline(MAX_RECORD_BYTES + 1)
+        return handle.readline(MAX_RECORD_BYTES + 1).lstrip("\ufeff").rstrip("\r\n")
 
 
 def detect_shape(path: Path, facts: FileFacts, layout: Layout) -> CsvShape:
@@ -152,22 +245,33 @@ def detect_shape(path: Path, facts: FileFacts, layout: Layout) -> CsvShape:
                 hint="save it as 'CSV UTF-8' in the spreadsheet",
             ) from None
     # Lines may end in CRLF, LF or a lone CR (Excel for Mac's "CSV (Macintosh)").
-    header_line = re.split(r"\r\n|\r|\n", sample.lstrip("\ufeff"), maxsplit=1)[0]
+    first_lines = re.split(r"\r\n|\r|\n", sample.lstrip("\ufeff"), maxsplit=2)
+    named = _SEP_LINE.fullmatch(first_lines[0].strip())
+    skip = 1 if named else 0
+    header_line = _header_line(path, facts.encoding, skip)
     if not header_line.strip():
         raise InputFileError(
-            f"{path.name} has no header row on its first line",
+            f"{path.name} has no header row on its {'second' if skip else 'first'} line",
             hint="the first line must name the columns: " + ", ".join(REQUIRED_ON_IMPORT),
         )
     counts = {delimiter: header_line.count(delimiter) for delimiter in DELIMITERS}
     delimiter = max(DELIMITERS, key=lambda d: counts[d])
-    if counts[delimiter] == 0:
+    if named is not None:
+        delimiter = named.group(1)
+    elif counts[delimiter] == 0:
         delimiter = ","
+    if header_line.count(delimiter) >= MAX_COLUMNS:
+        raise InputFileError(
+            f"{path.name}: its header names {header_line.count(delimiter) + 1:,} columns, more"
+            f" than the {MAX_COLUMNS:,} an updated file may have",
+            hint="send the exported file's columns only (extra columns may stay, a few)",
+        )
     try:
         headers = next(csv.reader(io.StringIO(header_line), delimiter=delimiter))
     except (csv.Error, StopIteration):
         headers = header_line.split(delimiter)
     positions = match_headers(path.name, headers, layout.accepted_headers())
-    return CsvShape(facts.encoding, delimiter, tuple(headers), positions)
+    return CsvShape(facts.encoding, delimiter, tuple(headers), positions, skip=skip)
 
 
 def iter_chunks(
@@ -199,6 +303,7 @@ def iter_chunks(
             sep=shape.delimiter,
             encoding=shape.encoding,
             encoding_errors="strict",
+            skiprows=shape.skip,
             header=0,
             # Rows with more fields than the header (a trailing delimiter on every data line
             # is common) must not shift the columns: without this pandas takes the extra

@@ -3,7 +3,10 @@ outcome, reason``), or one line for a whole file rejected or already processed.
 
 CSV in UTF-8 with CRLF, streamed chunk by chunk, written under a temporary name beside its
 final name. The ids are echoed from the partner's file and the report is opened in a
-spreadsheet: cells that would run as formulas are neutralised (:mod:`formulas`).
+spreadsheet: cells that would run as formulas are neutralised (:mod:`formulas`), and every
+cell is cut to ``MAX_REPORT_CELL`` characters with a marker saying how long it was (a
+150 MB item id must not make a 150 MB report, nor a cell no CSV reader takes: Python's
+own stops at 128 KB).
 """
 
 from __future__ import annotations
@@ -23,6 +26,27 @@ REPORT_COLUMNS = ("row", "order_id", "item_id", "outcome", "reason")
 # Report columns holding someone else's text: the partner's ids, and reasons, which quote
 # the partner's cells and file names ("=cmd|... is 300 MB, over the limit").
 _ECHOED = ("order_id", "item_id", "reason")
+MAX_REPORT_CELL = 1_000  # characters of a cell echoed into a report or a message
+
+
+def cut_cells(values: pd.Series) -> pd.Series:
+    """``values`` (text) with each cell longer than MAX_REPORT_CELL cut there, followed by
+    `` … [cut: N characters]``; a column without such a cell comes back as it is."""
+    lengths = values.str.len()
+    long = lengths > MAX_REPORT_CELL
+    if not long.any():
+        return values
+    marker = " … [cut: " + lengths[long].map("{:,}".format) + " characters]"
+    cut = values.copy()
+    cut[long] = values[long].str.slice(0, MAX_REPORT_CELL) + marker
+    return cut
+
+
+def cut_text(text: str) -> str:
+    """One cell or message cut like ``cut_cells``."""
+    if len(text) <= MAX_REPORT_CELL:
+        return text
+    return f"{text[:MAX_REPORT_CELL]} … [cut: {len(text):,} characters]"
 
 
 def default_report_path(path: Path) -> Path:
@@ -34,7 +58,7 @@ def write_note_report(path: Path, outcome: str, reason: str) -> None:
     row: the file was rejected as a whole, or already processed), atomically."""
     with temporary_beside(path) as temporary, temporary.open("wb") as handle:
         writer = ReportWriter(handle)
-        writer.write_rows([("", "", "", outcome, reason)])
+        writer.write_rows([("", "", "", outcome, cut_text(reason))])
         writer.close()
         replace_durably(temporary, path)
 
@@ -51,9 +75,13 @@ class ReportWriter:
         # The ids are echoed from the partner's file and the report is opened in a
         # spreadsheet: a cell like =HYPERLINK(...) is written as text (CSV injection).
         columns = [
-            (neutralise_formulas(decided[name]) if name in _ECHOED else decided[name]).to_numpy(
-                dtype=object
-            )
+            (
+                neutralise_formulas(cut_cells(decided[name]))
+                if name in _ECHOED
+                else cut_cells(decided[name])
+                if name == "reason"
+                else decided[name]
+            ).to_numpy(dtype=object)
             for name in REPORT_COLUMNS
         ]
         csv.writer(self._text, lineterminator="\r\n").writerows(zip(*columns, strict=True))

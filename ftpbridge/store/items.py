@@ -15,6 +15,7 @@ from sqlalchemy.types import NullType
 
 from ftpbridge.store.engine import (
     copy_rows,
+    driver_sql,
     execute_many,
     fetch_all,
     timestamp_value,
@@ -139,6 +140,14 @@ _MARK_SQL = (
 )
 
 
+_MARK_SENT_SQL = (
+    "UPDATE items SET status = 'acknowledged', last_exported_at = ?,"
+    " first_exported_at = COALESCE(first_exported_at, ?), updated_at = ?"
+    " WHERE partner = ? AND status IN ('pending', 'acknowledged')"
+    " AND id IN (SELECT id FROM ftpbridge_sent)"
+)
+
+
 def mark_all_exported(
     connection: Connection, partner: str, now: dt.datetime, *, new_only: bool
 ) -> int:
@@ -151,6 +160,42 @@ def mark_all_exported(
         _MARK_SQL + " WHERE partner = ? AND status IN (?, ?)",
         (stamp, stamp, stamp, partner, statuses[0], statuses[-1]),
     ).rowcount
+
+
+def mark_sent(
+    connection: Connection, partner: str, item_ids: Sequence[str], now: dt.datetime
+) -> int:
+    """Mark the items of an export as sent, once its file is on the partner's server:
+    ``acknowledged`` with first/last export times (only those still open: an item
+    shipped or cancelled meanwhile keeps its status). Returns how many changed.
+
+    Issue 12 item 6: an item counts as sent only when the file holding it was uploaded,
+    so the ids are marked here, not where the file was written. They go into a temporary
+    table (executemany on SQLite, COPY on PostgreSQL), then one UPDATE joins it: 5.4 s
+    for a million ids on SQLite, where an UPDATE per id took 10.7 s (docs/benchmarks.md).
+    """
+    if not item_ids:
+        return 0
+    stamp = timestamp_value(connection, now)
+    postgres = connection.dialect.name == "postgresql"
+    connection.exec_driver_sql("DROP TABLE IF EXISTS ftpbridge_sent")
+    connection.exec_driver_sql(
+        "CREATE TEMPORARY TABLE ftpbridge_sent (id TEXT PRIMARY KEY)"
+        + (" ON COMMIT DROP" if postgres else " WITHOUT ROWID")
+    )
+    if postgres:
+        copy_rows(connection, "ftpbridge_sent", ("id",), ((item_id,) for item_id in item_ids))
+    else:
+        execute_many(
+            connection, "INSERT INTO ftpbridge_sent (id) VALUES (?)", [(i,) for i in item_ids]
+        )
+    result = connection.exec_driver_sql(
+        driver_sql(connection, _MARK_SENT_SQL),
+        (stamp, stamp, stamp, partner),
+    )
+    if not postgres:
+        connection.exec_driver_sql("DROP TABLE ftpbridge_sent")
+    return int(result.rowcount) if result.rowcount is not None and result.rowcount >= 0 else 0
 
 
 LOOKUP_COLUMNS = (

@@ -194,6 +194,9 @@ sightings = Table(
     Column("mtime", String(40), nullable=True),
     Column("first_seen_at", UTCDateTime(), nullable=False),
     Column("stable_since", UTCDateTime(), nullable=False),
+    # Polls in a row that could not take the file, and why (migration 0006, issue 12).
+    Column("failures", Integer, nullable=False, default=0, server_default="0"),
+    Column("last_error", Text, nullable=True),
 )
 
 # Per partner and job ("export", "poll"): how the last runs went, for alerts and status.

@@ -120,6 +120,23 @@ def corpus(today: dt.date) -> dict[str, bytes]:
     files["negative_quantities.csv"] = _text(
         [f"{HEADER},quantity", *(f"{row},-{number + 1}" for number, row in enumerate(good))]
     )
+    # Issue 12 item 11: a rejected cell over Python's CSV field limit (128 KB), echoed into
+    # the report (cut there) and into the command's summary (never read back from it).
+    files["item_id_of_200kb.csv"] = _text(
+        [HEADER, good[0], f"1,{'9' * 200_000},TRUE,{day},UPS,{UPS}", good[1]]
+    )
+    # Issue 12: rows and headers bounded before any cell is read as text; Excel's sep= line.
+    files["cell_of_3mb.csv"] = _text([f"{HEADER},note", f"{good[0]},{'z' * 3_000_000}", good[1]])
+    quoted_lines = "\n".join("a line of a quoted cell" for _ in range(150_000))
+    files["quoted_cell_of_3mb_in_short_lines.csv"] = _text(
+        [f"{HEADER},note", good[0] + ',"' + quoted_lines + '"', good[1]]
+    )
+    files["header_of_20000_columns.csv"] = _text(
+        [HEADER + "," + ",".join(f"c{number}" for number in range(20_000)), *good]
+    )
+    files["sep_line_semicolons.csv"] = _text(
+        ["sep=;", HEADER.replace(",", ";"), *(row.replace(",", ";") for row in good)]
+    )
     files["tracking_of_200_characters.csv"] = _text(
         [HEADER, f"1,1001,TRUE,{day},UPS,1Z{'9' * 198}", f"1,1002,TRUE,{day},UPS,{'A' * 200}"]
     )

@@ -90,6 +90,7 @@ def import_command(
     """Import a fulfiller's updated FILE: validate every row, apply the good ones."""
     from ftpbridge.cli.render import print_import
     from ftpbridge.exchange.partners import partner_layout
+    from ftpbridge.files import events
     from ftpbridge.files.importing import import_file
     from ftpbridge.files.reports import default_report_path
 
@@ -110,6 +111,7 @@ def import_command(
         dry_run=dry_run,
         report_path=report,
         max_file_bytes=state.settings.daemon.max_file_bytes,
+        notify=events.for_file(state.settings.notify, settings),
     )
     print_import(result, sys.stdout)
     sys.exit(result.exit_code)

@@ -33,6 +33,7 @@ from ftpbridge.exchange.partners import (
     remote_dir,
 )
 from ftpbridge.faults import crashpoint
+from ftpbridge.files import events
 from ftpbridge.files.importing import ImportResult, import_file, refuse_unread, too_large
 from ftpbridge.files.reports import write_note_report
 from ftpbridge.files.validation import UNCHANGED
@@ -291,6 +292,7 @@ def _import(
         report_path=taking.report,
         max_file_bytes=settings.daemon.max_file_bytes,
         source_name=taking.name,
+        notify=events.for_file(settings.notify, partner),
     )
     if result.status == "already_processed":
         write_note_report(taking.report, UNCHANGED, result.message)

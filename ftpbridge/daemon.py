@@ -16,6 +16,8 @@ through the transport, and jobs run side by side in the pool).
   reschedule; an invalid new config is logged and the old one kept.
 - systemd: READY=1 once scheduled, WATCHDOG=1 from a job of the scheduler's own loop (on
   its own one-thread executor, so a hung scheduler stops the pings), STOPPING=1 on exit.
+- Notifications (``[notify]``): the outbox's sender runs every ``interval`` seconds
+  (``ftpbridge.notify.sender``); replicas share the outbox without a job lock (claims).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from ftpbridge.errors import (
 )
 from ftpbridge.exchange.jobs import run_job
 from ftpbridge.files.inbox import INBOX_PARTNER, poll_orders_inbox
+from ftpbridge.notify import job as notify_job
 from ftpbridge.settings import PartnerSettings, Settings, load_settings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
@@ -143,6 +146,7 @@ class Daemon:
         self._running = 0
         self._running_lock = threading.Condition()
         self._export_retries: dict[str, int] = {}
+        self._notify_job = notify_job.SenderJob(store)
         self.scheduler = BlockingScheduler(
             executors={
                 "default": ThreadPoolExecutor(settings.daemon.workers),
@@ -173,6 +177,7 @@ class Daemon:
     def schedule(self, *, at_start: bool) -> None:
         """(Re)create every partner's jobs from ``self.settings``."""
         self._schedule_orders_inbox()
+        self._schedule_notify()
         for job in self.scheduler.get_jobs():
             # Pending retries survive a reload (they look the partner up when they run).
             if job.id.startswith(("export:", "poll:")):
@@ -333,6 +338,7 @@ class Daemon:
             for partner in new.partners.values():
                 if partner.enabled and partner.transport is not None:
                     validate_cron(partner.export_cron, partner.timezone, f"partners.{partner.name}")
+            notify_job.check(self.store, new.notify)  # a secret or template missing
         except FtpbridgeError as exc:
             logger.error("new config is invalid; keeping the old one", error=exc.message)
             sdnotify.ready()
@@ -447,6 +453,34 @@ class Daemon:
             logger.warning("orders inbox failed", error=exc.message, hint=exc.hint)
         except Exception:  # a job must never kill the daemon
             logger.exception("orders inbox failed unexpectedly")
+        finally:
+            with self._running_lock:
+                self._running -= 1
+                self._running_lock.notify_all()
+
+    # ----------------------------------------------------------------- issue 15: the
+    # outbox's sender ([notify]): every interval, one round of deliveries.
+
+    def _schedule_notify(self) -> None:
+        existing = self.scheduler.get_job("notify")
+        if not self._notify_job.configure(self.settings.notify):
+            if existing is not None:
+                existing.remove()
+            return
+        self.scheduler.add_job(
+            self._notify,
+            IntervalTrigger(seconds=self.settings.notify.interval, timezone=dt.UTC),
+            id="notify",
+            name="notify",
+            next_run_time=utcnow(),
+            replace_existing=True,
+        )
+
+    def _notify(self) -> None:
+        with self._running_lock:
+            self._running += 1
+        try:
+            self._notify_job.run(self.stopping.is_set)
         finally:
             with self._running_lock:
                 self._running -= 1

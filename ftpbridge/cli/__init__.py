@@ -4,7 +4,15 @@
 each other module adds the commands of one area.
 """
 
-from ftpbridge.cli import api, files, orders, partners, service, store  # noqa: F401  (registers)
+from ftpbridge.cli import (  # noqa: F401  (registers)
+    api,
+    files,
+    notify,
+    orders,
+    partners,
+    service,
+    store,
+)
 from ftpbridge.cli.app import main
 
 __all__ = ["main"]

@@ -11,7 +11,11 @@ from ftpbridge.settings import Settings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
 from ftpbridge.store.items import count_by_status, list_items
+from ftpbridge.store.outbox import Summary, summary
 from ftpbridge.store.state import all_job_states
+
+# A notification waiting longer than this (or failing) is stuck: status flags it.
+STUCK_AFTER = dt.timedelta(minutes=15)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -28,6 +32,7 @@ def partner_status(
         jobs = all_job_states(connection)
         totals = ledger.import_totals(connection, since)
         counts = count_by_status(connection)
+        deliveries = summary(connection)
         result = []
         for name, partner in settings.partners.items():
             exports = ledger.recent(connection, partner=name, direction="export", limit=1)
@@ -96,9 +101,59 @@ def partner_status(
                     "last_error_at": _iso(last_error["last_error_at"]) if last_error else None,
                     "stale": stale,
                     "replica": {"poll": poll.get("replica"), "export": export.get("replica")},
+                    "deliveries": delivery_status(deliveries.get(name), now),
                 }
             )
     return result
+
+
+def delivery_status(found: Summary | None, now: dt.datetime) -> dict[str, Any]:
+    """A partner's notifications (webhook and e-mail events) as status shows them:
+    ``pending``, ``failing`` (pending after a failed attempt), ``dead``, ``oldest_pending``
+    and ``stuck`` (failing, or waiting longer than 15 minutes)."""
+    if found is None:
+        return {"pending": 0, "failing": 0, "dead": 0, "oldest_pending": None, "stuck": False}
+    oldest = found.oldest_pending
+    return {
+        "pending": found.pending,
+        "failing": found.failing,
+        "dead": found.dead,
+        "oldest_pending": _iso(oldest),
+        "stuck": found.failing > 0 or (oldest is not None and now - oldest > STUCK_AFTER),
+    }
+
+
+def deliveries_total(store: Store, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Every partner's notifications together (and those of items with no partner)."""
+    now = now or utcnow()
+    with store.connect() as connection:
+        found = list(summary(connection).values())
+    oldest = [entry.oldest_pending for entry in found if entry.oldest_pending is not None]
+    total = Summary(
+        None,
+        sum(entry.pending for entry in found),
+        sum(entry.failing for entry in found),
+        sum(entry.dead for entry in found),
+        min(oldest) if oldest else None,
+    )
+    return delivery_status(total, now)
+
+
+def render_deliveries(total: dict[str, Any]) -> list[str]:
+    """The notifications line of ``status`` (none when nothing waits and nothing is dead)."""
+    if not total["pending"] and not total["dead"]:
+        return []
+    parts = [f"{total['pending']} waiting"]
+    if total["pending"]:
+        parts[0] += f" (oldest {total['oldest_pending']})"
+    if total["failing"]:
+        parts.append(f"{total['failing']} failing")
+    if total["dead"]:
+        parts.append(f"{total['dead']} dead")
+    flag = "  [STUCK: see ftpbridge notify list]" if total["stuck"] else ""
+    if total["dead"]:
+        flag += "  [DEAD: ftpbridge notify list --dead; notify retry]"
+    return [f"notifications: {', '.join(parts)}{flag}"]
 
 
 def render(rows: list[dict[str, Any]]) -> list[str]:
@@ -141,4 +196,10 @@ def render(rows: list[dict[str, Any]]) -> list[str]:
         )
         if row["last_error"]:
             lines.append(f"  last error:   {row['last_error']} ({row['last_error_at']})")
+        sent = row["deliveries"]
+        if sent["pending"] or sent["dead"]:
+            lines.append(
+                f"  notifications: {sent['pending']} waiting, {sent['failing']} failing,"
+                f" {sent['dead']} dead" + ("  (stuck)" if sent["stuck"] else "")
+            )
     return lines

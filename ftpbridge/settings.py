@@ -370,6 +370,16 @@ class EmailSettings(_Strict):
             return self.port
         return 465 if self.tls else 587 if self.uses_starttls else 25
 
+    @property
+    def templates_path(self) -> Path | None:
+        """``templates_dir``, relative to the config file's folder."""
+        return _relative_to(self.templates_dir, self._base_dir)
+
+    @property
+    def ca_path(self) -> Path | None:
+        """``ca_file``, relative to the config file's folder."""
+        return _relative_to(self.ca_file, self._base_dir)
+
     def secret_password(self) -> str | None:
         """The SMTP password: here, the environment, ``password_file`` or the systemd
         credential ``smtp-password``."""
@@ -596,6 +606,12 @@ class Settings(BaseSettings):
     def resolve(self, path: Path | None) -> Path | None:
         """A path from the config, relative to the config file's folder."""
         return None if path is None else _absolute(path, self.base_dir)
+
+
+def _relative_to(path: Path | None, base: Path | None) -> Path | None:
+    if path is None:
+        return None
+    return _absolute(path, base) if base is not None else path.expanduser()
 
 
 def _absolute(path: Path, base: Path) -> Path:

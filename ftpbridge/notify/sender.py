@@ -31,7 +31,9 @@ import tenacity
 
 from ftpbridge.errors import ConfigError
 from ftpbridge.faults import crashpoint
+from ftpbridge.notify.email import EmailChannel
 from ftpbridge.notify.outcomes import Outcome
+from ftpbridge.notify.templates import Templates
 from ftpbridge.notify.webhook import WebhookChannel
 from ftpbridge.settings import NotifySettings
 from ftpbridge.store import Store
@@ -245,6 +247,12 @@ def build_sender(
                 batch_size=notify.batch_size,
                 clock=clock,
             )
+        )
+    if notify.email.host is not None:
+        templates = Templates(notify.email.templates_path)
+        templates.check()
+        channels.append(
+            EmailChannel(notify.email, notify.email.secret_password(), templates, clock=clock)
         )
     if not channels:
         raise ConfigError(

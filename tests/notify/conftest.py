@@ -24,7 +24,8 @@ from ftpbridge.notify.sender import Sender, build_sender
 from ftpbridge.settings import Settings, build_settings
 from ftpbridge.store import Store
 from ftpbridge.store.outbox import Notify
-from tests.servers import wait_for
+from tests.notify.mailserver import PASSWORD, USER, MailServer
+from tests.servers import CertificateFiles, make_certificate, wait_for
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 SECRET = "whsec-test-7f3a9c2e51b84d06a1e2"
@@ -149,3 +150,44 @@ def ship(
     assert result.applied == len(lines), (result.status, result.message)
     assert result.file_id is not None
     return result.file_id
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> CertificateFiles:
+    """A CA and a certificate for 127.0.0.1 it signed (the SMTP server's)."""
+    return make_certificate(tmp_path_factory.mktemp("smtp-certificates"))
+
+
+@pytest.fixture
+def mail_server(certificates: CertificateFiles) -> Iterator[MailServer]:
+    """A real SMTP server on 127.0.0.1 requiring STARTTLS and a login (mailserver.py)."""
+    server = MailServer("starttls", certificates.cert_file)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def email_settings(server: MailServer, certificates: CertificateFiles, **extra: Any) -> Settings:
+    """Settings whose [notify.email] sends through ``server`` (no webhook)."""
+    email = {
+        "host": "127.0.0.1",
+        "port": server.port,
+        "username": USER,
+        "password": PASSWORD,
+        "from": "Example Shop <shop@example.com>",
+        "reply_to": "help@example.com",
+        "ca_file": str(certificates.ca_file),
+        "timeout": 5,
+        **extra,
+    }
+    return build_settings(
+        {
+            "partners": {"acme": {"default": True, "notify_customers": True},
+                         "ac": {"skus": ["AC-*"]}},
+            "notify": {"email": email},
+        }
+    )  # fmt: skip
+
+
+EMAIL = Notify(email=True)

@@ -89,3 +89,22 @@ def test_mistakes_name_their_key(data: dict, fragment: str) -> None:
     with pytest.raises(ConfigError) as raised:
         build_settings(data)
     assert fragment in raised.value.message
+
+
+def test_config_example_loads_and_names_every_notify_key() -> None:
+    """config.example.toml is valid and mentions every key of [notify], [notify.email]
+    and the partner's notify_customers (commented out or set)."""
+    from ftpbridge.settings import EmailSettings, NotifySettings
+
+    example = Path(__file__).resolve().parents[2] / "config.example.toml"
+    settings = load_settings(example)
+    assert settings.notify.give_up_after == 48 * 3600
+    text = example.read_text(encoding="utf-8")
+    notify_part = text[text.index("[notify]") : text.index("[partners.acme]")]
+    for model in (NotifySettings, EmailSettings):
+        for name, field in model.model_fields.items():
+            if name == "email":
+                continue
+            key = field.alias or name
+            assert f"\n{key} = " in notify_part or f"\n# {key} = " in notify_part, key
+    assert "\nnotify_customers = false" in text

@@ -47,6 +47,7 @@ FIRST_RETRY_SECONDS = 30.0
 MAX_RETRY_SECONDS = 3600.0
 JITTER_SECONDS = 5.0
 MIN_SECRET_LENGTH = 16
+PRUNE_EVERY = dt.timedelta(hours=1)
 _BACKOFF = tenacity.wait_exponential(
     multiplier=FIRST_RETRY_SECONDS, max=MAX_RETRY_SECONDS
 ) + tenacity.wait_random(0, JITTER_SECONDS)
@@ -114,17 +115,29 @@ class Sender:
         self.keep_delivered = dt.timedelta(days=keep_delivered_days)
         self.clock = clock
         self.holder = holder or new_holder()
+        self._pruned_at: dt.datetime | None = None
 
     def send_once(self, *, stop: Callable[[], bool] = lambda: False) -> SendReport:
         """Deliver every event due now, channel by channel, until none is left or ``stop()``
-        says so; then delete delivered events older than ``keep_delivered_days``."""
+        says so; then (once an hour) delete delivered events older than
+        ``keep_delivered_days``."""
         report = SendReport()
         with presence(self.store, self.holder):
             for channel in self.channels:
+                delivered = report.delivered
                 while not stop() and self._one_batch(channel, report):
                     pass
-        with self.store.begin() as connection:
-            prune(connection, self.clock() - self.keep_delivered)
+                if report.delivered > delivered:
+                    logger.info(
+                        "events delivered",
+                        channel=channel.name,
+                        events=report.delivered - delivered,
+                    )
+        now = self.clock()
+        if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
+            with self.store.begin() as connection:
+                prune(connection, now - self.keep_delivered)
+            self._pruned_at = now
         return report
 
     def _one_batch(self, channel: Channel, report: SendReport) -> bool:
@@ -188,11 +201,8 @@ def _duration(value: dt.timedelta) -> str:
 
 
 def _log(channel: str, events: Sequence[Event], attempts: Sequence[Attempt]) -> None:
-    delivered = [a for a in attempts if a.state == DELIVERED]
     dead = [a for a in attempts if a.state == DEAD]
     retrying = [a for a in attempts if a.state == PENDING]
-    if delivered:
-        logger.info("events delivered", channel=channel, events=len(delivered))
     if retrying:
         first = retrying[0]
         logger.warning(

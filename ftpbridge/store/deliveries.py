@@ -10,7 +10,7 @@ import datetime as dt
 import os
 import socket
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -90,21 +90,13 @@ def claim(
     postgresql = connection.dialect.name == "postgresql"
     if postgresql:
         connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (_CLAIM_LOCK,))
+    # Active leases are few: read through their own index (lease_until), not the queue.
     holders = (
-        connection.execute(
-            select(outbox.c.leased_by)
-            .where(
-                outbox.c.lease_until > now,
-                outbox.c.state == PENDING,
-                outbox.c.channel == channel,
-                outbox.c.leased_by != holder,
-            )
-            .distinct()
-        )
+        connection.execute(select(outbox.c.leased_by).where(outbox.c.lease_until > now).distinct())
         .scalars()
         .all()
     )
-    gone = [name for name in holders if name and holder_gone(connection, name)]
+    gone = [name for name in holders if name and name != holder and holder_gone(connection, name)]
     if gone:
         connection.execute(
             update(outbox)
@@ -124,7 +116,7 @@ def claim(
         .exists()
     )
     query = (
-        select(outbox.c.id)
+        select(outbox)
         .where(
             outbox.c.channel == channel,
             outbox.c.state == PENDING,
@@ -137,13 +129,14 @@ def claim(
     )
     if postgresql:
         query = query.with_for_update(skip_locked=True, of=outbox)
-    ids = list(connection.execute(query).scalars())
-    if not ids:
-        return []
-    connection.execute(
-        update(outbox).where(outbox.c.id.in_(ids)).values(lease_until=lease_until, leased_by=holder)
-    )
-    return events_of(connection, select(outbox).where(outbox.c.id.in_(ids)).order_by(outbox.c.id))
+    events = events_of(connection, query)
+    if events:
+        connection.execute(
+            update(outbox)
+            .where(outbox.c.id.in_([event.id for event in events]))
+            .values(lease_until=lease_until, leased_by=holder)
+        )
+    return [replace(event, lease_until=lease_until, leased_by=holder) for event in events]
 
 
 @dataclass(frozen=True)
@@ -200,7 +193,7 @@ def prune(connection: Connection, before: dt.datetime, *, limit: int = 10_000) -
     """Delete up to ``limit`` events delivered before ``before``; return how many."""
     ids = (
         select(outbox.c.id)
-        .where(outbox.c.state == DELIVERED, outbox.c.delivered_at < before)
+        .where(outbox.c.delivered_at < before, outbox.c.state == DELIVERED)
         .limit(limit)
     )
     return int(connection.execute(outbox.delete().where(outbox.c.id.in_(ids))).rowcount)

@@ -241,7 +241,7 @@ def events_of(connection: Connection, query: Any) -> list[Event]:
 
 def pending(connection: Connection, *, limit: int = 100, channel: str | None = None) -> list[Event]:
     """Events not delivered yet (waiting, retrying or being sent), oldest first."""
-    query = select(outbox).where(outbox.c.state == PENDING)
+    query = select(outbox).where(outbox.c.state == PENDING, outbox.c.channel.in_(CHANNELS))
     if channel is not None:
         query = query.where(outbox.c.channel == channel)
     return events_of(connection, query.order_by(outbox.c.id).limit(limit))
@@ -250,7 +250,7 @@ def pending(connection: Connection, *, limit: int = 100, channel: str | None = N
 def dead(connection: Connection, *, limit: int = 100, channel: str | None = None) -> list[Event]:
     """Events given up on (refused by the receiver, or failing for ``give_up_after``),
     most recent attempt first."""
-    query = select(outbox).where(outbox.c.state == DEAD)
+    query = select(outbox).where(outbox.c.state == DEAD, outbox.c.channel.in_(CHANNELS))
     if channel is not None:
         query = query.where(outbox.c.channel == channel)
     return events_of(
@@ -299,7 +299,7 @@ def retry(connection: Connection, event_ids: Sequence[str] | None, now: dt.datet
         leased_by=None,
     )
     if event_ids is None:
-        statement = statement.where(outbox.c.state == DEAD)
+        statement = statement.where(outbox.c.state == DEAD, outbox.c.channel.in_(CHANNELS))
     else:
         statement = statement.where(outbox.c.event_id.in_(list(event_ids)))
     return int(connection.execute(statement).rowcount)
@@ -327,7 +327,8 @@ def summary(connection: Connection) -> dict[str | None, Summary]:
             func.sum(case((outbox.c.state == DEAD, 1), else_=0)),
             func.min(case((is_pending, outbox.c.created_at))),
         )
-        .where(outbox.c.state.in_((PENDING, DEAD)))
+        # (channel, state): the queue's index, not every delivered event
+        .where(outbox.c.channel.in_(CHANNELS), outbox.c.state.in_((PENDING, DEAD)))
         .group_by(outbox.c.partner)
     )
     result: dict[str | None, Summary] = {}

@@ -272,6 +272,7 @@ outbox = Table(
     Index("ix_outbox_queue", "channel", "state", "id"),
     Index("ix_outbox_order", "order_id", "channel", "state", "id"),
     Index("ix_outbox_lease", "lease_until"),
+    Index("ix_outbox_delivered", "delivered_at"),
 )
 # The changes of one file, or of one API update (file_id NULL, its time): for e-mails.
 Index("ix_item_changes_file", item_changes.c.file_id, item_changes.c.changed_at)

@@ -51,7 +51,12 @@ def test_0008_up_and_down_keeps_the_changes(empty_store_url: str, tmp_path: Path
     _migrate(store, "0008")
     assert store.revision()[0] == "0008"
     assert "outbox" in inspect(store.engine).get_table_names()
-    assert _indexes(store, "outbox") >= {"ix_outbox_queue", "ix_outbox_order", "ix_outbox_lease"}
+    assert _indexes(store, "outbox") >= {
+        "ix_outbox_queue",
+        "ix_outbox_order",
+        "ix_outbox_lease",
+        "ix_outbox_delivered",
+    }
     assert "ix_item_changes_file" in _indexes(store, "item_changes")
     second = tmp_path / "orders_updated_2.csv"
     second.write_text(path.read_text().replace("1,1001", "1,1002"), encoding="utf-8")

@@ -10,9 +10,10 @@ afterwards to the shop's webhook and, as e-mails, to customers.
   counts from), ``next_attempt_at``, the lease of the sender sending it (``lease_until``,
   ``leased_by``) and what the last attempt got (``last_status``, ``last_error``,
   ``last_response``: the first bytes of the receiver's answer).
-- Indexes: the queue per channel in id order (what the sender claims), an order's pending
-  events (oldest first per order), the active leases, and ``item_changes`` by
-  (file_id, changed_at): the changes of one file or one API update, for their e-mails.
+- Indexes: the queue per channel and state in id order (what the sender claims, what
+  status and notify list read), an order's pending events (oldest first per order), the
+  active leases, the delivery time (pruning), and ``item_changes`` by (file_id,
+  changed_at): the changes of one file or one API update, for their e-mails.
 
 Revision ID: 0008
 Revises: 0005
@@ -69,11 +70,13 @@ def upgrade() -> None:
     op.create_index("ix_outbox_queue", "outbox", ["channel", "state", "id"])
     op.create_index("ix_outbox_order", "outbox", ["order_id", "channel", "state", "id"])
     op.create_index("ix_outbox_lease", "outbox", ["lease_until"])
+    op.create_index("ix_outbox_delivered", "outbox", ["delivered_at"])
     op.create_index("ix_item_changes_file", "item_changes", ["file_id", "changed_at"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_item_changes_file", table_name="item_changes")
+    op.drop_index("ix_outbox_delivered", table_name="outbox")
     op.drop_index("ix_outbox_lease", table_name="outbox")
     op.drop_index("ix_outbox_order", table_name="outbox")
     op.drop_index("ix_outbox_queue", table_name="outbox")

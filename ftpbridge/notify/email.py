@@ -85,19 +85,23 @@ def checked_bytes(message: EmailMessage, international: bool) -> bytes:
     return data
 
 
-def valid_recipient(address: str) -> bool:
-    """Whether ``address`` is one plain mailbox (``local@domain``), nothing more."""
+def recipient_problem(address: str) -> str | None:
+    """What keeps ``address`` from being one plain mailbox (``local@domain``), or None."""
+    shown = address if len(address) <= 80 else address[:77] + "..."
     if not address or len(address) > 254 or _NOT_IN_ADDRESS.intersection(address):
-        return False
-    if address.count("@") != 1 or not all(address.split("@")):
-        return False
-    if not all(c.isprintable() for c in address):
-        return False
+        return f"{shown!r} is not one e-mail address"
+    if address.count("@") != 1 or not all(address.split("@")) or not address.isprintable():
+        return f"{shown!r} is not one e-mail address"
+    if not address.partition("@")[0].isascii():
+        return (
+            f"{shown!r} has letters outside ASCII before the @ (an international mailbox);"
+            " ftpbridge cannot address those"
+        )
     try:
         Address(addr_spec=address)
     except (ValueError, IndexError):
-        return False
-    return True
+        return f"{shown!r} is not one e-mail address"
+    return None
 
 
 def context_of(event: Event, reply_to: str | None) -> dict[str, Any]:
@@ -165,8 +169,9 @@ class EmailChannel:
         """The e-mail of ``event``; ValueError (bad address) or Jinja2's TemplateError.
         (:func:`checked_bytes` then makes the bytes to send.)"""
         recipient = event.recipient or ""
-        if not valid_recipient(recipient):
-            raise ValueError(f"order {event.order_id}'s address {recipient[:80]!r} is not one")
+        problem = recipient_problem(recipient)
+        if problem is not None:
+            raise ValueError(f"order {event.order_id}'s address {problem}")
         context = context_of(event, self.config.reply_to)
         rendered = self.templates.render(context)
         message = EmailMessage(policy=SMTP_POLICY)

@@ -115,7 +115,7 @@ def test_an_address_that_is_not_one_is_dead_without_sending(
                           clock=clock)  # fmt: skip
     assert sender.send_once().dead == 1
     [event] = emails(loaded_store)
-    assert event.state == "dead" and "is not one" in (event.last_error or "")
+    assert event.state == "dead" and "is not one e-mail address" in (event.last_error or "")
     assert mail_server.received == []
 
 
@@ -223,3 +223,28 @@ def test_an_api_update_with_email_on_update_mails_the_customer(
     [mail] = mail_server.received
     assert mail.recipients == ["radia@example.com"]
     assert json.loads(emails(loaded_store)[0].payload or "{}")["items"][0]["item_id"] == "1014"
+
+
+def test_international_addresses(
+    loaded_store: Store, mail_server: MailServer, certificates, clock: Clock, tmp_path: Path
+) -> None:
+    """grace@exämple.com (an international domain) goes out with SMTPUTF8, the address
+    intact; zoë@example.com (an international mailbox) cannot be addressed: dead without
+    being sent, saying why."""
+    with loaded_store.begin() as connection:
+        connection.exec_driver_sql(
+            "UPDATE orders SET email = 'grace@ex\u00e4mple.com' WHERE id = '1'"
+        )
+        connection.exec_driver_sql(
+            "UPDATE orders SET email = 'zo\u00eb@example.com' WHERE id = '3'"
+        )
+    ship(loaded_store, tmp_path, [("1", "1001"), ("3", "1004")], notify=EMAIL)
+    sender = build_sender(loaded_store, email_settings(mail_server, certificates).notify,
+                          clock=clock)  # fmt: skip
+    report = sender.send_once()
+    assert (report.delivered, report.dead) == (1, 1)
+    [mail] = mail_server.received
+    assert mail.recipients == ["grace@ex\u00e4mple.com"]
+    assert "To: Grace Hopper <grace@ex\u00e4mple.com>\r\n".encode() in mail.data  # UTF-8
+    mailbox = emails(loaded_store)[1]
+    assert "an international mailbox" in (mailbox.last_error or ""), mailbox.last_error

@@ -23,6 +23,7 @@ from ftpbridge.store.outbox import (
     NOTHING,
     Notify,
     last_change_id,
+    new_id_prefix,
     webhook_events_sql,
     with_webhook_events,
 )
@@ -250,8 +251,8 @@ def apply_shipments(
         recorded: tuple[Any, ...] = (audit.file_id, audit.source, stamp, email)
     else:  # the file's ledger row holds its name and the time (see the view audit)
         recorded = (audit.file_id, None, None, email)
-    # The webhook events: file, source, created_at, pending_since, next_attempt_at.
-    events = (audit.file_id, audit.source[:300], stamp, stamp, stamp)
+    # The webhook events: id prefix, file, source, created_at, pending_since, next_attempt_at.
+    events = (new_id_prefix(), audit.file_id, audit.source[:300], stamp, stamp, stamp)
     webhook = audit.notify.webhook
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql(SHIPMENTS_CREATE_SQL)

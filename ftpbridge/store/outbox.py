@@ -7,7 +7,8 @@ item change (:func:`webhook_events_sql`, :func:`with_webhook_events`), when its
 :func:`add_emails` writes one ``email`` event per order of a file or of an API update.
 Both run in the caller's transaction: a change rolled back leaves no event, a change
 committed cannot lose its events. Each event gets an ``event_id`` (``evt_`` and 32 hex
-digits) that never changes, so a receiver can drop duplicates.
+digits: 16 random for the statement that wrote it, then its change's number) that never
+changes, so a receiver can drop duplicates.
 
 Sending (:mod:`ftpbridge.store.deliveries`). An event is ``pending`` until it is
 ``delivered`` or ``dead``. A sender claims a batch of due events of one channel in a
@@ -24,6 +25,7 @@ machine) its process is gone. Then it records what each attempt got.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -61,11 +63,21 @@ NOTHING = Notify()
 # --------------------------------------------------------------------------- writing
 
 
-def event_id_sql(dialect: str) -> str:
-    """SQL for a new event id, ``evt_`` and 32 random hex digits, made by the database."""
+def new_id_prefix() -> str:
+    """The random half of the event ids one statement writes (16 hex digits)."""
+    return secrets.token_hex(8)
+
+
+def event_id_sql(dialect: str, number: str, marker: str = "?") -> str:
+    """SQL for an event id: ``evt_``, a random prefix (the first marker of the statement,
+    :func:`new_id_prefix`) and ``number`` (a change id, unique in the store) as 16 hex
+    digits. Ids of one statement follow each other, so a million of them go into the
+    unique index in order (random ids went in at random places: the import writing a
+    million events took three times as long); the random half keeps the ids of two
+    stores (or two statements) apart."""
     if dialect == "postgresql":
-        return "'evt_' || replace(CAST(gen_random_uuid() AS TEXT), '-', '')"
-    return "'evt_' || lower(hex(randomblob(16)))"
+        return f"'evt_' || {marker} || lpad(to_hex({number}), 16, '0')"
+    return f"'evt_' || {marker} || printf('%016x', {number})"
 
 
 def change_type_sql(old_status: str, new_status: str) -> str:
@@ -86,10 +98,10 @@ WEBHOOK_COLUMNS = (
 def webhook_events_sql(dialect: str) -> str:
     """SQLite: ``INSERT INTO outbox`` one webhook event per ``item_changes`` row with an id
     above the marker's (the changes just written; the transaction holds the write lock).
-    Markers: file_id, source, created_at, pending_since, next_attempt_at, the last change
-    id before. (PostgreSQL writes them in apply_shipments' statement, from its RETURNING.)"""
+    Markers: the id prefix, file_id, source, created_at, pending_since, next_attempt_at,
+    the last change id before. (PostgreSQL writes them in apply_shipments' statement.)"""
     return (
-        f"INSERT INTO outbox ({WEBHOOK_COLUMNS}) SELECT {event_id_sql(dialect)}, 'webhook',"  # noqa: S608 - constants only
+        f"INSERT INTO outbox ({WEBHOOK_COLUMNS}) SELECT {event_id_sql(dialect, 'c.id')}, 'webhook',"  # noqa: S608 - constants only
         f" {change_type_sql('c.old_status', 'c.new_status')}, items.partner, items.order_id,"
         " c.item_id, c.id, ?, ?, c.new_status, c.new_shipped_date, c.new_carrier,"
         " c.new_tracking_number, ?, 'pending', 0, ?, ?"
@@ -100,12 +112,13 @@ def webhook_events_sql(dialect: str) -> str:
 def with_webhook_events(apply_sql: str) -> str:
     """PostgreSQL: apply_shipments' one statement (store/items.py) made to write each
     change's webhook event too: the changes come back from their INSERT (RETURNING) and
-    become outbox rows in the same statement. Five more markers, after the changes' four:
-    file_id, source, created_at, pending_since, next_attempt_at."""
+    become outbox rows in the same statement. Six more markers, after the changes' four:
+    the id prefix, file_id, source, created_at, pending_since, next_attempt_at."""
     events = (
         " new_tracking_number, %s FROM before ORDER BY row_number RETURNING id, item_id,"  # noqa: S608 - constants only
         " old_status, new_status, new_shipped_date, new_carrier, new_tracking_number),"
-        f" events AS (INSERT INTO outbox ({WEBHOOK_COLUMNS}) SELECT {event_id_sql('postgresql')},"
+        f" events AS (INSERT INTO outbox ({WEBHOOK_COLUMNS})"
+        f" SELECT {event_id_sql('postgresql', 'recorded.id', '%s')},"
         f" 'webhook', {change_type_sql('recorded.old_status', 'recorded.new_status')},"
         " before.partner, before.order_id, recorded.item_id, recorded.id, %s, %s,"
         " recorded.new_status, recorded.new_shipped_date, recorded.new_carrier,"
@@ -116,7 +129,7 @@ def with_webhook_events(apply_sql: str) -> str:
         "WITH before AS (SELECT items.id,",
         "WITH before AS (SELECT items.id, items.order_id, items.partner,",
     ).replace(" new_tracking_number, %s FROM before ORDER BY row_number)", events)
-    if rewritten.count("%s") != apply_sql.count("%s") + 5:
+    if rewritten.count("%s") != apply_sql.count("%s") + 6:
         raise RuntimeError("apply_shipments' statement changed: with_webhook_events must follow")
     return rewritten
 
@@ -175,7 +188,7 @@ def add_emails(
         payload = f"json_object('name', {_NAME}, 'items', {items_json})"
     payload = payload.replace("{event}", _ITEM_EVENT)
     stamp = timestamp_value(connection, now)
-    parameters: list[Any] = [file_id, source, stamp, stamp, stamp]
+    parameters: list[Any] = [new_id_prefix(), file_id, source, stamp, stamp, stamp]
     if file_id is not None:
         which = "c.file_id = ?"
         parameters.append(file_id)
@@ -193,7 +206,10 @@ def add_emails(
             partner_sql = f" AND items.partner IN ({','.join('?' * len(partners))})"
             parameters += sorted(partners)
     sql = _EMAIL_SQL.format(
-        event_id=event_id_sql(dialect), payload=payload, which=which, partners=partner_sql
+        event_id=event_id_sql(dialect, "MIN(c.id)"),
+        payload=payload,
+        which=which,
+        partners=partner_sql,
     )
     return int(connection.exec_driver_sql(driver_sql(connection, sql), tuple(parameters)).rowcount)
 

@@ -18,6 +18,10 @@ Steps, each in a fresh process so that its peak RSS (VmHWM) is its own:
 - console: the ops console's Partners page with the items over 50 partners
   (``bench/console.py``), next to the page's queries run alone (``--skip-console`` leaves
   it out, ``--console-only`` runs only it).
+- notify (``bench/notify.py``): the import writing a webhook event per row next to the
+  same import without events, and the outbox's throughput (``--notify-events`` events
+  delivered to a local receiver) next to the receiver alone (``--skip-notify`` leaves
+  them out, ``--notify-only`` runs only them).
 
 The table's ratio is ftpbridge's time over the floor's (lower is better; for transfers
 1/ratio is ftpbridge's share of the floor's throughput). A missed target says by how much.
@@ -75,6 +79,8 @@ POLL = (Target("seconds", 2.0, "< 2 s, no download"),)
 API_VIEW = (Target("ratio", 3.0, "p50 ≤ 3× floor"),)
 API_UPDATE = (Target("ratio", 2.0, "≤ 2× floor"),)
 CONSOLE = (Target("ratio", 2.0, "≤ 2× its queries alone"),)
+NOTIFY_IMPORT = (Target("ratio", 1.5, "≤ 1.5× the import without events"),)
+NOTIFY_SEND_RATE = 1_000.0  # events per second, at least
 
 
 @dataclass
@@ -302,6 +308,23 @@ def run(arguments: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
         if arguments.console_only:
             rows.append(_console_row(arguments, work, base))
             return rows, info
+        if arguments.notify_only:
+            export_db = work / "export.db"
+            copy_database(base, export_db)
+            out = work / "out-notify"
+            out.mkdir()
+            exported = run_isolated(
+                steps.export_ours, work=work, database=export_db, folder=out, now=now
+            )
+            shipped = work / "updated_orders.csv"
+            run_isolated(
+                steps.shipped_file,
+                export_file=Path(exported["path"]),
+                target=shipped,
+                today=now.date(),
+            )
+            rows.extend(_notify_rows(arguments, work, export_db, shipped, lines, now))
+            return rows, info
 
         # Export and import change the store: each round runs on fresh copies, ftpbridge and
         # floor taking turns, and the best of each counts (on this kind of machine a single
@@ -388,6 +411,9 @@ def run(arguments: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
             row.problems.append(f"status {again['status']}, not already_processed")
         rows.append(row)
 
+        if not arguments.skip_notify:
+            rows.extend(_notify_rows(arguments, work, export_db, shipped, lines, now))
+
         if not arguments.skip_postgres:
             from bench.postgres import run_postgres_import_bench
 
@@ -448,6 +474,84 @@ def run(arguments: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
         else:
             shutil.rmtree(work, ignore_errors=True)
     return rows, info
+
+
+def _notify_rows(
+    arguments: argparse.Namespace,
+    work: Path,
+    export_db: Path,
+    shipped: Path,
+    lines: int,
+    now: dt.datetime,
+) -> list[Row]:
+    """The import with webhook events beside the same import without (rounds in turns, each
+    on a fresh copy), and the outbox's throughput beside the receiver alone."""
+    from bench.notify import import_with_events, send_bench
+
+    rounds = arguments.repeat
+    _say(f"import with webhook events (best of {rounds}) ...")
+    database = work / "notify-import.db"
+    ours_runs, floor_runs = [], []
+    for _round in range(rounds):
+        copy_database(export_db, database)
+        ours_runs.append(
+            run_isolated(
+                import_with_events,
+                work=work,
+                database=database,
+                path=shipped,
+                now=now,
+                report=work / "report-events.csv",
+            )
+        )
+        copy_database(export_db, database)
+        floor_runs.append(
+            run_isolated(
+                steps.import_ours,
+                work=work,
+                database=database,
+                path=shipped,
+                now=now,
+                report=work / "report-plain.csv",
+            )
+        )
+    row = _rounds_row(
+        "import with webhook events",
+        ours_runs,
+        floor_runs,
+        lines,
+        NOTIFY_IMPORT,
+        {"floor": "the same import without events", "events": _best(ours_runs)["events"]},
+    )
+    if any(run["events"] != lines for run in ours_runs):
+        row.problems.append(f"{_best(ours_runs)['events']} events written for {lines} lines")
+    rows = [row]
+    events = arguments.notify_events
+    _say(f"notify send: {events:,} events to a local receiver ...")
+    folder = work / "notify-send"
+    folder.mkdir()
+    sent = send_bench(folder, events)
+    row = Row(
+        f"notify send ({events:,} events)",
+        sent["seconds"],
+        sent["floor_seconds"],
+        sent["events"],
+        sent["peak_rss_mb"],
+        targets=(
+            Target("seconds", events / NOTIFY_SEND_RATE, f"≥ {NOTIFY_SEND_RATE:,.0f} events/s"),
+        ),
+        details={
+            "events_per_s": round(sent["events"] / sent["seconds"]),
+            "floor_events_per_s": round(sent["events"] / sent["floor_seconds"]),
+            "posts": sent["posts"],
+            "batch": 100,
+            "floor": "the same signed bodies POSTed by one httpx client, no store",
+        },
+    )
+    if sent["delivered"] != events or sent["failed"]:
+        row.problems.append(f"delivered {sent['delivered']} of {events}, {sent['failed']} failed")
+    rows.append(row)
+    return rows
 
 
 def _api_rows(arguments: argparse.Namespace, work: Path, base: Path, lines: int) -> list[Row]:
@@ -591,6 +695,19 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--console-rounds", type=int, default=10, help="Partners pages measured (10)"
+
+    )
+    parser.add_argument(
+        "--skip-notify", action="store_true", help="leave out the outbox rows (bench/notify.py)"
+    )
+    parser.add_argument(
+        "--notify-only", action="store_true", help="build the store and run only the outbox rows"
+    )
+    parser.add_argument(
+        "--notify-events",
+        type=int,
+        default=100_000,
+        help="events the notify send row delivers to a local receiver (100,000)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     arguments = parser.parse_args(argv)

@@ -25,6 +25,8 @@ through the transport, and jobs run side by side in the pool).
   (``exchange.jobs.past_deadline``); a job still stuck after as long again is a wedged
   worker: the watchdog is no longer pinged, and systemd restarts the service (every step
   is crash-safe). Without a watchdog the log and the alert say it.
+- Notifications (``[notify]``): the outbox's sender runs every ``interval`` seconds
+  (``ftpbridge.notify.sender``); replicas share the outbox without a job lock (claims).
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ from ftpbridge.errors import (
 from ftpbridge.exchange.jobs import run_job, watch_deadlines
 from ftpbridge.files.inbox import INBOX_PARTNER, poll_orders_inbox
 from ftpbridge.files.retention import prune_local_files
+from ftpbridge.notify import job as notify_job
 from ftpbridge.settings import PartnerSettings, Settings, load_settings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
@@ -179,6 +182,7 @@ class Daemon:
         self._running_lock = threading.Condition()
         self._export_retries: dict[str, int] = {}
         self._wedged_said = False
+        self._notify_job = notify_job.SenderJob(store)
         self.scheduler = BlockingScheduler(
             executors={
                 "default": ThreadPoolExecutor(settings.daemon.workers),
@@ -207,6 +211,7 @@ class Daemon:
     def schedule(self, *, at_start: bool) -> None:
         """(Re)create every partner's jobs from ``self.settings``."""
         self._schedule_orders_inbox()
+        self._schedule_notify()
         for job in self.scheduler.get_jobs():
             # Pending retries survive a reload (they look the partner up when they run).
             if job.id.startswith(("export:", "poll:")):
@@ -419,6 +424,7 @@ class Daemon:
             for partner in new.partners.values():
                 if partner.enabled and partner.transport is not None:
                     validate_cron(partner.export_cron, partner.timezone, f"partners.{partner.name}")
+            notify_job.check(self.store, new.notify)  # a secret or template missing
         except FtpbridgeError as exc:
             logger.error("new config is invalid; keeping the old one", error=exc.message)
             sdnotify.ready()
@@ -535,6 +541,34 @@ class Daemon:
             logger.warning("orders inbox failed", error=exc.message, hint=exc.hint)
         except Exception:  # a job must never kill the daemon
             logger.exception("orders inbox failed unexpectedly")
+        finally:
+            with self._running_lock:
+                self._running -= 1
+                self._running_lock.notify_all()
+
+    # ----------------------------------------------------------------- issue 15: the
+    # outbox's sender ([notify]): every interval, one round of deliveries.
+
+    def _schedule_notify(self) -> None:
+        existing = self.scheduler.get_job("notify")
+        if not self._notify_job.configure(self.settings.notify):
+            if existing is not None:
+                existing.remove()
+            return
+        self.scheduler.add_job(
+            self._notify,
+            IntervalTrigger(seconds=self.settings.notify.interval, timezone=dt.UTC),
+            id="notify",
+            name="notify",
+            next_run_time=utcnow(),
+            replace_existing=True,
+        )
+
+    def _notify(self) -> None:
+        with self._running_lock:
+            self._running += 1
+        try:
+            self._notify_job.run(self.stopping.is_set)
         finally:
             with self._running_lock:
                 self._running -= 1

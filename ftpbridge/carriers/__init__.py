@@ -20,7 +20,12 @@ This module is the public surface; the others are free to change behind it.
 
 from ftpbridge.carriers.cleaning import looks_scientific, normalise_tracking
 from ftpbridge.carriers.matching import check_tracking
-from ftpbridge.carriers.names import CARRIERS, accepted_carriers_text, canonical_carrier
+from ftpbridge.carriers.names import (
+    CARRIERS,
+    accepted_carriers_text,
+    canonical_carrier,
+    display_name,
+)
 from ftpbridge.carriers.urls import tracking_url, tracking_urls
 
 __all__ = [
@@ -28,6 +33,7 @@ __all__ = [
     "accepted_carriers_text",
     "canonical_carrier",
     "check_tracking",
+    "display_name",
     "looks_scientific",
     "normalise_tracking",
     "tracking_url",

@@ -235,6 +235,13 @@ TABLE: tuple[Carrier, ...] = (
 CARRIERS: tuple[str, ...] = tuple(carrier.name for carrier in TABLE)
 BY_NAME: dict[str, Carrier] = {carrier.name: carrier for carrier in TABLE}
 
+
+def display_name(carrier: str) -> str:
+    """The carrier's name for people ("Royal Mail" for ``ROYAL_MAIL``); an unknown name
+    as it is."""
+    entry = BY_NAME.get(carrier)
+    return entry.display if entry is not None else carrier
+
 # What _fold removes. Only separators: letters of other scripts stay, so that a look-alike
 # such as a Cyrillic "Р" in "UРS" makes the name unknown instead of quietly matching.
 _SEPARATORS = re.compile(r"[\s.\-_&\u2010-\u2015\u2212]+")

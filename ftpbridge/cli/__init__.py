@@ -8,6 +8,7 @@ from ftpbridge.cli import (  # noqa: F401  (registers the commands)
     api,
     config,
     files,
+    notify,
     orders,
     partners,
     service,

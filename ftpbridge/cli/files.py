@@ -190,6 +190,7 @@ def import_command(
     """Import a fulfiller's updated FILE: validate every row, apply the good ones."""
     from ftpbridge.cli.render import print_import
     from ftpbridge.exchange.partners import partner_layout
+    from ftpbridge.files import events
     from ftpbridge.files.importing import import_file
     from ftpbridge.files.reports import default_report_path
 
@@ -220,6 +221,7 @@ def import_command(
             report_path=report,
             max_file_bytes=state.settings.daemon.max_file_bytes,
             progress=progress,
+            notify=events.for_file(state.settings.notify, settings),
         )
     print_import(result, sys.stdout)
     sys.exit(result.exit_code)

@@ -60,10 +60,16 @@ def _refuse_if_nothing_to_run(settings: Settings) -> None:
 @pass_state
 @friendly_errors
 def status_command(state: Context, output_format: str) -> None:
-    """How every partner is doing: last export and poll, failures, stale partners."""
+    """How every partner is doing: last export and poll, failures, stale partners, and
+    notifications stuck or dead (exit 1 for any of these)."""
     import json
 
-    from ftpbridge.exchange.status import partner_status, render
+    from ftpbridge.exchange.status import (
+        deliveries_total,
+        partner_status,
+        render,
+        render_deliveries,
+    )
 
     if not state.settings.partners:
         # A monitoring script must not read "nothing configured" as healthy.
@@ -80,12 +86,14 @@ def status_command(state: Context, output_format: str) -> None:
         )
         sys.exit(EXIT_ATTENTION)
     rows = partner_status(state.existing_store, state.settings)
+    deliveries = deliveries_total(state.existing_store)
     if output_format == "json":
         click.echo(json.dumps(rows, indent=2))
     else:
-        for line in render(rows):
+        for line in render(rows) + render_deliveries(deliveries):
             click.echo(line)
-    if any(row["alert"] or row["stale"] for row in rows):
+    troubled = deliveries["stuck"] or deliveries["dead"]
+    if troubled or any(row["alert"] or row["stale"] for row in rows):
         sys.exit(EXIT_ATTENTION)
 
 

@@ -12,11 +12,15 @@ from ftpbridge.settings import Settings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
 from ftpbridge.store.items import count_by_status
+from ftpbridge.store.outbox import Summary, summary
 from ftpbridge.store.reads import count_past_due
 from ftpbridge.store.state import all_job_states, failures_of
 from ftpbridge.wording import plural
 
 _DEFAULT_PORTS = {"ftp": 21, "ftps": 21, "sftp": 22}
+
+# A notification waiting longer than this (or failing) is stuck: status flags it.
+STUCK_AFTER = dt.timedelta(minutes=15)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -47,6 +51,7 @@ def partner_status(
             },
             cap=past_due_cap,
         )
+        deliveries = summary(connection)
         result = []
         for name, partner in settings.partners.items():
             exports = ledger.recent(connection, partner=name, direction="export", limit=1)
@@ -117,9 +122,59 @@ def partner_status(
                         for file, (failures, error) in sorted(stuck.items())
                     ],
                     "replica": {"poll": poll.get("replica"), "export": export.get("replica")},
+                    "deliveries": delivery_status(deliveries.get(name), now),
                 }
             )
     return result
+
+
+def delivery_status(found: Summary | None, now: dt.datetime) -> dict[str, Any]:
+    """A partner's notifications (webhook and e-mail events) as status shows them:
+    ``pending``, ``failing`` (pending after a failed attempt), ``dead``, ``oldest_pending``
+    and ``stuck`` (failing, or waiting longer than 15 minutes)."""
+    if found is None:
+        return {"pending": 0, "failing": 0, "dead": 0, "oldest_pending": None, "stuck": False}
+    oldest = found.oldest_pending
+    return {
+        "pending": found.pending,
+        "failing": found.failing,
+        "dead": found.dead,
+        "oldest_pending": _iso(oldest),
+        "stuck": found.failing > 0 or (oldest is not None and now - oldest > STUCK_AFTER),
+    }
+
+
+def deliveries_total(store: Store, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Every partner's notifications together (and those of items with no partner)."""
+    now = now or utcnow()
+    with store.connect() as connection:
+        found = list(summary(connection).values())
+    oldest = [entry.oldest_pending for entry in found if entry.oldest_pending is not None]
+    total = Summary(
+        None,
+        sum(entry.pending for entry in found),
+        sum(entry.failing for entry in found),
+        sum(entry.dead for entry in found),
+        min(oldest) if oldest else None,
+    )
+    return delivery_status(total, now)
+
+
+def render_deliveries(total: dict[str, Any]) -> list[str]:
+    """The notifications line of ``status`` (none when nothing waits and nothing is dead)."""
+    if not total["pending"] and not total["dead"]:
+        return []
+    parts = [f"{total['pending']} waiting"]
+    if total["pending"]:
+        parts[0] += f" (oldest {total['oldest_pending']})"
+    if total["failing"]:
+        parts.append(f"{total['failing']} failing")
+    if total["dead"]:
+        parts.append(f"{total['dead']} dead")
+    flag = "  [STUCK: see ftpbridge notify list]" if total["stuck"] else ""
+    if total["dead"]:
+        flag += "  [DEAD: ftpbridge notify list --dead; notify retry]"
+    return [f"notifications: {', '.join(parts)}{flag}"]
 
 
 def render(rows: list[dict[str, Any]]) -> list[str]:
@@ -172,5 +227,11 @@ def render(rows: list[dict[str, Any]]) -> list[str]:
             lines.append(
                 f"  not taken:    {shown(stuck['file'])}"
                 f" ({tries} {'try' if tries == 1 else 'tries'}): {stuck['last_error']}"
+)
+        sent = row["deliveries"]
+        if sent["pending"] or sent["dead"]:
+            lines.append(
+                f"  notifications: {sent['pending']} waiting, {sent['failing']} failing,"
+                f" {sent['dead']} dead" + ("  (stuck)" if sent["stuck"] else "")
             )
     return lines

@@ -32,6 +32,7 @@ from ftpbridge.errors import (
 )
 from ftpbridge.exchange.partners import free_name, partner_layout, remote_dir
 from ftpbridge.faults import crashpoint
+from ftpbridge.files import events
 from ftpbridge.files.importing import ImportResult, import_file, refuse_unread, too_large
 from ftpbridge.files.reports import write_note_report
 from ftpbridge.files.validation import UNCHANGED
@@ -271,6 +272,7 @@ def _import(
         report_path=taking.report,
         max_file_bytes=settings.daemon.max_file_bytes,
         source_name=taking.name,
+        notify=events.for_file(settings.notify, partner),
     )
     if result.status == "already_processed":
         write_note_report(taking.report, UNCHANGED, result.message)

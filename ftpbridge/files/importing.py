@@ -44,6 +44,7 @@ from ftpbridge.settings import PartnerSettings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
 from ftpbridge.store.items import LOOKUP_NAMES, AuditSource, apply_shipments, lookup
+from ftpbridge.store.outbox import NOTHING, Notify, add_emails
 
 # 50,000 rows a chunk: a million-line import peaks at about 250 MB RSS (100,000: 360 MB)
 # and takes as long (the per-chunk statements are few; measured with python -m bench).
@@ -120,11 +121,14 @@ def import_file(
     source_name: str | None = None,
     chunk_rows: int = CHUNK_ROWS,
     progress: Callable[[int], None] | None = None,
+    notify: Notify = NOTHING,
 ) -> ImportResult:
     """Validate ``path`` and apply its good rows for ``partner`` (see the module doc).
 
     ``source_name``: the file's name as the partner sent it (default: ``path.name``);
     ``progress(rows done)`` is called after each chunk.
+    ``notify``: the outbox events the applied rows write in the same transaction (one
+    webhook event per item, one e-mail per order; see :mod:`ftpbridge.files.events`).
     Never raises for a bad file: a file rejected as a whole comes back with
     ``status == "rejected_file"`` and a message. Raises :class:`StoreError` when the
     store cannot be used.
@@ -188,17 +192,20 @@ def import_file(
             report = ReportWriter(report_handle)
             if shape.note:  # a workbook of several sheets: which one was read
                 report.write_rows([("", "", "", NOTE, shape.note)])
+            audit = AuditSource(file_id, name, notify=notify)
             across = TrackingAcrossCustomers()
             for chunk in _decided_chunks(
                 store, connection, path, shape, chunk_rows, duplicates, terms
             ):
                 decided = _with_shared_tracking(chunk, across)
-                _apply_chunk(connection, decided, file_id, name, now, result)
+                _apply_chunk(connection, decided, audit, now, result)
                 _count_reasons(decided, result)
                 if progress is not None:
                     progress(result.rows)
                 report.write(_as_dry_run(decided) if dry_run else decided)
                 crashpoint("apply")
+            if notify.email and result.applied:  # one e-mail per order of the whole file
+                add_emails(connection, now, source=name, file_id=file_id)
             report.close()
             ledger.change(
                 connection,
@@ -376,8 +383,7 @@ def _decide_chunk(
 def _apply_chunk(
     connection: Any,
     decided: pd.DataFrame,
-    file_id: int,
-    name: str,
+    audit: AuditSource,
     now: dt.datetime,
     result: ImportResult,
 ) -> None:
@@ -399,7 +405,7 @@ def _apply_chunk(
             applied["row"].astype("int64").tolist(),
         )
     )
-    apply_shipments(connection, changes, AuditSource(file_id, name), now)
+    apply_shipments(connection, changes, audit, now)
     if len(result.preview) < PREVIEW_LIMIT:
         room = PREVIEW_LIMIT - len(result.preview)
         preview = applied[

@@ -23,11 +23,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ftpbridge.files import events
 from ftpbridge.files.validation import APPLIED, REJECTED, Terms, validate
 from ftpbridge.settings import PartnerSettings, Settings
 from ftpbridge.store import Store
 from ftpbridge.store.items import LOOKUP_NAMES, AuditSource, apply_shipments, lookup
 from ftpbridge.store.limits import statement_deadline
+from ftpbridge.store.outbox import add_emails
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class UpdateOutcome:
     modified: int = 0
     unchanged: int = 0
     refused: list[Refusal] = field(default_factory=list)
+    emails: int = 0  # e-mails to customers queued in the outbox
 
 
 # The file's column names as the API calls them, in the rules' reasons.
@@ -164,7 +167,13 @@ def apply_updates(
                     strict=True,
                 )
             )
-            apply_shipments(connection, changes, AuditSource(None, source, email_requested), now)
+            notify = events.for_update(settings, email_requested=email_requested)
+            audit = AuditSource(None, source, email_requested, notify=notify)
+            apply_shipments(connection, changes, audit, now)
+            if notify.email:
+                outcome.emails = add_emails(
+                    connection, now, source=source, changed_at=now, partners=notify.email_partners
+                )
     return outcome
 
 

@@ -20,6 +20,14 @@ from ftpbridge.store.engine import (
     fetch_all,
     timestamp_value,
 )
+from ftpbridge.store.outbox import (
+    NOTHING,
+    Notify,
+    last_change_id,
+    new_id_prefix,
+    webhook_events_sql,
+    with_webhook_events,
+)
 from ftpbridge.store.schema import items, orders
 
 BATCH = 5_000
@@ -252,11 +260,13 @@ def lookup(
 @dataclass(frozen=True)
 class AuditSource:
     """Where the changes of an import (or an API update) come from, for their audit rows.
-    ``email_requested``: the sender asked for the fan to be e-mailed (kept with each change)."""
+    ``email_requested``: the sender asked for the fan to be e-mailed (kept with each change).
+    ``notify``: the outbox events the changes write beside them (store/outbox.py)."""
 
     file_id: int | None
     source: str
     email_requested: bool = False
+    notify: Notify = NOTHING
 
 
 def apply_shipments(
@@ -291,11 +301,18 @@ def apply_shipments(
         recorded: tuple[Any, ...] = (audit.file_id, audit.source, stamp, email)
     else:  # the file's ledger row holds its name and the time (see the view audit)
         recorded = (audit.file_id, None, None, email)
+    # The webhook events: id prefix, file, source, created_at, pending_since, next_attempt_at.
+    events = (new_id_prefix(), audit.file_id, audit.source[:300], stamp, stamp, stamp)
+    webhook = audit.notify.webhook
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql(SHIPMENTS_CREATE_SQL)
         copy_rows(connection, SHIPMENTS_TABLE, (*SHIPMENTS_COLUMNS, "row_number"), changes)
-        connection.exec_driver_sql(_POSTGRESQL_APPLY_SQL, (*recorded, stamp))
+        if webhook:
+            connection.exec_driver_sql(_POSTGRESQL_APPLY_EVENTS_SQL, (*recorded, *events, stamp))
+        else:
+            connection.exec_driver_sql(_POSTGRESQL_APPLY_SQL, (*recorded, stamp))
     else:
+        changes_before = last_change_id(connection) if webhook else 0
         connection.exec_driver_sql(SHIPMENTS_CREATE_SQL.replace(" ON COMMIT DROP", ""))
         payload = json.dumps(changes, allow_nan=False)
         if sqlite3.sqlite_version_info >= (3, 38) and "\\u0000" not in payload:
@@ -304,6 +321,10 @@ def apply_shipments(
         else:
             execute_many(connection, _SHIPMENTS_INSERT_SQL, changes)
         connection.exec_driver_sql(_CHANGES_FROM_SHIPMENTS_SQL, recorded)
+        if webhook:
+            connection.exec_driver_sql(
+                webhook_events_sql(connection.dialect.name), (*events, changes_before)
+            )
         if sqlite3.sqlite_version_info >= (3, 33):
             connection.exec_driver_sql(_UPDATE_SQL, (stamp,))
         else:  # SQLite before 3.33 has no UPDATE ... FROM
@@ -372,6 +393,8 @@ _POSTGRESQL_APPLY_SQL = (
     " carrier = before.new_carrier, tracking_number = before.new_tracking_number,"
     " updated_at = %s FROM before WHERE items.id = before.id"
 )
+# The same, writing each change's webhook event too (issue 15; see store/outbox.py).
+_POSTGRESQL_APPLY_EVENTS_SQL = with_webhook_events(_POSTGRESQL_APPLY_SQL)
 
 
 LIST_COLUMNS = (

@@ -257,3 +257,45 @@ console_signouts = Table(
     Column("expires_at", UTCDateTime(), nullable=False),
     Index("ix_console_signouts_expires_at", "expires_at"),
 )
+# --------------------------------------------------------------------------- issue 15
+# The outbox (migration 0008): shipment events written in the transaction of the change
+# (store/items.py apply_shipments, store/outbox.py add_emails) and sent afterwards
+# (notify/). See store/outbox.py for the states and the claiming of events.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(40), nullable=False, unique=True),
+    Column("channel", String(10), nullable=False),  # "webhook" | "email"
+    Column("type", String(40), nullable=False),
+    Column("partner", String(100), nullable=True),
+    Column("order_id", String(64), nullable=False),
+    Column("item_id", String(64), nullable=True),
+    Column("change_id", Integer, nullable=True),
+    Column("file_id", Integer, nullable=True),
+    Column("source", String(300), nullable=True),
+    Column("item_status", String(20), nullable=True),
+    Column("shipped_date", Text, nullable=True),
+    Column("carrier", Text, nullable=True),
+    Column("tracking_number", Text, nullable=True),
+    Column("recipient", String(320), nullable=True),
+    Column("payload", Text, nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("state", String(12), nullable=False),  # "pending" | "delivered" | "dead"
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("pending_since", UTCDateTime(), nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("lease_until", UTCDateTime(), nullable=True),
+    Column("leased_by", String(200), nullable=True),
+    Column("last_attempt_at", UTCDateTime(), nullable=True),
+    Column("delivered_at", UTCDateTime(), nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("last_response", Text, nullable=True),
+    Index("ix_outbox_queue", "channel", "state", "id"),
+    Index("ix_outbox_order", "order_id", "channel", "state", "id"),
+    Index("ix_outbox_lease", "lease_until"),
+    Index("ix_outbox_delivered", "delivered_at"),
+)
+# The changes of one file, or of one API update (file_id NULL, its time): for e-mails.
+Index("ix_item_changes_file", item_changes.c.file_id, item_changes.c.changed_at)

@@ -237,7 +237,7 @@ async def _run_updates(
     return json_response(
         {
             "response": {
-                "email": 0,
+                "email": 1 if outcome.emails else 0,
                 "modified": 1 if outcome.modified else 0,
                 "items_modified": outcome.modified,
             },

@@ -60,7 +60,7 @@ def table_steps(output: str) -> list[str]:
 def test_tiny_run_prints_the_table_and_writes_json(tmp_path: Path) -> None:
     """--lines 2000 --skip-transfers: every core step is in the table and in the JSON, with
     seconds, floors, ratios and peak RSS; the store and files are cleaned up."""
-    completed, result = run_bench(tmp_path, "--skip-transfers")
+    completed, result = run_bench(tmp_path, "--skip-transfers", "--skip-notify")
     assert table_steps(completed.stdout) == CORE_STEPS
     assert [step["step"] for step in result["steps"]] == CORE_STEPS
     assert result["lines"] == 2000
@@ -83,7 +83,7 @@ def test_tiny_run_prints_the_table_and_writes_json(tmp_path: Path) -> None:
 @pytest.mark.skipif(os.geteuid() != 0, reason="the SFTP transfer needs root to start sshd")
 def test_tiny_run_with_a_small_transfer(tmp_path: Path) -> None:
     """--transfer-mb 1: FTP, FTPS and SFTP uploads and downloads join the table and JSON."""
-    completed, result = run_bench(tmp_path, "--transfer-mb", "1")
+    completed, result = run_bench(tmp_path, "--transfer-mb", "1", "--skip-notify")
     steps = CORE_STEPS[:3] + TRANSFER_STEPS + CORE_STEPS[3:]
     assert table_steps(completed.stdout) == steps
     assert [step["step"] for step in result["steps"]] == steps
@@ -115,3 +115,21 @@ def test_console_row(tmp_path: Path) -> None:
     assert step["ftpbridge_s"] > 0 and step["floor_s"] > 0 and step["ratio"] > 0
     assert step["details"]["items_in_store"] == 2000
     assert len(step["details"]["runs_s"]) == 2
+def test_tiny_run_of_the_outbox_rows(tmp_path: Path) -> None:
+    """--notify-only: the import writing an event per line beside the import without, and
+    500 events delivered to the local receiver beside the receiver alone, all of them."""
+    completed, result = run_bench(
+        tmp_path, "--notify-only", "--notify-events", "500", "--repeat", "1"
+    )
+    steps = ["import with webhook events", "notify send (500 events)"]
+    assert table_steps(completed.stdout) == steps
+    imported, sent = result["steps"]
+    assert imported["details"]["events"] == 2000
+    assert imported["floor_s"] > 0 and imported["ratio"] > 0
+    assert sent["lines"] == 500
+    assert sent["details"]["posts"] == 5
+    assert sent["details"]["events_per_s"] > 0 and sent["details"]["floor_events_per_s"] > 0
+    # A wrong result (not every event delivered) is a problem; a missed speed target is not.
+    assert not [miss for miss in imported["misses"] + sent["misses"] if "delivered" in miss
+                or "events written" in miss]  # fmt: skip
+    assert [path.name for path in tmp_path.iterdir()] == ["result.json"]

@@ -350,7 +350,8 @@ def test_settings_are_frozen(settings) -> None:
 
 
 def test_every_documented_credential_is_read(tmp_path: Path, monkeypatch) -> None:
-    """store-url, PARTNER-password, PARTNER-private-key and PARTNER-private-key-passphrase
+    """store-url, PARTNER-password, PARTNER-private-key, PARTNER-private-key-passphrase,
+    webhook-secret and smtp-password
     (settings.CREDENTIALS, the names the unit, README and example document) are each read,
     under their own name and as the unit's folder LoadCredential= names them
     (ftpbridge_<name>); a value in the config wins over its credential."""
@@ -361,6 +362,8 @@ def test_every_documented_credential_is_read(tmp_path: Path, monkeypatch) -> Non
         "PARTNER-password",
         "PARTNER-private-key",
         "PARTNER-private-key-passphrase",
+        "webhook-secret",
+        "smtp-password",
     }
     for prefix in ("", CREDENTIAL_PREFIX):
         credentials = tmp_path / f"credentials{prefix}"
@@ -377,6 +380,10 @@ def test_every_documented_credential_is_read(tmp_path: Path, monkeypatch) -> Non
         assert acme.secret_password() == "pw"
         assert acme.key_file() == credentials / f"{prefix}acme-private-key"
         assert acme.secret_passphrase() == "pp"
+        (credentials / f"{prefix}webhook-secret").write_text("whsec\n", encoding="utf-8")
+        (credentials / f"{prefix}smtp-password").write_text("smtp\n", encoding="utf-8")
+        assert settings.notify.secret_webhook_key() == "whsec"
+        assert settings.notify.email.secret_password() == "smtp"
         configured = build_settings(
             {
                 "store": {"url": "sqlite:////var/x.db"},

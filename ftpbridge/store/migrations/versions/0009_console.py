@@ -22,7 +22,7 @@ from alembic import op
 from ftpbridge.store.schema import UTCDateTime
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

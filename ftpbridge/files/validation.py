@@ -13,6 +13,7 @@ of them, so that every problem of a row is reported at once.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,17 @@ from ftpbridge.files.verdicts import NOTE, Verdict, Verdicts, append_reason
 
 APPLIED, UNCHANGED, REJECTED = "applied", "unchanged", "rejected"
 
-__all__ = ["APPLIED", "REJECTED", "RULES", "UNCHANGED", "Terms", "Verdict", "validate"]
+__all__ = [
+    "APPLIED",
+    "REJECTED",
+    "RULES",
+    "UNCHANGED",
+    "Decisions",
+    "Terms",
+    "Verdict",
+    "decide",
+    "validate",
+]
 
 
 Rule = Callable[[Rows], Iterator[Verdict]]
@@ -254,13 +265,7 @@ def shipped_date_checks(rows: Rows) -> Iterator[Verdict]:
         REJECTED,
         lambda at: "shipped_date " + ship_day[at] + " is in the future",
     )
-    order_day = (
-        pd.to_datetime(rows.current["order_created_at"], utc=True, format="ISO8601")
-        .dt.tz_convert(rows.terms.timezone)
-        .dt.tz_localize(None)
-        .dt.normalize()
-        .to_numpy(dtype="datetime64[s]")
-    )
+    order_day = rows.order_day
     yield Verdict(
         ~no_date & ~np.isnat(order_day) & (dates < order_day),
         REJECTED,
@@ -332,6 +337,30 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+class Decisions(NamedTuple):
+    """What :func:`decide` says about each row of a chunk, as numpy arrays in row order:
+    the outcome, its reason, and the normalised new values (new_shipped_date as
+    YYYY-MM-DD text, new_carrier, new_tracking_number)."""
+
+    outcome: np.ndarray
+    reason: np.ndarray
+    new_shipped_date: np.ndarray
+    new_carrier: np.ndarray
+    new_tracking_number: np.ndarray
+
+
+def decide(chunk: pd.DataFrame, state: pd.DataFrame, terms: Terms) -> Decisions:
+    """Decide every row of ``chunk`` by RULES, in order; the first outcome for a row wins.
+    ``chunk`` and ``state`` as :func:`validate` takes them; the answers as arrays."""
+    rows = Rows(chunk, state, terms)
+    verdicts = Verdicts(rows.size)
+    for rule in RULES:
+        for verdict in rule(rows):
+            verdicts.apply(verdict)
+    outcome, reason = verdicts.finished()
+    return Decisions(outcome, reason, rows.ship_day, rows.carriers, rows.tracking)
+
+
 def validate(chunk: pd.DataFrame, state: pd.DataFrame, terms: Terms) -> pd.DataFrame:
     """Decide every row of ``chunk`` by RULES, in order; the first outcome for a row wins.
 
@@ -343,18 +372,11 @@ def validate(chunk: pd.DataFrame, state: pd.DataFrame, terms: Terms) -> pd.DataF
     order_created_at (aware datetime).
 
     Returns the chunk with columns outcome, reason, and the normalised new values
-    new_shipped_date (YYYY-MM-DD text), new_carrier, new_tracking_number.
+    new_shipped_date (YYYY-MM-DD text), new_carrier, new_tracking_number (see
+    :func:`decide` for the same answers as arrays).
     """
-    rows = Rows(chunk, state, terms)
-    verdicts = Verdicts(rows.size)
-    for rule in RULES:
-        for verdict in rule(rows):
-            verdicts.apply(verdict)
-    outcome, reason = verdicts.finished()
+    decisions = decide(chunk, state, terms)
     result = chunk.copy()
-    result["outcome"] = outcome
-    result["reason"] = reason
-    result["new_shipped_date"] = rows.ship_day
-    result["new_carrier"] = rows.carriers
-    result["new_tracking_number"] = rows.tracking
+    for name, values in zip(Decisions._fields, decisions, strict=True):
+        result[name] = values
     return result

@@ -4,7 +4,7 @@ driven by 16 concurrent clients (httpx, keep-alive), beside its floor.
 - View Orders, a page of 250 orders, filter not_shipped (pages 1 to 10 in turn), and a
   term search (fan_email, one customer's orders): p50 and p99 latency and requests per
   second with 16 clients. Floor: the same SQL statements ftpbridge runs (compiled from
-  ``store.search.page_queries``) through the sqlite3 driver plus ``json.dumps`` of the
+  ``store.search.prepared``) through the sqlite3 driver plus ``json.dumps`` of the
   rows, by 16 threads with a connection each: no HTTP, no key check, no dicts.
 - Update Orders of 1,000 items (each round other, pending items, all shipped): the time
   of the request. Floor: the same statements (the lookup, the temporary table, the audit
@@ -118,30 +118,29 @@ def _key(database: Path) -> str:
 
 
 def _floor_statements(search: Any) -> tuple[Any, Any, Any, Any]:
-    from sqlalchemy import select
     from sqlalchemy.dialects import sqlite
 
-    from ftpbridge.store.schema import orders
-    from ftpbridge.store.search import ORDER_COLUMNS, page_queries
+    from ftpbridge.store.search import prepared
 
-    page, count, order_items = page_queries(search)
+    statements, values = prepared(search)
 
-    def compiled(statement: Any) -> tuple[str, tuple[Any, ...]]:
-        done = statement.compile(
-            dialect=sqlite.dialect(), compile_kwargs={"render_postcompile": True}
+    def compiled(statement: Any, extra: dict[str, Any] | None = None) -> tuple[str, Any]:
+        state = statement.compile(dialect=sqlite.dialect()).construct_expanded_state(
+            {**values, **(extra or {})}
         )
-        values = []
-        for name in done.positiontup or ():
-            value = done.params[name]
-            if isinstance(value, dt.datetime):  # as the store keeps times on SQLite
-                value = value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-            values.append(value)
-        return done.string, tuple(values)
+        parameters = []
+        for name in state.positiontup or ():
+            value = state.parameters[name]
+            process = state.processors.get(name)
+            parameters.append(process(value) if process is not None else value)
+        return state.statement, tuple(parameters)
 
-    def order_rows(ids: list[str]) -> tuple[str, tuple[Any, ...]]:
-        return compiled(select(*ORDER_COLUMNS).where(orders.c.id.in_(ids)))
-
-    return compiled(page), compiled(count), lambda ids: compiled(order_items(ids)), order_rows
+    return (
+        compiled(statements.page),
+        compiled(statements.count),
+        lambda ids: compiled(statements.items_of, {"order_ids": ids}),
+        lambda ids: compiled(statements.orders_of, {"order_ids": ids}),
+    )
 
 
 def _floor_view(database: Path, searches: list[Any], requests: int) -> dict[str, float]:

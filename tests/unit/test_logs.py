@@ -373,3 +373,21 @@ def test_other_stdlib_handlers_never_see_a_raw_secret_from_structlog(
     assert record.levelno == logging.ERROR
     assert PASSWORD not in caplog.text
     assert "ftp://u:***@h" in caplog.text
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            ["postgresql://app:pw@db/x", "password=hunter2", "token=abc&x=1", "://", "@", "=",
+             "user:pw@host", " ", "a", "é", "PASSWORD=***"]
+        ),
+        max_size=6,
+    ).map("".join)
+)
+def test_redact_text_skips_only_text_that_cannot_match(text: str) -> None:
+    """The "@"/"://" and "=" checks that let most values skip the regexes change nothing:
+    the answer is the regexes' own."""
+    from ftpbridge.logs import _SECRET_PAIR, _URL_USERINFO
+
+    expected = _SECRET_PAIR.sub(r"\g<key>=***", _URL_USERINFO.sub(r"\g<prefix>:***@", text))
+    assert redact_text(text) == expected

@@ -31,6 +31,7 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    literal,
     or_,
     select,
 )
@@ -148,13 +149,13 @@ def _filter_condition(shape: _Shape) -> ColumnElement[bool]:
     # only and read every item of the partner to find one order's (55 ms an order at
     # 1,000,000 items, where the lookup takes microseconds).
     if chosen == "all":
-        return status.in_(STATUSES)
+        return _one_of(STATUSES)
     if chosen == "contains_merch":  # every item ftpbridge keeps is goods to ship
-        return status.in_(tuple(name for name in STATUSES if name != "cancelled"))
+        return _one_of(tuple(name for name in STATUSES if name != "cancelled"))
     if chosen == "shipped":
         return status == "shipped"
     if chosen == "not_shipped":
-        return status.in_(UNSHIPPED)
+        return _one_of(UNSHIPPED)
     if chosen in ("pending", "acknowledged"):
         return status == chosen
     # past_due (prepared() has refused any other)
@@ -165,7 +166,14 @@ def _filter_condition(shape: _Shape) -> ColumnElement[bool]:
         )
         for n, partner in enumerate(shape.past_due)
     ]
-    return and_(status.in_(UNSHIPPED), or_(*cutoffs) if cutoffs else false())
+    return and_(_one_of(UNSHIPPED), or_(*cutoffs) if cutoffs else false())
+
+
+def _one_of(statuses: tuple[str, ...]) -> ColumnElement[bool]:
+    """status IN (?, ?, ...): one parameter per status, not an "expanding" list, which
+    SQLAlchemy re-renders into the SQL text at every execution (a tenth of a term
+    search's CPU for the four statements)."""
+    return items.c.status.in_([literal(status) for status in statuses])
 
 
 def _conditions(shape: _Shape) -> tuple[list[ColumnElement[bool]], list[ColumnElement[bool]]]:

@@ -21,13 +21,19 @@ This module is the public surface; the others are free to change behind it.
 
 from ftpbridge.carriers.cleaning import looks_scientific, normalise_tracking
 from ftpbridge.carriers.matching import check_tracking, tracking_problems
-from ftpbridge.carriers.names import CARRIERS, accepted_carriers_text, canonical_carrier
+from ftpbridge.carriers.names import (
+    CARRIERS,
+    accepted_carriers_text,
+    canonical_carrier,
+    canonical_carriers,
+)
 from ftpbridge.carriers.urls import tracking_url, tracking_urls
 
 __all__ = [
     "CARRIERS",
     "accepted_carriers_text",
     "canonical_carrier",
+    "canonical_carriers",
     "check_tracking",
     "looks_scientific",
     "normalise_tracking",

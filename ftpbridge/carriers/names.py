@@ -268,6 +268,13 @@ def canonical_carrier(values: pd.Series) -> pd.Series:
     become plain letters) and case folding, ignoring spaces, dots, dashes, underscores and
     "&"; letters of other scripts are never folded onto Latin ones.
     """
+    names = canonical_carriers(values.to_numpy(dtype=object))
+    return pd.Series(names, index=values.index, name=values.name, dtype="str")
+
+
+def canonical_carriers(values: np.ndarray) -> np.ndarray:
+    """:func:`canonical_carrier` on a numpy object array, None where unknown or missing
+    (validation calls this one: a str Series in and out costs more than the work)."""
     # Work on the distinct spellings (a handful per file) and spread the answers back with
     # the factorize codes: the per-row work is two C-level passes. _fold on a spelling is
     # what pandas' str.normalize, str.casefold and str.replace did to it, without their
@@ -281,7 +288,8 @@ def canonical_carrier(values: pd.Series) -> pd.Series:
         + [None],  # what code -1 points at
         dtype=object,
     )
-    return pd.Series(answers[codes], index=values.index, name=values.name, dtype="str")
+    names: np.ndarray = answers[codes]
+    return names
 
 
 def accepted_carriers_text() -> str:

@@ -26,6 +26,7 @@ from ftpbridge.files.rows import (
     Terms,
     cut,
     day_text,
+    filled,
     per_distinct,
     quoted,
     text_column,
@@ -111,7 +112,7 @@ def shipped_spelled(rows: Rows) -> Iterator[Verdict]:
 
 def item_known(rows: Rows) -> Iterator[Verdict]:
     """The item exists, belongs to this order and is routed to this partner."""
-    item_id, order_id, current = rows.item_id, rows.order_id, rows.current
+    item_id, order_id, stored_order = rows.item_id, rows.order_id, rows.stored("order_id")
     yield Verdict(
         ~rows.known,
         REJECTED,
@@ -124,20 +125,20 @@ def item_known(rows: Rows) -> Iterator[Verdict]:
         ),
     )
     yield Verdict(
-        rows.known & (current["order_id"].to_numpy(dtype=object) != order_id),
+        rows.known & (stored_order != order_id),
         REJECTED,
         lambda at: (
             "item "
             + item_id[at]
             + " belongs to order "
-            + current["order_id"].fillna("").to_numpy(dtype=object)[at]
+            + filled(stored_order)[at]
             + ", not "
             + cut(order_id[at])
         ),
     )
     partner = rows.terms.partner
     yield Verdict(
-        rows.known & (current["partner"].to_numpy(dtype=object) != partner),
+        rows.known & (rows.stored("partner") != partner),
         REJECTED,
         lambda at: "item " + item_id[at] + " is not routed to " + partner,
     )
@@ -185,12 +186,11 @@ def tracking_warning(rows: Rows) -> Iterator[Verdict]:
 
 def same_as_stored(rows: Rows) -> Iterator[Verdict]:
     """Already shipped with exactly these details: unchanged."""
-    current = rows.current
     yield Verdict(
         rows.was_shipped
         & (rows.stored_date == rows.dates)
-        & (current["carrier"].fillna("").to_numpy(dtype=object) == rows.carriers)
-        & (current["tracking_number"].fillna("").to_numpy(dtype=object) == rows.tracking),
+        & (filled(rows.stored("carrier")) == rows.carriers)
+        & (filled(rows.stored("tracking_number")) == rows.tracking),
         UNCHANGED,
         "already shipped with these details",
     )
@@ -280,7 +280,7 @@ def carrier_checks(rows: Rows) -> Iterator[Verdict]:
     carrier_text = rows.carrier_text
     yield Verdict(carrier_text == "", REJECTED, "carrier is empty; it is required when shipped")
     yield Verdict(
-        (carrier_text != "") & rows.carrier_names.isna().to_numpy(dtype=bool),
+        (carrier_text != "") & pd.isna(rows.carrier_names),
         REJECTED,
         lambda at: (
             "carrier "
@@ -349,10 +349,14 @@ class Decisions(NamedTuple):
     new_tracking_number: np.ndarray
 
 
-def decide(chunk: pd.DataFrame, state: pd.DataFrame, terms: Terms) -> Decisions:
+def decide(
+    chunk: pd.DataFrame, state: pd.DataFrame, terms: Terms, *, positions: np.ndarray | None = None
+) -> Decisions:
     """Decide every row of ``chunk`` by RULES, in order; the first outcome for a row wins.
-    ``chunk`` and ``state`` as :func:`validate` takes them; the answers as arrays."""
-    rows = Rows(chunk, state, terms)
+    ``chunk`` and ``state`` as :func:`validate` takes them; the answers as arrays.
+    ``positions``: each row's item's place in ``state`` (-1: unknown), when the caller
+    has found them already."""
+    rows = Rows(chunk, state, terms, positions)
     verdicts = Verdicts(rows.size)
     for rule in RULES:
         for verdict in rule(rows):

@@ -100,7 +100,7 @@ def parse_update(orders_value: Any, api: Any) -> list[ItemUpdate]:
             ' [{"id": 21, "status": "shipped", ...}]}]}'
         )
     updates: list[ItemUpdate] = []
-    seen: dict[str, tuple[int, int]] = {}
+    seen: set[str] = set()
     limit = api.max_update_items
     for order_position, order in enumerate(orders_value):
         where = f"orders[{order_position}]"
@@ -120,10 +120,12 @@ def parse_update(orders_value: Any, api: Any) -> list[ItemUpdate]:
             if update is None:  # the field-by-field checks, in the order they report
                 place = f"{where}.items[{item_position}]"
                 item_id = _checked_id(item, place)
-                _check_once(seen, item_id, order_position, item_position)
+                if item_id in seen:
+                    raise _twice(orders_value, item_id, place)
                 update = _checked_item(order_id, item_id, item, place)
-            else:
-                _check_once(seen, update.item_id, order_position, item_position)
+            elif update.item_id in seen:
+                raise _twice(orders_value, update.item_id, f"{where}.items[{item_position}]")
+            seen.add(update.item_id)
             updates.append(update)
             if len(updates) > limit:
                 raise _too_many(limit)
@@ -132,22 +134,23 @@ def parse_update(orders_value: Any, api: Any) -> list[ItemUpdate]:
 
 _ITEM_KEY_SET = frozenset(ITEM_KEYS)
 _SPELLED = {"shipped": True, "pending": False}
-_FIELD_LIMITS = (("shipping_date", 40), ("tracking_type", 40), ("tracking_code", 100))
 
 
 def _plain_item(order_id: str, item: Any) -> ItemUpdate | None:
     """The item as :func:`_checked_item` reads it, when it has the usual shape: an object
     of known fields, a text id, at most one of status/shipped ("shipped"/"pending" or a
-    boolean), texts or nulls elsewhere. None for anything else (no error is raised here)."""
+    boolean), texts or nulls elsewhere. None for anything else (no error is raised here).
+    Written out field by field: it runs once per item."""
     if type(item) is not dict or not _ITEM_KEY_SET.issuperset(item):
         return None
-    item_id = item.get("id")
+    get = item.get
+    item_id = get("id")
     if type(item_id) is not str:
         return None
     item_id = item_id.strip()
     if not item_id or len(item_id) > 64:
         return None
-    status, shipped = item.get("status"), item.get("shipped")
+    status, shipped = get("status"), get("shipped")
     if status is not None and shipped is not None:
         return None
     meaning = status if status is not None else shipped
@@ -155,17 +158,17 @@ def _plain_item(order_id: str, item: Any) -> ItemUpdate | None:
         if type(meaning) is not str or meaning not in _SPELLED:
             return None
         meaning = _SPELLED[meaning]
-    texts: list[str | None] = []
-    for name, limit in _FIELD_LIMITS:
-        value = item.get(name)
-        if value is not None:
-            if type(value) is not str:
-                return None
-            value = value.strip()
-            if len(value) > limit:
-                return None
-        texts.append(value)
-    return ItemUpdate(order_id, item_id, meaning, texts[0], texts[1], texts[2])
+    day, kind, code = get("shipping_date"), get("tracking_type"), get("tracking_code")
+    if day is not None:
+        if type(day) is not str or len(day := day.strip()) > 40:
+            return None
+    if kind is not None:
+        if type(kind) is not str or len(kind := kind.strip()) > 40:
+            return None
+    if code is not None:
+        if type(code) is not str or len(code := code.strip()) > 100:
+            return None
+    return ItemUpdate(order_id, item_id, meaning, day, kind, code)
 
 
 def _checked_id(item: Any, place: str) -> str:
@@ -181,15 +184,22 @@ def _checked_id(item: Any, place: str) -> str:
     return _identifier(item.get("id"), f"{place}.id")
 
 
-def _check_once(
-    seen: dict[str, tuple[int, int]], item_id: str, order_position: int, item_position: int
-) -> None:
-    first = seen.setdefault(item_id, (order_position, item_position))
-    if first != (order_position, item_position):
-        raise RequestError(
-            f"item {item_id} appears twice (orders[{first[0]}].items[{first[1]}] and"
-            f" orders[{order_position}].items[{item_position}]); send it once"
-        )
+def _twice(orders_value: list[Any], item_id: str, place: str) -> RequestError:
+    """The error for ``item_id`` sent again at ``place``, naming where it came first (found
+    again only now: the usual update has no such item, and pays nothing for the places)."""
+    first = next(
+        f"orders[{order_position}].items[{item_position}]"
+        for order_position, order in enumerate(orders_value)
+        for item_position, item in enumerate(order["items"])
+        if _item_id(item) == item_id
+    )
+    return RequestError(f"item {item_id} appears twice ({first} and {place}); send it once")
+
+
+def _item_id(item: Any) -> str | None:
+    """The id of an item read before (so it has one), as the checks read it."""
+    value = item.get("id")
+    return str(value).strip() if isinstance(value, int | str) else None
 
 
 def _checked_item(order_id: str, item_id: str, item: dict[str, Any], place: str) -> ItemUpdate:

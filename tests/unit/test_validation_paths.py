@@ -9,6 +9,7 @@ import unicodedata
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -90,14 +91,28 @@ def test_order_days_read_by_numpy_are_the_days_pandas_reads(moments_, timezone, 
     else:
         values = [None if m is None else m.strftime("%Y-%m-%d %H:%M:%S.%f") for m in moments_]
     series = pd.Series(values, dtype=object)
-    np.testing.assert_array_equal(local_days(series, timezone), _days_by_pandas(series, timezone))
+    np.testing.assert_array_equal(
+        local_days(series.to_numpy(), timezone), _days_by_pandas(series, timezone)
+    )
 
 
-def test_a_time_numpy_cannot_read_takes_the_pandas_way() -> None:
-    """26 characters that are not SQLite's time (an offset instead of microseconds)."""
-    series = pd.Series(["2026-11-22 23:30:00.000+01", "2026-11-22 10:00:00.000000"])
-    assert len(series[0]) == 26
-    np.testing.assert_array_equal(local_days(series, "UTC"), _days_by_pandas(series, "UTC"))
+@pytest.mark.parametrize(
+    "odd",
+    [
+        "2026-11-22 23:30:00.000+01",  # 26 characters, an offset instead of microseconds
+        "2026-11-22 23:30:00.000000+01:00",  # SQLite's shape, and an offset after it
+        "2026-11-22T23:30:00.000000",
+        "2026-11-22 23:30:00",
+    ],
+)
+def test_a_time_not_in_sqlites_shape_takes_the_pandas_way(odd: str) -> None:
+    """Text that is not exactly SQLite's time, beside text that is: pandas reads them
+    all, with the same answer as before."""
+    for timezone in ("UTC", "Asia/Kathmandu"):
+        series = pd.Series([odd, "2026-11-22 10:00:00.000000"], dtype=object)
+        np.testing.assert_array_equal(
+            local_days(series.to_numpy(), timezone), _days_by_pandas(series, timezone)
+        )
 
 
 @given(st.lists(st.one_of(st.sampled_from(sorted(SHIPPED)), st.text(max_size=8)), max_size=20))

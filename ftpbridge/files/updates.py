@@ -20,7 +20,6 @@ import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -157,7 +156,7 @@ def apply_updates(
             changes = list(
                 zip(
                     item_id[applied].tolist(),
-                    repeat("shipped"),
+                    itertools.repeat("shipped"),
                     decided.new_shipped_date[applied].tolist(),
                     decided.new_carrier[applied].tolist(),
                     decided.new_tracking_number[applied].tolist(),

@@ -142,7 +142,7 @@ def console_bench(work: Path, database: Path, rounds: int) -> dict[str, Any]:
     store.close()
     page_times = []
     with (
-        _served(work, database, _partner_tables(work)) as url,
+        _served(work, f"sqlite:///{database}", _partner_tables(work)) as url,
         httpx.Client(base_url=url, timeout=300) as client,
     ):
         form = client.get("/console/sign-in").text

@@ -324,6 +324,9 @@ class ApiSettings(_Strict):
     max_json_depth: int = Field(32, ge=4, le=200)
     request_timeout_seconds: float = Field(30, gt=0, le=3_600)
     """A request's body must arrive, and its database work finish, within this time."""
+    key_cache_seconds: float = Field(5, ge=0, le=60)
+    """A key the store found valid is trusted this long by the process that asked, without
+    asking again: a revoked key stops working within this time. 0: ask on every request."""
     trusted_proxies: tuple[str, ...] = ()
     """Addresses of reverse proxies whose ``X-Forwarded-For`` is believed (for logs and the
     slow-down of failed logins); e.g. ``["127.0.0.1"]`` behind a local nginx."""

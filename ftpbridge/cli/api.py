@@ -124,10 +124,12 @@ def api_key_list(state: Context, output_format: str) -> None:
 @pass_state
 @friendly_errors
 def api_key_revoke(state: Context, name: str) -> None:
-    """Revoke the key NAME: it stops working at once, on every replica."""
+    """Revoke the key NAME: every replica refuses it within [api] key_cache_seconds."""
     from ftpbridge.store import api_keys
     from ftpbridge.store.engine import utcnow
 
     with state.existing_store.begin() as connection:
         api_keys.revoke(connection, name, utcnow())
-    click.echo(f"Revoked the API key {name!r}.")
+    seconds = state.settings.api.key_cache_seconds
+    within = f"within {seconds:g} seconds" if seconds else "from the next request on"
+    click.echo(f"Revoked the API key {name!r}: the Orders API refuses it {within}.")

@@ -100,7 +100,8 @@ items = Table(
     Column("first_exported_at", UTCDateTime(), nullable=True),
     Column("last_exported_at", UTCDateTime(), nullable=True),
     Column("updated_at", UTCDateTime(), nullable=False),
-    Index("ix_items_partner_status", "partner", "status"),
+    # (migration 0010) a partner's items by status, and their orders from the index alone
+    Index("ix_items_partner_status_order", "partner", "status", "order_id"),
     Index("ix_items_order_id", "order_id"),
     Index("ix_items_tracking_number", "tracking_number"),  # migration 0009: the console
 )

@@ -30,7 +30,7 @@ def test_0009_upgrades_and_downgrades(empty_store_url: str) -> None:
     assert "ix_items_tracking_number" not in {i["name"] for i in inspector.get_indexes("items")}
     store.close()
     reopened = open_store(empty_store_url)
-    assert reopened.revision()[0] == reopened.revision()[1] == "0009"
+    assert reopened.revision()[0] == reopened.revision()[1] == "0010"
     again = sessions.signing_secret(reopened, "console-session", utcnow())
     assert len(again) == 32 and again != secret  # a new secret: old cookies end
     reopened.close()

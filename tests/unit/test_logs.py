@@ -412,3 +412,19 @@ def test_the_service_logs_json_off_a_terminal_and_people_get_json_in_the_journal
     line = journal.read_text().splitlines()[0]
     assert line.startswith("<4>{")
     assert json.loads(line[3:])["event"] == "poll failed"
+@given(
+    st.lists(
+        st.sampled_from(
+            ["postgresql://app:pw@db/x", "password=hunter2", "token=abc&x=1", "://", "@", "=",
+             "user:pw@host", " ", "a", "é", "PASSWORD=***"]
+        ),
+        max_size=6,
+    ).map("".join)
+)
+def test_redact_text_skips_only_text_that_cannot_match(text: str) -> None:
+    """The "@"/"://" and "=" checks that let most values skip the regexes change nothing:
+    the answer is the regexes' own."""
+    from ftpbridge.logs import _SECRET_PAIR, _URL_USERINFO
+
+    expected = _SECRET_PAIR.sub(r"\g<key>=***", _URL_USERINFO.sub(r"\g<prefix>:***@", text))
+    assert redact_text(text) == expected

@@ -82,7 +82,7 @@ def test_migrations_create_the_newest_schema(empty_store_url: str) -> None:
         current, head = store.revision()
     finally:
         store.close()
-    assert current == head == "0009"
+    assert current == head == "0010"
 
 
 def test_upgrade_to_0003_keys_the_first_upload_of_each_day(empty_store_url: str) -> None:

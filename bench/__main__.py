@@ -14,7 +14,16 @@ Steps, each in a fresh process so that its peak RSS (VmHWM) is its own:
 - poll: ``poll_once`` over an FTP inbox of 5,000 unrelated files, next to one raw MLSD.
 - api: the Orders API (``bench/api.py``): View Orders pages and a term search with 16
   concurrent clients, and a 1,000-item update, next to the same SQL through sqlite3 plus
-  ``json.dumps`` (``--skip-api`` leaves them out, ``--api-only`` runs only them).
+  ``json.dumps`` (``--skip-api`` leaves them out, ``--api-only`` runs only them); the
+  same rows on a PostgreSQL store of as many lines, through psycopg (unless
+  ``--skip-postgres``).
+- console: the ops console's Partners page with the items over 50 partners
+  (``bench/console.py``), next to the page's queries run alone (``--skip-console`` leaves
+  it out, ``--console-only`` runs only it).
+- notify (``bench/notify.py``): the import writing a webhook event per row next to the
+  same import without events, and the outbox's throughput (``--notify-events`` events
+  delivered to a local receiver) next to the receiver alone (``--skip-notify`` leaves
+  them out, ``--notify-only`` runs only them).
 - inventory: a warehouse's snapshot of ``--inventory-lines`` lines (500,000) through
   ``import_inventory``, next to ``read_csv`` plus one ``executemany`` UPDATE by the
   warehouse SKU (``bench/inventory.py``), also at a quarter and half the lines to show
@@ -75,6 +84,9 @@ SFTP = (Target("ratio", 1 / 0.7, "≥ 70% of OpenSSH"),)
 POLL = (Target("seconds", 2.0, "< 2 s, no download"),)
 API_VIEW = (Target("ratio", 3.0, "p50 ≤ 3× floor"),)
 API_UPDATE = (Target("ratio", 2.0, "≤ 2× floor"),)
+CONSOLE = (Target("ratio", 2.0, "≤ 2× its queries alone"),)
+NOTIFY_IMPORT = (Target("ratio", 1.5, "≤ 1.5× the import without events"),)
+NOTIFY_SEND_RATE = 1_000.0  # events per second, at least
 INVENTORY = (Target("ratio", 2.0, "≤ 2× floor"),)
 
 
@@ -119,8 +131,9 @@ class Row:
     def as_json(self) -> dict[str, Any]:
         return {
             "step": self.step,
-            "ftpbridge_s": round(self.ftpbridge_s, 3),
-            "floor_s": None if self.floor_s is None else round(self.floor_s, 3),
+            # To 10 µs: the floor of a term search can take less than a millisecond.
+            "ftpbridge_s": round(self.ftpbridge_s, 5),
+            "floor_s": None if self.floor_s is None else round(self.floor_s, 5),
             "ratio": None if self.ratio is None else round(self.ratio, 3),
             "lines": self.lines,
             "lines_per_s": None if self.lines_per_s is None else round(self.lines_per_s),
@@ -304,6 +317,26 @@ def run(arguments: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
         if arguments.api_only:
             rows.extend(_api_rows(arguments, work, base, lines))
             return rows, info
+        if arguments.console_only:
+            rows.append(_console_row(arguments, work, base))
+            return rows, info
+        if arguments.notify_only:
+            export_db = work / "export.db"
+            copy_database(base, export_db)
+            out = work / "out-notify"
+            out.mkdir()
+            exported = run_isolated(
+                steps.export_ours, work=work, database=export_db, folder=out, now=now
+            )
+            shipped = work / "updated_orders.csv"
+            run_isolated(
+                steps.shipped_file,
+                export_file=Path(exported["path"]),
+                target=shipped,
+                today=now.date(),
+            )
+            rows.extend(_notify_rows(arguments, work, export_db, shipped, lines, now))
+            return rows, info
 
         # Export and import change the store: each round runs on fresh copies, ftpbridge and
         # floor taking turns, and the best of each counts (on this kind of machine a single
@@ -390,6 +423,9 @@ def run(arguments: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
             row.problems.append(f"status {again['status']}, not already_processed")
         rows.append(row)
 
+        if not arguments.skip_notify:
+            rows.extend(_notify_rows(arguments, work, export_db, shipped, lines, now))
+
         if not arguments.skip_postgres:
             from bench.postgres import run_postgres_import_bench
 
@@ -444,12 +480,92 @@ def run(arguments: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
             rows.extend(_api_rows(arguments, work, base, lines))
         if not arguments.skip_inventory:
             rows.extend(_inventory_rows(arguments, work))
+        if not arguments.skip_console:
+            rows.append(_console_row(arguments, work, base))
     finally:
         if arguments.keep:
             _say(f"kept the files in {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
     return rows, info
+
+
+def _notify_rows(
+    arguments: argparse.Namespace,
+    work: Path,
+    export_db: Path,
+    shipped: Path,
+    lines: int,
+    now: dt.datetime,
+) -> list[Row]:
+    """The import with webhook events beside the same import without (rounds in turns, each
+    on a fresh copy), and the outbox's throughput beside the receiver alone."""
+    from bench.notify import import_with_events, send_bench
+
+    rounds = arguments.repeat
+    _say(f"import with webhook events (best of {rounds}) ...")
+    database = work / "notify-import.db"
+    ours_runs, floor_runs = [], []
+    for _round in range(rounds):
+        copy_database(export_db, database)
+        ours_runs.append(
+            run_isolated(
+                import_with_events,
+                work=work,
+                database=database,
+                path=shipped,
+                now=now,
+                report=work / "report-events.csv",
+            )
+        )
+        copy_database(export_db, database)
+        floor_runs.append(
+            run_isolated(
+                steps.import_ours,
+                work=work,
+                database=database,
+                path=shipped,
+                now=now,
+                report=work / "report-plain.csv",
+            )
+        )
+    row = _rounds_row(
+        "import with webhook events",
+        ours_runs,
+        floor_runs,
+        lines,
+        NOTIFY_IMPORT,
+        {"floor": "the same import without events", "events": _best(ours_runs)["events"]},
+    )
+    if any(run["events"] != lines for run in ours_runs):
+        row.problems.append(f"{_best(ours_runs)['events']} events written for {lines} lines")
+    rows = [row]
+    events = arguments.notify_events
+    _say(f"notify send: {events:,} events to a local receiver ...")
+    folder = work / "notify-send"
+    folder.mkdir()
+    sent = send_bench(folder, events)
+    row = Row(
+        f"notify send ({events:,} events)",
+        sent["seconds"],
+        sent["floor_seconds"],
+        sent["events"],
+        sent["peak_rss_mb"],
+        targets=(
+            Target("seconds", events / NOTIFY_SEND_RATE, f"≥ {NOTIFY_SEND_RATE:,.0f} events/s"),
+        ),
+        details={
+            "events_per_s": round(sent["events"] / sent["seconds"]),
+            "floor_events_per_s": round(sent["events"] / sent["floor_seconds"]),
+            "posts": sent["posts"],
+            "batch": 100,
+            "floor": "the same signed bodies POSTed by one httpx client, no store",
+        },
+    )
+    if sent["delivered"] != events or sent["failed"]:
+        row.problems.append(f"delivered {sent['delivered']} of {events}, {sent['failed']} failed")
+    rows.append(row)
+    return rows
 
 
 def _api_rows(arguments: argparse.Namespace, work: Path, base: Path, lines: int) -> list[Row]:
@@ -465,12 +581,30 @@ def _api_rows(arguments: argparse.Namespace, work: Path, base: Path, lines: int)
         requests=arguments.api_requests,
         update_rounds=arguments.api_update_rounds,
     )
+    rows = _api_measured_rows(measured, "")
+    if not arguments.skip_postgres:
+        from bench.postgres import run_postgres_api_bench
+
+        _say(f"Orders API on PostgreSQL ({lines:,} lines) ...")
+        measured = run_isolated(
+            run_postgres_api_bench,
+            lines=lines,
+            requests=arguments.api_requests,
+            update_rounds=arguments.api_update_rounds,
+        )
+        rows.extend(_api_measured_rows(measured, " (PostgreSQL)"))
+    return rows
+
+
+def _api_measured_rows(measured: dict[str, Any], suffix: str) -> list[Row]:
+    from bench.api import CLIENTS
+
     rows = []
     for name, label in (("not_shipped", "not_shipped, page of 250"), ("term", "term search")):
         ours, floor = measured[name]["ours"], measured[name]["floor"]
         rows.append(
             Row(
-                f"api view {label} (p50, {CLIENTS} clients)",
+                f"api view {label} (p50, {CLIENTS} clients){suffix}",
                 ours["p50_s"],
                 floor["p50_s"],
                 None,
@@ -489,7 +623,7 @@ def _api_rows(arguments: argparse.Namespace, work: Path, base: Path, lines: int)
     update = measured["update"]
     rows.append(
         Row(
-            f"api update of {update['items']:,} items",
+            f"api update of {update['items']:,} items{suffix}",
             update["ours_s"],
             update["floor_s"],
             update["items"],
@@ -555,6 +689,31 @@ def _inventory_rows(arguments: argparse.Namespace, work: Path) -> list[Row]:
     return rows
 
 
+def _console_row(arguments: argparse.Namespace, work: Path, base: Path) -> Row:
+    from bench.console import PARTNERS, console_bench
+
+    _say(f"console Partners page ({PARTNERS} partners) ...")
+    database = work / "console.db"
+    copy_database(base, database)
+    measured = run_isolated(
+        console_bench, work=work, database=database, rounds=arguments.console_rounds
+    )
+    return Row(
+        f"console Partners page, {measured['partners']} partners (median)",
+        measured["page_s"],
+        measured["floor_s"],
+        None,
+        measured["peak_rss_mb"],
+        targets=CONSOLE,
+        details={
+            "runs_s": measured["page_runs_s"],
+            "floor_runs_s": measured["floor_runs_s"],
+            "items_in_store": measured["items"],
+            "page_bytes": measured["bytes"],
+        },
+    )
+
+
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--lines", type=int, default=1_000_000, help="order lines (1,000,000)")
@@ -566,7 +725,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--skip-postgres",
         action="store_true",
-        help="leave out the import on PostgreSQL (needs PostgreSQL's initdb and pg_ctl)",
+        help="leave out the PostgreSQL rows: the import, and the Orders API's (they need"
+        " PostgreSQL's initdb and pg_ctl)",
     )
     parser.add_argument(
         "--transfer-mb",
@@ -621,6 +781,30 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--inventory-only",
         action="store_true",
         help="run only the inventory snapshot rows (no order store is built)",
+    )
+    parser.add_argument(
+        "--skip-console", action="store_true", help="leave out the console's Partners page row"
+    )
+    parser.add_argument(
+        "--console-only",
+        action="store_true",
+        help="build the store and run only the console's Partners page row",
+    )
+    parser.add_argument(
+        "--console-rounds", type=int, default=10, help="Partners pages measured (10)"
+
+    )
+    parser.add_argument(
+        "--skip-notify", action="store_true", help="leave out the outbox rows (bench/notify.py)"
+    )
+    parser.add_argument(
+        "--notify-only", action="store_true", help="build the store and run only the outbox rows"
+    )
+    parser.add_argument(
+        "--notify-events",
+        type=int,
+        default=100_000,
+        help="events the notify send row delivers to a local receiver (100,000)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     arguments = parser.parse_args(argv)

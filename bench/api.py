@@ -1,14 +1,16 @@
-"""The Orders API at scale: a real ``ftpbridge serve`` over a copy of the benchmark store,
-driven by 16 concurrent clients (httpx, keep-alive), beside its floor.
+"""The Orders API at scale: a real ``ftpbridge serve`` over a copy of the benchmark store
+(SQLite) or a filled PostgreSQL store (``bench/postgres.py``), driven by 16 concurrent
+clients (httpx, keep-alive), beside its floor.
 
 - View Orders, a page of 250 orders, filter not_shipped (pages 1 to 10 in turn), and a
   term search (fan_email, one customer's orders): p50 and p99 latency and requests per
   second with 16 clients. Floor: the same SQL statements ftpbridge runs (compiled from
-  ``store.search.page_queries``) through the sqlite3 driver plus ``json.dumps`` of the
-  rows, by 16 threads with a connection each: no HTTP, no key check, no dicts.
+  ``store.search.prepared``) through the raw driver (sqlite3, psycopg) plus
+  ``json.dumps`` of the rows, by 16 threads with a connection each: no HTTP, no key
+  check, no dicts.
 - Update Orders of 1,000 items (each round other, pending items, all shipped): the time
   of the request. Floor: the same statements (the lookup, the temporary table, the audit
-  INSERT ... SELECT and the UPDATE ... FROM of ``store.items``) through sqlite3, one
+  and the update of ``store.items``, each store's own) through the raw driver, one
   commit, plus ``json.dumps`` of an answer.
 """
 
@@ -25,6 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,12 +74,63 @@ def _concurrently(work: Callable[[int], None], requests: int) -> dict[str, float
     }
 
 
+@dataclass(frozen=True)
+class Backend:
+    """Where the API rows run: the store URL ftpbridge serves, and the raw driver of the
+    floor (a new DB-API connection each call, its parameter marker, the SQLAlchemy dialect
+    the floor compiles ftpbridge's statements for, and the floor of an update)."""
+
+    name: str
+    url: str
+    connect: Callable[[], Any]
+    marker: str
+    dialect: Any
+    floor_update: Callable[[Backend, list[tuple[str, list[str]]], str], float]
+
+    def rows(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """The bench's own reads (``?`` markers)."""
+        connection = self.connect()
+        try:
+            return list(connection.execute(sql.replace("?", self.marker), parameters).fetchall())
+        finally:
+            connection.close()
+
+
+def sqlite_backend(database: Path) -> Backend:
+    from sqlalchemy.dialects import sqlite
+
+    def connect() -> Any:
+        connection = sqlite3.connect(database, check_same_thread=False)
+        connection.execute("PRAGMA busy_timeout=30000")
+        return connection
+
+    return Backend(
+        "SQLite", f"sqlite:///{database}", connect, "?", sqlite.dialect(), _floor_update_sqlite
+    )
+
+
+def postgres_backend(url: str, conninfo: str) -> Backend:
+    import psycopg
+    from sqlalchemy.dialects import postgresql
+
+    return Backend(
+        "PostgreSQL",
+        url,
+        lambda: psycopg.connect(conninfo, autocommit=True),
+        "%s",
+        postgresql.psycopg.dialect(),
+        lambda backend, chosen, day: _floor_update_postgres(conninfo, chosen, day),
+    )
+
+
 @contextlib.contextmanager
-def _served(work: Path, database: Path) -> Iterator[str]:
+def _served(work: Path, url: str, partners: str | None = None) -> Iterator[str]:
+    """``ftpbridge serve`` over the store at ``url``; ``partners``: the config's partner
+    tables (default: one partner, acme)."""
     config = work / "api-config.toml"
     config.write_text(
-        f'[store]\nurl = "sqlite:///{database}"\n[daemon]\nlog_level = "info"\n'
-        "[partners.acme]\ndefault = true\n"
+        f'[store]\nurl = "{url}"\n[daemon]\nlog_level = "info"\n'
+        + (partners or "[partners.acme]\ndefault = true\n")
     )
     log_path = work / "api-serve.log"
     with log_path.open("wb") as log:
@@ -87,28 +141,28 @@ def _served(work: Path, database: Path) -> Iterator[str]:
             env={**os.environ},
         )
         try:
-            deadline = time.monotonic() + 60
-            url = None
-            while url is None:
+            deadline = time.monotonic() + 120
+            served = None
+            while served is None:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("ftpbridge serve did not start:\n" + log_path.read_text())
                 for line in log_path.read_text().splitlines():
                     with contextlib.suppress(json.JSONDecodeError):
                         event = json.loads(line)
                         if event.get("event") == "ftpbridge serving":
-                            url = event["url"]
+                            served = event["url"]
                 time.sleep(0.1)
-            yield url
+            yield served
         finally:
             process.terminate()
             process.wait(timeout=60)
 
 
-def _key(database: Path) -> str:
+def _key(url: str) -> str:
     from ftpbridge.store import api_keys, open_store
     from ftpbridge.store.engine import utcnow
 
-    store = open_store(f"sqlite:///{database}")
+    store = open_store(url)
     with store.begin() as connection:
         _made, key = api_keys.create(
             connection, f"bench-{time.time_ns()}", partner="acme", read_only=False, now=utcnow()
@@ -117,44 +171,41 @@ def _key(database: Path) -> str:
     return key
 
 
-def _floor_statements(search: Any) -> tuple[Any, Any, Any, Any]:
-    from sqlalchemy import select
-    from sqlalchemy.dialects import sqlite
+def _floor_statements(search: Any, dialect: Any) -> tuple[Any, Any, Any, Any]:
+    from ftpbridge.store.search import prepared
 
-    from ftpbridge.store.schema import orders
-    from ftpbridge.store.search import ORDER_COLUMNS, page_queries
+    statements, values = prepared(search)
 
-    page, count, order_items = page_queries(search)
-
-    def compiled(statement: Any) -> tuple[str, tuple[Any, ...]]:
-        done = statement.compile(
-            dialect=sqlite.dialect(), compile_kwargs={"render_postcompile": True}
+    def compiled(statement: Any, extra: dict[str, Any] | None = None) -> tuple[str, Any]:
+        state = statement.compile(dialect=dialect).construct_expanded_state(
+            {**values, **(extra or {})}
         )
-        values = []
-        for name in done.positiontup or ():
-            value = done.params[name]
-            if isinstance(value, dt.datetime):  # as the store keeps times on SQLite
-                value = value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-            values.append(value)
-        return done.string, tuple(values)
+        processed = {
+            name: state.processors[name](value) if name in state.processors else value
+            for name, value in state.parameters.items()
+        }
+        if state.positiontup is None:  # psycopg: named parameters
+            return state.statement, processed
+        return state.statement, tuple(processed[name] for name in state.positiontup)
 
-    def order_rows(ids: list[str]) -> tuple[str, tuple[Any, ...]]:
-        return compiled(select(*ORDER_COLUMNS).where(orders.c.id.in_(ids)))
+    return (
+        compiled(statements.page),
+        compiled(statements.count),
+        lambda ids: compiled(statements.items_of, {"order_ids": ids}),
+        lambda ids: compiled(statements.orders_of, {"order_ids": ids}),
+    )
 
-    return compiled(page), compiled(count), lambda ids: compiled(order_items(ids)), order_rows
 
-
-def _floor_view(database: Path, searches: list[Any], requests: int) -> dict[str, float]:
-    prepared = [_floor_statements(search) for search in searches]
+def _floor_view(backend: Backend, searches: list[Any], requests: int) -> dict[str, float]:
+    prepared = [_floor_statements(search, backend.dialect) for search in searches]
     local = threading.local()
 
     def work(number: int) -> None:
         if not hasattr(local, "connection"):
-            local.connection = sqlite3.connect(database, check_same_thread=False)
-            local.connection.execute("PRAGMA busy_timeout=30000")
+            local.connection = backend.connect()
         connection = local.connection
         page, count, item_rows, order_rows = prepared[number % len(prepared)]
-        ids = [row[0] for row in connection.execute(*page)]
+        ids = [row[0] for row in connection.execute(*page).fetchall()]
         total = connection.execute(*count).fetchone()[0]
         found = connection.execute(*order_rows(ids)).fetchall() if ids else []
         lines = connection.execute(*item_rows(ids)).fetchall() if ids else []
@@ -178,15 +229,13 @@ def _ours_view(url: str, key: str, bodies: list[dict[str, Any]], requests: int) 
     return _concurrently(work, requests)
 
 
-def _pending_orders(database: Path, count: int, skip: int) -> list[tuple[str, list[str]]]:
+def _pending_orders(backend: Backend, count: int, skip: int) -> list[tuple[str, list[str]]]:
     """Orders whose items are all pending, ``count`` items in all (from ``skip`` on)."""
-    connection = sqlite3.connect(database)
-    rows = connection.execute(
+    rows = backend.rows(
         "SELECT order_id, id FROM items WHERE status = 'pending' ORDER BY order_id, id"
         " LIMIT ? OFFSET ?",
         (count * 2, skip),
-    ).fetchall()
-    connection.close()
+    )
     grouped: dict[str, list[str]] = {}
     taken = 0
     for order_id, item_id in rows:
@@ -218,12 +267,17 @@ def _update_body(chosen: list[tuple[str, list[str]]], day: str) -> dict[str, Any
     }
 
 
-def _floor_update(database: Path, chosen: list[tuple[str, list[str]]], day: str) -> float:
+def _changes(chosen: list[tuple[str, list[str]]], day: str) -> list[tuple[Any, ...]]:
+    ids = [item_id for _order, item_ids in chosen for item_id in item_ids]
+    return [(item_id, "shipped", day, "UPS", UPS, row) for row, item_id in enumerate(ids, 1)]
+
+
+def _floor_update_sqlite(backend: Backend, chosen: list[tuple[str, list[str]]], day: str) -> float:
     from ftpbridge.store import items as store_items
 
-    ids = [item_id for _order, item_ids in chosen for item_id in item_ids]
-    changes = [(item_id, "shipped", day, "UPS", UPS, row) for row, item_id in enumerate(ids, 1)]
-    connection = sqlite3.connect(database, isolation_level=None)
+    changes = _changes(chosen, day)
+    ids = [change[0] for change in changes]
+    connection = sqlite3.connect(backend.url.removeprefix("sqlite:///"), isolation_level=None)
     connection.execute("PRAGMA synchronous=NORMAL")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     started = time.perf_counter()
@@ -242,24 +296,62 @@ def _floor_update(database: Path, chosen: list[tuple[str, list[str]]], day: str)
     return seconds
 
 
+def _floor_update_postgres(conninfo: str, chosen: list[tuple[str, list[str]]], day: str) -> float:
+    """store.items on PostgreSQL, issued directly: the items locked and read (FOR UPDATE),
+    COPY into the temporary table, the one statement that audits and updates, one commit."""
+    import psycopg
+
+    from ftpbridge.store import items as store_items
+
+    changes = _changes(chosen, day)
+    ids = [change[0] for change in changes]
+    columns = ", ".join((*store_items.SHIPMENTS_COLUMNS, "row_number"))
+    connection = psycopg.connect(conninfo)
+    now = dt.datetime.now(dt.UTC)
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            store_items._LOOKUP_SQL + " WHERE items.id = ANY(%s) FOR UPDATE OF items", (ids,)
+        )
+        cursor.fetchall()
+        cursor.execute(store_items.SHIPMENTS_CREATE_SQL)
+        copy_sql = f"COPY {store_items.SHIPMENTS_TABLE} ({columns}) FROM STDIN"
+        with cursor.copy(copy_sql) as copy:
+            for change in changes:
+                copy.write_row(change)
+        cursor.execute(store_items._POSTGRESQL_APPLY_SQL, (None, "api:bench", now, None, now))
+        cursor.execute(f"DROP TABLE {store_items.SHIPMENTS_TABLE}")
+    connection.commit()
+    json.dumps({"response": {"email": 0, "modified": 1}, "status": "ok"})
+    seconds = time.perf_counter() - started
+    connection.close()
+    return seconds
+
+
 def api_bench(work: Path, database: Path, requests: int, update_rounds: int) -> dict[str, Any]:
-    """Every API row's figures (see the module doc); runs in its own process."""
+    """Every API row's figures on an SQLite store (see the module doc); runs in its own
+    process."""
+    return api_bench_on(work, sqlite_backend(database), requests, update_rounds)
+
+
+def api_bench_on(
+    work: Path, backend: Backend, requests: int, update_rounds: int
+) -> dict[str, Any]:
+    """Every API row's figures on ``backend``'s store (filled, migrated)."""
     import httpx
 
     from ftpbridge.store.search import OrderSearch
 
-    key = _key(database)
-    connection = sqlite3.connect(database)
-    total = connection.execute("SELECT count(*) FROM items").fetchone()[0]
-    email = connection.execute(
-        "SELECT email FROM orders ORDER BY id LIMIT 1 OFFSET ?",
-        (connection.execute("SELECT count(*) FROM orders").fetchone()[0] // 2,),
-    ).fetchone()[0]
-    connection.close()
+    key = _key(backend.url)
+    total = backend.rows("SELECT count(*) FROM items")[0][0]
+    orders = backend.rows("SELECT count(*) FROM orders")[0][0]
+    email = backend.rows(
+        "SELECT email FROM orders ORDER BY id LIMIT 1 OFFSET ?", (orders // 2,)
+    )[0][0]
     pages = [{"filter": "not_shipped", "page": page, "page_size": 250} for page in range(1, 11)]
     term = [{"filter": "all", "terms": [["fan_email", email]], "page_size": 250}]
-    results: dict[str, Any] = {"items": total}
-    with _served(work, database) as url:
+    results: dict[str, Any] = {"items": total, "backend": backend.name}
+    with _served(work, backend.url) as url:
         for name, searches in (("not_shipped", pages), ("term", term)):
             bodies = [{"search": search} for search in searches]
             _ours_view(url, key, bodies, CLIENTS)  # warm up: caches, connections
@@ -274,14 +366,14 @@ def api_bench(work: Path, database: Path, requests: int, update_rounds: int) -> 
                 )
                 for search in searches
             ]
-            _floor_view(database, floor_searches, CLIENTS)
-            floor = _floor_view(database, floor_searches, requests)
+            _floor_view(backend, floor_searches, CLIENTS)
+            floor = _floor_view(backend, floor_searches, requests)
             results[name] = {"ours": ours, "floor": floor}
         day = dt.datetime.now(dt.UTC).date().isoformat()
         ours_times, floor_times = [], []
         with httpx.Client(base_url=url, auth=("bench", key), timeout=300) as client:
             for round_ in range(update_rounds):
-                chosen = _pending_orders(database, 1000, skip=round_ * 4000)
+                chosen = _pending_orders(backend, 1000, skip=round_ * 4000)
                 body = _update_body(chosen, day)
                 started = time.perf_counter()
                 answer = client.post("/api/v1/order/update", json=body)
@@ -291,8 +383,8 @@ def api_bench(work: Path, database: Path, requests: int, update_rounds: int) -> 
                         f"the update answered {answer.status_code}: {answer.text[:300]}"
                     )
                 floor_times.append(
-                    _floor_update(
-                        database, _pending_orders(database, 1000, skip=round_ * 4000), day
+                    backend.floor_update(
+                        backend, _pending_orders(backend, 1000, skip=round_ * 4000), day
                     )
                 )
         items_per_update = sum(len(ids) for _order, ids in chosen)

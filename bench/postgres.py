@@ -240,6 +240,24 @@ def run_postgres_import_bench(
     ]
 
 
+def run_postgres_api_bench(lines: int, requests: int, update_rounds: int) -> dict[str, Any]:
+    """The Orders API rows (bench/api.py) on a PostgreSQL store holding ``lines`` pending
+    lines for acme, in a throwaway cluster of its own; runs in its own process."""
+    from bench.api import api_bench_on, postgres_backend
+
+    server = start_postgres()
+    try:
+        with tempfile.TemporaryDirectory(prefix="ftpbridge-bench-pg-api-") as folder:
+            url = server.create_database(f"bench_api_{os.getpid()}")
+            open_store(url).close()  # migrated by ftpbridge
+            database = url.rsplit("/", 1)[1]
+            _fill(server.conninfo(database), lines, dt.datetime.now(dt.UTC))
+            backend = postgres_backend(url, server.conninfo(database))
+            return api_bench_on(Path(folder), backend, requests, update_rounds)
+    finally:
+        server.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.postgres", description=__doc__)
     parser.add_argument("--lines", type=int, default=100_000)

@@ -13,11 +13,22 @@ side in the pool).
   it works or the partner's day ends.
 - After ``alert_after`` consecutive failures an ``alert`` event is logged at error level
   (and ``status`` shows it); a partner with no successful poll for ``stale_after`` is stale.
+- ``[daemon] keep_local_days``: local copies (archive/, outgoing/) older than that are
+  removed at start and then daily, never one whose ledger row is not final.
 - SIGTERM/SIGINT: no new work; running steps finish (or are abandoned safely: every step
   is crash-safe) and the process exits 0 within 30 s. SIGHUP: re-read the config and
   reschedule; an invalid new config is logged and the old one kept.
-- systemd: READY=1 once scheduled, WATCHDOG=1 from a job of the scheduler's own loop (on
-  its own one-thread executor, so a hung scheduler stops the pings), STOPPING=1 on exit.
+- systemd: READY=1 once scheduled, WATCHDOG=1 from the watcher, a job of the scheduler's
+  own loop (on its own one-thread executor, so a hung scheduler stops the pings),
+  STOPPING=1 on exit.
+- Job deadlines (``ftpbridge.deadlines``, issue 11 item 5): every cycle runs on a lease
+  its progress renews. The watcher (every ``WATCH_SECONDS``, or each watchdog interval if
+  shorter) logs a job past its deadline, counts it as a failure of that job and alerts
+  (``exchange.jobs.past_deadline``); a job still stuck after as long again is a wedged
+  worker: the watchdog is no longer pinged, and systemd restarts the service (every step
+  is crash-safe). Without a watchdog the log and the alert say it.
+- Notifications (``[notify]``): the outbox's sender runs every ``interval`` seconds
+  (``ftpbridge.notify.sender``); replicas share the outbox without a job lock (claims).
 """
 
 from __future__ import annotations
@@ -32,7 +43,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -57,17 +68,21 @@ from ftpbridge.errors import (
     FtpbridgeError,
     StoreError,
 )
-from ftpbridge.exchange.jobs import run_job
+from ftpbridge.exchange.jobs import run_job, watch_deadlines
 from ftpbridge.files.inbox import INBOX_PARTNER, poll_orders_inbox
+from ftpbridge.files.retention import prune_local_files
+from ftpbridge.notify import job as notify_job
 from ftpbridge.settings import PartnerSettings, Settings, load_settings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
 from ftpbridge.store.locks import job_lock
+from ftpbridge.wording import plural
 
 logger = structlog.get_logger()
 
 STOP_GRACE_SECONDS = 25.0
 RETRY_MAX_SECONDS = 1800.0
+WATCH_SECONDS = 5.0  # how often running jobs are looked at for their deadline
 
 
 def replica_name() -> str:
@@ -98,18 +113,7 @@ def single_instance(settings: Settings) -> Iterator[None]:
     else:
         lock_path = settings.state_dir / "ftpbridge-run.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    handle = lock_path.open("a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "another process"
-        handle.close()
-        raise FtpbridgeError(
-            f"another ftpbridge run ({holder}) already uses this SQLite store"
-            f" ({lock_path}); two daemons on one SQLite file would do the work twice",
-            hint="stop the other one, or move the store to PostgreSQL to run several replicas",
-        ) from None
+    handle = _locked(lock_path)
     handle.seek(0)
     handle.truncate()
     handle.write(replica_name() + "\n")
@@ -117,8 +121,42 @@ def single_instance(settings: Settings) -> Iterator[None]:
     try:
         yield
     finally:
+        # A clean stop leaves no lock file behind. Removed while still locked: a process
+        # that opened it just before finds, once it has the lock, that the path is no
+        # longer its file and starts again (_locked).
+        with contextlib.suppress(OSError):
+            lock_path.unlink()
         fcntl.flock(handle, fcntl.LOCK_UN)
         handle.close()
+
+
+def _locked(lock_path: Path) -> TextIO:
+    """Open ``lock_path`` and take its lock without waiting; FtpbridgeError naming the
+    holder when another daemon has it. The lock held is on the file the path names now."""
+    while True:
+        handle = lock_path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise FtpbridgeError(
+                f"another ftpbridge run ({holder}) already uses this SQLite store"
+                f" ({lock_path}); two daemons on one SQLite file would do the work twice",
+                hint="stop the other one, or move the store to PostgreSQL to run several replicas",
+            ) from None
+        try:
+            current = os.stat(lock_path)
+        except FileNotFoundError:
+            current = None
+        mine = os.fstat(handle.fileno())
+        if current is not None and (current.st_dev, current.st_ino) == (
+            mine.st_dev,
+            mine.st_ino,
+        ):
+            return handle
+        handle.close()  # the daemon that held it removed it as it stopped: try again
 
 
 class Daemon:
@@ -145,6 +183,8 @@ class Daemon:
         self._running = 0
         self._running_lock = threading.Condition()
         self._export_retries: dict[str, int] = {}
+        self._wedged_said = False
+        self._notify_job = notify_job.SenderJob(store)
         self.scheduler = BlockingScheduler(
             executors={
                 "default": ThreadPoolExecutor(settings.daemon.workers),
@@ -159,9 +199,7 @@ class Daemon:
         )
         self.scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         self._scheduler_started = threading.Event()
-        self.scheduler.add_listener(
-            lambda _event: self._scheduler_started.set(), EVENT_SCHEDULER_STARTED
-        )
+        self.scheduler.add_listener(self._on_scheduler_started, EVENT_SCHEDULER_STARTED)
 
     # ----------------------------------------------------------------- scheduling
 
@@ -175,6 +213,7 @@ class Daemon:
     def schedule(self, *, at_start: bool) -> None:
         """(Re)create every partner's jobs from ``self.settings``."""
         self._schedule_orders_inbox()
+        self._schedule_notify()
         for job in self.scheduler.get_jobs():
             # Pending retries survive a reload (they look the partner up when they run).
             if job.id.startswith(("export:", "poll:", "inventory:")):
@@ -213,12 +252,22 @@ class Daemon:
             if at_start and self._export_missed(partner, cron, now):
                 logger.info("today's export was missed; running it now", partner=partner.name)
                 self._schedule_once("export", partner.name, now)
-        interval = sdnotify.watchdog_interval()
-        if interval and not self.scheduler.get_job("watchdog"):
+        if not self.scheduler.get_job("keep-local"):
+            # [daemon] keep_local_days: old local copies go, at start and then daily.
             self.scheduler.add_job(
-                sdnotify.watchdog,
+                self._keep_local,
+                IntervalTrigger(hours=24, timezone=dt.UTC),
+                id="keep-local",
+                name="remove old local files",
+                next_run_time=now,
+                replace_existing=True,
+            )
+        if not self.scheduler.get_job("watch"):
+            interval = min(sdnotify.watchdog_interval() or WATCH_SECONDS, WATCH_SECONDS)
+            self.scheduler.add_job(
+                self._watch,
                 IntervalTrigger(seconds=interval, timezone=dt.UTC),
-                id="watchdog",
+                id="watch",
                 executor="watchdog",
                 replace_existing=True,
             )
@@ -294,6 +343,22 @@ class Daemon:
                 self._running -= 1
                 self._running_lock.notify_all()
 
+    def _keep_local(self) -> None:
+        """Remove local copies older than [daemon] keep_local_days; never raise."""
+        if self.stopping.is_set():
+            return
+        try:
+            prune_local_files(
+                self.store,
+                self.settings.state_dir,
+                self.settings.daemon.keep_local_days,
+                now=utcnow(),
+            )
+        except FtpbridgeError as exc:
+            logger.warning("old local files not removed", error=exc.message, hint=exc.hint)
+        except Exception:  # a job must never kill the daemon
+            logger.exception("removing old local files failed unexpectedly")
+
     def _retry_export(self, partner: PartnerSettings, *, elsewhere: bool = False) -> None:
         """Try a failed export again later, with backoff, until the partner's day ends.
 
@@ -315,6 +380,32 @@ class Daemon:
         log = logger.debug if elsewhere else logger.info
         log("export will be retried", in_seconds=delay, attempt=attempt, elsewhere=elsewhere)
         self._schedule_once("export", partner.name, when)
+
+    def _watch(self) -> None:
+        """Look at every running job's deadline (``exchange.jobs.watch_deadlines``), then
+        ping systemd's watchdog unless a worker is wedged; never raise."""
+        try:
+            wedged = watch_deadlines(self.store, self.settings.partners, replica=self.replica)
+        except Exception:  # the watcher must keep watching
+            logger.exception("cannot look at the running jobs' deadlines")
+            wedged = []
+        if wedged:
+            if not self._wedged_said:
+                self._wedged_said = True
+                logger.error(
+                    "workers wedged: the watchdog is no longer pinged",
+                    jobs=wedged,
+                    message="systemd restarts the service when its watchdog runs out"
+                    " (WatchdogSec=); every step is crash-safe",
+                )
+            # What `systemctl status` shows meanwhile (and sent instead of the ping).
+            sdnotify.status(f"wedged, watchdog not pinged: {', '.join(wedged)}")
+            return
+        if self._wedged_said:
+            self._wedged_said = False
+            sdnotify.status(f"scheduled {len(self.partners())} partner(s)")
+        if sdnotify.watchdog_interval():
+            sdnotify.watchdog()
 
     # ----------------------------------------------------------------- control
 
@@ -345,6 +436,7 @@ class Daemon:
             for partner in new.partners.values():
                 if partner.enabled and partner.transport is not None:
                     validate_cron(partner.export_cron, partner.timezone, f"partners.{partner.name}")
+            notify_job.check(self.store, new.notify)  # a secret or template missing
         except FtpbridgeError as exc:
             logger.error("new config is invalid; keeping the old one", error=exc.message)
             sdnotify.ready()
@@ -388,21 +480,23 @@ class Daemon:
         partners = [partner.name for partner in self.partners()]
         if not partners:
             logger.warning("no enabled partner has a transport: nothing is scheduled")
-        self.scheduler.add_job(
-            self._started,
-            DateTrigger(run_date=utcnow(), timezone=dt.UTC),
-            id="started",
-            executor="watchdog",
-        )
         logger.info("ftpbridge running", partners=partners, replica=self.replica)
         self.scheduler.start()
         control.join(timeout=STOP_GRACE_SECONDS + 2)
         logger.info("ftpbridge stopped")
         return EXIT_OK
 
+    def _on_scheduler_started(self, _event: object) -> None:
+        """READY=1 once the scheduler runs. Said from the scheduler's own start event, not a
+        one-off job: APScheduler raises JobLookupError from its main loop when it is shut
+        down while it removes a finished one-off job (a SIGTERM right after the start), and
+        the daemon then exited 70 instead of 0."""
+        self._scheduler_started.set()
+        self._started()
+
     def _started(self) -> None:
         sdnotify.ready()
-        sdnotify.status(f"scheduled {len(self.partners())} partner(s)")
+        sdnotify.status(f"scheduled {plural(len(self.partners()), 'partner')}")
 
     # ----------------------------------------------------------------- issue 13: the HTTP
     # service beside the scheduler (the daemon owns the signals; see web/server.py), and
@@ -459,6 +553,34 @@ class Daemon:
             logger.warning("orders inbox failed", error=exc.message, hint=exc.hint)
         except Exception:  # a job must never kill the daemon
             logger.exception("orders inbox failed unexpectedly")
+        finally:
+            with self._running_lock:
+                self._running -= 1
+                self._running_lock.notify_all()
+
+    # ----------------------------------------------------------------- issue 15: the
+    # outbox's sender ([notify]): every interval, one round of deliveries.
+
+    def _schedule_notify(self) -> None:
+        existing = self.scheduler.get_job("notify")
+        if not self._notify_job.configure(self.settings.notify):
+            if existing is not None:
+                existing.remove()
+            return
+        self.scheduler.add_job(
+            self._notify,
+            IntervalTrigger(seconds=self.settings.notify.interval, timezone=dt.UTC),
+            id="notify",
+            name="notify",
+            next_run_time=utcnow(),
+            replace_existing=True,
+        )
+
+    def _notify(self) -> None:
+        with self._running_lock:
+            self._running += 1
+        try:
+            self._notify_job.run(self.stopping.is_set)
         finally:
             with self._running_lock:
                 self._running -= 1

@@ -188,6 +188,20 @@ def _start_api(settings: Settings, store: Store, say: Callable[[str], None]) -> 
     return api
 
 
+def _ftpbridge_command() -> str:
+    """How to type ftpbridge in another terminal: the bare name when it is on PATH and
+    is this one, else its full path (the quick start's .venv/bin/ftpbridge is not on PATH
+    until the venv is activated)."""
+    import shutil
+    import sys
+
+    here = Path(sys.executable).parent / "ftpbridge"
+    found = shutil.which("ftpbridge")
+    if found is not None and (not here.exists() or Path(found).resolve() == here.resolve()):
+        return "ftpbridge"
+    return str(here) if here.exists() else "ftpbridge"
+
+
 def run_demo(*, keep: bool, say: Callable[[str], None], folder: Path | None = None) -> int:
     """Run the demo, narrating through ``say``; return the exit code (0)."""
     started = time.monotonic()
@@ -264,21 +278,38 @@ def run_demo(*, keep: bool, say: Callable[[str], None], folder: Path | None = No
                 " Connect with any FTP client:"
             )
             say(f"   user {USER}, password in {folder / 'ftp-password'}")
+            command = _ftpbridge_command()
             say("Run the daemon against it (in another terminal):")
-            say(f"   ftpbridge --config {config} run")
-            say(f"   ftpbridge --config {config} status")
+            say(f"   {command} --config {config} run")
+            say(f"   {command} --config {config} status")
             say(f"The Orders API keeps serving on {api.url} (the curl line above works).")
-            say("Press Ctrl+C to stop the servers.")
-            try:
-                while True:
-                    time.sleep(3600)
-            except KeyboardInterrupt:
-                say("Stopped.")
+            say("Press Ctrl+C to stop the servers (the folder above is removed then).")
+            _wait_for_stop()
+            say("Stopped.")
         api.request_stop()
         api.join(10)
         store.close()
     finally:
         server.stop()
-        if own_folder and not keep:
+        if own_folder:
+            # Also after --keep: the folder holds the store and the FTP password file.
             shutil.rmtree(folder, ignore_errors=True)
     return EXIT_OK
+
+
+def _wait_for_stop() -> None:
+    """Block until Ctrl+C (SIGINT) or SIGTERM, then return so that the caller cleans up."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    previous = {
+        signum: signal.signal(signum, lambda *_: stop.set())
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        while not stop.wait(3600):
+            pass
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -168,6 +168,66 @@ class RemoteNotFoundError(TransportError):
     transient = False
 
 
+# --------------------------------------------------------------------------- issue 12
+# What a broken or hostile server is stopped at: each is final for the file or listing
+# concerned (never retried within the cycle), and the cycle goes on with the other files.
+
+
+class TooLargeError(TransportError):
+    """Raised when a file is, or turns out while it downloads to be, larger than allowed
+    (``max_file_bytes``); ``size`` is what the server announced or sent before the
+    download stopped, ``limit`` the bound."""
+
+    transient = False
+
+    def __init__(self, message: str, *, size: int, limit: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.size = size
+        self.limit = limit
+
+
+class TooSlowError(TransportError):
+    """Raised when a transfer falls behind the partner's ``min_rate_bytes``: it is
+    abandoned and tried again at the next cycle."""
+
+    transient = False
+
+
+class ListingTooLongError(TransportError):
+    """Raised when a folder listing holds more entries (or bytes) than
+    ``max_listing_entries`` allows."""
+
+    transient = False
+
+
+class NotAFileError(TransportError):
+    """Raised when an entry to download is not a regular file (a FIFO, a device, a link to
+    a folder or out of the shared folder)."""
+
+    transient = False
+
+
+class TargetExistsError(TransportError):
+    """Raised when a rename or an upload finds its target taken and the server will not
+    replace it: ftpbridge never deletes a file it did not write."""
+
+    transient = False
+
+
+class LocalFileError(FtpbridgeError):
+    """Raised when ftpbridge cannot write its own local copy of a file (staging full, no
+    permission): the machine's problem, not the file's nor the server's; not retried."""
+
+    exit_code = EXIT_UNAVAILABLE
+
+
+class DeadlineError(FtpbridgeError):
+    """Raised when a job runs past its deadline: it made no progress for longer than its
+    partner's ``timeout`` allows."""
+
+    exit_code = EXIT_UNAVAILABLE
+
+
 class RequestError(UsageError):
     """Raised when an HTTP request cannot be served as sent (bad JSON, a wrong type, an
     unknown field, too large, no key, refused by the rules); ``status`` is the HTTP status

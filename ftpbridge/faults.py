@@ -6,7 +6,8 @@ crash tests stop ftpbridge at every step of a poll or export cycle, exactly as a
 or ``kill -9`` would. When the variable is unset (always, in production) it does nothing.
 
 Steps: list, download, parse, apply, commit, archive, report_upload, export_write,
-upload, rename.
+upload, rename; the notification sender's notify_claim (events leased, not sent),
+notify_send (sent, not recorded) and notify_mark (recorded, not committed).
 """
 
 from __future__ import annotations

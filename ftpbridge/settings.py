@@ -3,9 +3,8 @@
 Where the file comes from: ``--config PATH``, else ``$FTPBRIDGE_CONFIG``, else ``./config.toml``.
 Every key can be overridden by an environment variable ``FTPBRIDGE_<SECTION>__<KEY>``, e.g.
 ``FTPBRIDGE_STORE__URL`` or ``FTPBRIDGE_PARTNERS__ACME__PASSWORD``. Secrets may also come
-from files: ``password_file`` / ``private_key_passphrase_file``, and from systemd credentials
-(``LoadCredential=``): a file named ``<partner>-password`` or
-``<partner>-private-key-passphrase`` in ``$CREDENTIALS_DIRECTORY``.
+from files (``password_file`` / ``private_key_passphrase_file``) and from systemd
+credentials (``LoadCredential=``), named once in :data:`CREDENTIALS` and read here only.
 
 The result is a frozen :class:`Settings`; the CLI builds it and passes down the slice each
 piece needs. Unknown keys and wrong types are reported all at once, each naming its key.
@@ -19,11 +18,15 @@ from __future__ import annotations
 
 import codecs
 import os
+import posixpath
+import re
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import structlog
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -37,11 +40,35 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ftpbridge.errors import ConfigError
+from ftpbridge.wording import plural, quoted
 
 ENV_PREFIX = "FTPBRIDGE_"
 DEFAULT_CONFIG = Path("config.toml")
 
+CREDENTIALS: dict[str, str] = {
+    "store-url": "[store] url: the whole URL, e.g. postgresql://ftpbridge:PASSWORD@db/ftpbridge",
+    "PARTNER-password": "[partners.PARTNER] password (FTP, FTPS, SFTP)",
+    "PARTNER-private-key": "[partners.PARTNER] private_key: the SFTP private key itself",
+    "PARTNER-private-key-passphrase": "[partners.PARTNER] private_key_passphrase",
+    "webhook-secret": "[notify] webhook_secret: the key that signs the shop's webhook",
+    "smtp-password": "[notify.email] password: the SMTP server's password",
+}
+"""The systemd credentials ftpbridge reads from ``$CREDENTIALS_DIRECTORY`` (PARTNER: the
+partner's name), each used only when the config and the environment leave its key unset.
+The unit loads every file of ``/etc/ftpbridge/credentials`` (``LoadCredential=ftpbridge:
+/etc/ftpbridge/credentials``), which systemd names ``ftpbridge_<file name>``: both spellings
+are read. The README, the unit and config.example.toml name exactly these."""
+
+CREDENTIAL_PREFIX = "ftpbridge_"
+
 TransportKind = Literal["ftp", "ftps", "sftp", "local"]
+
+# Issue 12: the defaults of the bounds on what a partner's server may cost.
+DEFAULT_MIN_RATE_BYTES = 10_000  # 80 kbit/s: slower than any line a partner still uses
+DEFAULT_MAX_LISTING_ENTRIES = 50_000
+# A partner's name becomes part of local paths and lock names: letters, digits, "-", "_"
+# and "." (not first), 64 characters at most.
+PARTNER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 
 
 class _Strict(BaseModel):
@@ -55,6 +82,26 @@ class StoreSettings(_Strict):
     """SQLAlchemy URL. Default: ``sqlite:///ftpbridge.db`` in the state directory. A
     relative SQLite path is taken relative to the config file's folder."""
 
+    @field_validator("url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        """A URL SQLAlchemy can read; the message never repeats it (it may hold a password)."""
+        if value is None:
+            return None
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(value.get_secret_value())
+        except (ArgumentError, ValueError) as exc:
+            reason = "no scheme" if isinstance(exc, ArgumentError) else "unreadable host or port"
+            raise ValueError(
+                f"[store] url is not a valid database URL ({reason}); write it as"
+                " sqlite:///ftpbridge.db or postgresql://USER@HOST:PORT/DATABASE"
+                " (an IPv6 host in brackets: [::1])"
+            ) from None
+        return value
+
 
 class DaemonSettings(_Strict):
     """``[daemon]``: the service as a whole."""
@@ -67,6 +114,10 @@ class DaemonSettings(_Strict):
     export_retry_seconds: float = Field(60, gt=0)
     """First wait before a failed export upload is tried again; it doubles each time
     (capped at 30 minutes) until it works or the partner's day ends."""
+    keep_local_days: int = Field(90, ge=0, le=36_500)
+    """Local copies in the state folder (archive/, outgoing/) older than this are removed
+    by ``ftpbridge run`` (at start, then daily); never one whose ledger row is not final.
+    0 keeps them for ever."""
 
 
 class PartnerSettings(_Strict):
@@ -90,6 +141,9 @@ class PartnerSettings(_Strict):
     bom: bool = False
     line_ending: Literal["crlf", "lf"] = "crlf"
     date_format: str = "%Y-%m-%d"
+    # "xlsx": the fill-in workbook instead of CSV (files/workbook_export.py); the file name
+    # template's ".csv" becomes ".xlsx" (exporting.file_name).
+    export_format: Literal["csv", "xlsx"] = "csv"
 
     # Transport. No transport: manual-only (export/import by hand; the daemon leaves it alone).
     transport: TransportKind | None = None
@@ -120,6 +174,19 @@ class PartnerSettings(_Strict):
     poll_interval: float = Field(300, gt=0)
     alert_after: int = Field(3, ge=1)
     stale_after: float | None = Field(None, gt=0)
+
+    # What a broken or hostile server may cost (issue 12): every transfer and listing is
+    # bounded; the checks of the folders a poll moves files into are below (_folders_apart).
+    min_rate_bytes: int = Field(DEFAULT_MIN_RATE_BYTES, ge=1)
+    """The slowest transfer accepted, in bytes per second: past the first ``timeout``
+    seconds a transfer that falls behind this rate is abandoned, counted as a failure and
+    tried again at the next poll (its deadline: ``timeout`` + size / ``min_rate_bytes``)."""
+    max_listing_entries: int = Field(DEFAULT_MAX_LISTING_ENTRIES, ge=1, le=10_000_000)
+    """A folder listing with more entries than this is refused with an error (and a
+    listing is read as a stream, never more than this many entries held)."""
+    # Notifications (issue 15): e-mail this partner's customers when their items ship
+    # (fulfillers usually e-mail them themselves, hence off).
+    notify_customers: bool = False
 
     # Inventory (issue 14): the warehouse's stock file in the inbox, polled on its own
     # schedule; "" as the pattern turns it off.
@@ -160,7 +227,8 @@ class PartnerSettings(_Strict):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(
-                f"unknown time zone {value!r}: use an IANA name such as 'Europe/London' or 'UTC'"
+                f"unknown time zone {quoted(value)}: use an IANA name such as 'Europe/London'"
+                " or 'UTC'"
             ) from None
         return value
 
@@ -170,7 +238,9 @@ class PartnerSettings(_Strict):
         try:
             codecs.lookup(value)
         except LookupError:
-            raise ValueError(f"unknown encoding {value!r}: use e.g. 'utf-8' or 'cp1252'") from None
+            raise ValueError(
+                f"unknown encoding {quoted(value)}: use e.g. 'utf-8' or 'cp1252'"
+            ) from None
         return value
 
     @field_validator("delimiter")
@@ -199,11 +269,26 @@ class PartnerSettings(_Strict):
     @model_validator(mode="after")
     def _transport_needs(self) -> PartnerSettings:
         if self.transport in ("ftp", "ftps", "sftp") and not self.host:
-            raise ValueError(f"transport = {self.transport!r} needs 'host'")
+            raise ValueError(f"transport = {quoted(self.transport)} needs 'host'")
         if self.transport == "local" and self.path is None:
             raise ValueError("transport = 'local' needs 'path' (the directory to exchange through)")
         if self.password is not None and self.password_file is not None:
             raise ValueError("set 'password' or 'password_file', not both")
+        return self
+
+    @model_validator(mode="after")
+    def _folders_apart(self) -> PartnerSettings:
+        """``archive_dir`` and ``errors_dir`` may not be the inbox itself: every file moved
+        there would be listed, matched and taken again at the next poll."""
+        inbox = posixpath.normpath(self.inbox_dir or ".")
+        for key, folder in (("archive_dir", self.archive_dir), ("errors_dir", self.errors_dir)):
+            where = folder if folder.startswith("/") else posixpath.join(inbox, folder)
+            if not folder.strip() or posixpath.normpath(where) == inbox:
+                raise ValueError(
+                    f"{key} = {folder!r} is the inbox itself ({self.inbox_dir!r}): the files"
+                    f" moved there would be taken again at every poll; use a folder of its"
+                    f' own, e.g. {key} = "{key.removesuffix("_dir")}"'
+                )
         return self
 
     # The folder of the config file, for relative secret files (set by build_settings).
@@ -237,6 +322,20 @@ class PartnerSettings(_Strict):
             self._base_dir,
         )
 
+    def key_file(self) -> Path | None:
+        """The SFTP private key file: ``private_key`` (a relative path is looked for in
+        ``$CREDENTIALS_DIRECTORY`` first, then next to the config), else the systemd
+        credential ``<partner>-private-key``, else None."""
+        if self.private_key is not None:
+            path = self.private_key.expanduser()
+            if not path.is_absolute():
+                found = credential_path(str(path))
+                if found is not None:
+                    return found
+                return _absolute(path, self._base_dir) if self._base_dir is not None else path
+            return path
+        return credential_path(f"{self.name}-private-key")
+
 
 # --------------------------------------------------------------------------- issue 13
 # The HTTP service (``[api]``) and the shop's orders drop folder (``[orders]``).
@@ -257,6 +356,9 @@ class ApiSettings(_Strict):
     max_json_depth: int = Field(32, ge=4, le=200)
     request_timeout_seconds: float = Field(30, gt=0, le=3_600)
     """A request's body must arrive, and its database work finish, within this time."""
+    key_cache_seconds: float = Field(5, ge=0, le=60)
+    """A key the store found valid is trusted this long by the process that asked, without
+    asking again: a revoked key stops working within this time. 0: ask on every request."""
     trusted_proxies: tuple[str, ...] = ()
     """Addresses of reverse proxies whose ``X-Forwarded-For`` is believed (for logs and the
     slow-down of failed logins); e.g. ``["127.0.0.1"]`` behind a local nginx."""
@@ -288,7 +390,7 @@ def listen_address(value: str) -> tuple[str, int]:
     """``"HOST:PORT"`` (``"[v6]:PORT"``) → (host, port); ValueError saying what is wrong."""
     host, colon, port_text = value.strip().rpartition(":")
     if not colon or not host or not port_text.isdigit():
-        raise ValueError(f"{value!r} is not HOST:PORT; write e.g. \"127.0.0.1:8080\"")
+        raise ValueError(f'{quoted(value)} is not HOST:PORT; write e.g. "127.0.0.1:8080"')
     port = int(port_text)
     if not 0 <= port <= 65535:
         raise ValueError(f"port {port} is not between 0 and 65535")
@@ -308,19 +410,205 @@ class OrdersSettings(_Strict):
     max_file_bytes: int = Field(200_000_000, ge=1)
 
 
+def credential_path(name: str) -> Path | None:
+    """``$CREDENTIALS_DIRECTORY/<name>`` (or ``ftpbridge_<name>``, as the unit's directory
+    LoadCredential= names it) when it exists; None outside systemd or when it is absent."""
+    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+    if not credentials or not name or "/" in name:
+        return None
+    for candidate in (Path(credentials) / name, Path(credentials) / (CREDENTIAL_PREFIX + name)):
+        if candidate.is_file():
+            return candidate
+    return None
+# --------------------------------------------------------------------------- issue 15
+# Notifications: ``[notify]`` (the signed webhook to the shop, and how the outbox is sent)
+# and ``[notify.email]`` (e-mails to customers, off unless a partner asks for them).
+
+
+def duration_seconds(value: Any) -> Any:
+    """``172800``, ``"48h"``, ``"90m"``, ``"2d"``, ``"30s"`` → seconds (other values are
+    left for pydantic to refuse)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip().lower().replace(" ", "")
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        if text and text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise ValueError(
+            f'{value!r} is not a duration: write seconds (172800) or e.g. "48h", "90m", "2d"'
+        ) from None
+
+
+def plain_address(value: str, where: str) -> str:
+    """An e-mail address as one header value allows: ``shop@example.com`` or
+    ``Shop Name <shop@example.com>``; ValueError saying what is wrong."""
+    from email.headerregistry import Address
+    from email.utils import getaddresses
+
+    if any(character in value for character in "\r\n\0") or len(value) > 320:
+        raise ValueError(f"{where} must be one address on one line, at most 320 characters")
+    found = getaddresses([value])
+    address = found[0][1] if len(found) == 1 else ""
+    try:
+        Address(addr_spec=address)
+    except (ValueError, IndexError):
+        address = ""
+    if "@" not in address:
+        raise ValueError(f"{where} {value!r} is not an e-mail address (e.g. shop@example.com)")
+    return value
+
+
+class EmailSettings(_Strict):
+    """``[notify.email]``: the SMTP server that e-mails customers (partners with
+    ``notify_customers = true``, API updates with ``email_on_update=true``)."""
+
+    host: str | None = None
+    port: int | None = Field(None, ge=1, le=65535)
+    """Default: 465 with ``tls``, 587 with ``starttls``, else 25."""
+    starttls: bool | None = None
+    """Upgrade the connection with STARTTLS (default, unless ``tls``)."""
+    tls: bool = False
+    """TLS from the first byte (SMTPS, usually port 465)."""
+    username: str = ""
+    password: SecretStr | None = None
+    password_file: Path | None = None
+    from_address: str | None = Field(None, alias="from")
+    reply_to: str | None = None
+    templates_dir: Path | None = None
+    """A folder with your own ``shipment.subject.txt``, ``shipment.txt``, ``shipment.html``
+    (Jinja2; each one left out is the built-in one)."""
+    ca_file: Path | None = None
+    """CA certificates to verify the server with (default: the system's)."""
+    timeout: float = Field(30, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EmailSettings:
+        if self.tls and self.starttls:
+            raise ValueError("set tls = true (SMTPS) or starttls = true, not both")
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("set 'password' or 'password_file', not both")
+        if self.host is not None and self.from_address is None:
+            raise ValueError("'host' is set: set 'from' too (the sender address of the e-mails)")
+        if self.from_address is not None:
+            plain_address(self.from_address, "from")
+        if self.reply_to is not None:
+            plain_address(self.reply_to, "reply_to")
+        return self
+
+    _base_dir: Path | None = PrivateAttr(None)
+
+    @property
+    def uses_starttls(self) -> bool:
+        return not self.tls if self.starttls is None else self.starttls
+
+    @property
+    def effective_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        return 465 if self.tls else 587 if self.uses_starttls else 25
+
+    @property
+    def templates_path(self) -> Path | None:
+        """``templates_dir``, relative to the config file's folder."""
+        return _relative_to(self.templates_dir, self._base_dir)
+
+    @property
+    def ca_path(self) -> Path | None:
+        """``ca_file``, relative to the config file's folder."""
+        return _relative_to(self.ca_file, self._base_dir)
+
+    def secret_password(self) -> str | None:
+        """The SMTP password: here, the environment, ``password_file`` or the systemd
+        credential ``smtp-password``."""
+        if self.password is not None:
+            return self.password.get_secret_value()
+        return _read_secret(self.password_file, "smtp-password", self._base_dir)
+
+
+class NotifySettings(_Strict):
+    """``[notify]``: the outbox of shipment events, sent by ``ftpbridge run`` (and
+    ``ftpbridge notify send``) to the shop's webhook and, per ``[notify.email]``, to customers."""
+
+    webhook_url: str | None = None
+    """Where every shipped, corrected or reinstated item is POSTed (signed JSON)."""
+    webhook_secret: SecretStr | None = None
+    """The HMAC-SHA256 key of the ``Ftpbridge-Signature`` header; also from
+    ``webhook_secret_file``, ``FTPBRIDGE_NOTIFY__WEBHOOK_SECRET`` or the systemd credential
+    ``webhook-secret``."""
+    webhook_secret_file: Path | None = None
+    timeout: float = Field(10, gt=0, le=300)
+    """Seconds a webhook request may take to connect, send and answer."""
+    batch_size: int = Field(100, ge=1, le=1000)
+    """Events per webhook POST."""
+    give_up_after: float = Field(48 * 3600, gt=0)
+    """A delivery that keeps failing is retried (exponential backoff) this long, then
+    dead: seconds or e.g. "48h"."""
+    interval: float = Field(10, gt=0, le=3600)
+    """How often ``ftpbridge run`` looks for events to send (seconds)."""
+    keep_delivered_days: int = Field(30, ge=0)
+    """Delivered events are deleted after this many days (0: right away)."""
+    email: EmailSettings = EmailSettings()
+
+    @field_validator("give_up_after", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return duration_seconds(value)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f'{value[:80]!r} is not an http(s) URL; write e.g. "https://shop.example.com/hooks/ftpbridge"'
+            )
+        if any(character.isspace() for character in value.strip()):
+            raise ValueError("must not contain spaces")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> NotifySettings:
+        if self.webhook_secret is not None and self.webhook_secret_file is not None:
+            raise ValueError("set 'webhook_secret' or 'webhook_secret_file', not both")
+        return self
+
+    _base_dir: Path | None = PrivateAttr(None)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether anything is configured to be sent."""
+        return self.webhook_url is not None or self.email.host is not None
+
+    def secret_webhook_key(self) -> str | None:
+        """The webhook's signing secret, from the config, the environment, a file or the
+        systemd credential ``webhook-secret``."""
+        if self.webhook_secret is not None:
+            return self.webhook_secret.get_secret_value()
+        return _read_secret(self.webhook_secret_file, "webhook-secret", self._base_dir)
+
+
 def _read_secret(
     path: Path | None, credential_name: str, base_dir: Path | None = None
 ) -> str | None:
-    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
     candidates: list[Path] = []
     if path is not None:
         path = path.expanduser()
-        if not path.is_absolute() and credentials:
-            candidates.append(Path(credentials) / path)
+        found = None if path.is_absolute() else credential_path(str(path))
+        if found is not None:
+            candidates.append(found)
         # Like every other path in the config: relative to the config file's folder.
         candidates.append(_absolute(path, base_dir) if base_dir is not None else path)
-    elif credentials:
-        candidates.append(Path(credentials) / credential_name)
+    else:
+        found = credential_path(credential_name)
+        if found is not None:
+            candidates.append(found)
     for candidate in candidates:
         try:
             return candidate.read_text(encoding="utf-8").rstrip("\r\n")
@@ -386,6 +674,7 @@ class Settings(BaseSettings):
     partners: dict[str, PartnerSettings] = Field(default_factory=dict)
     api: ApiSettings = ApiSettings()
     orders: OrdersSettings = OrdersSettings()
+    notify: NotifySettings = NotifySettings()
     schemas_dir: Path | None = None
     config_path: Path | None = Field(None, exclude=True)
 
@@ -404,11 +693,32 @@ class Settings(BaseSettings):
             init_settings,
         )
 
+    @field_validator("partners", mode="before")
+    @classmethod
+    def _usable_partner_names(cls, value: Any) -> Any:
+        """Partner names become file and lock names: refuse those that cannot be one."""
+        if isinstance(value, dict):
+            bad = [str(name) for name in value if not PARTNER_NAME.fullmatch(str(name))]
+            if bad:
+                raise ValueError(
+                    "; ".join(f"[partners.{json_quoted(name)}]" for name in bad)
+                    + ": a partner name may hold only letters, digits, '-', '_' and '.'"
+                    " (not first), at most 64 characters; rename the table,"
+                    " e.g. [partners.acme-eu]"
+                )
+        return value
+
     @model_validator(mode="after")
     def _partners_consistent(self) -> Settings:
         defaults = [name for name, partner in self.partners.items() if partner.default]
         if len(defaults) > 1:
             raise ValueError(f"partners {', '.join(defaults)} all say default = true; only one may")
+        emailing = [name for name, partner in self.partners.items() if partner.notify_customers]
+        if emailing and self.notify.email.host is None:
+            raise ValueError(
+                f"partners {', '.join(emailing)}: notify_customers = true needs [notify.email]"
+                " host and from (the SMTP server that sends the e-mails)"
+            )
         return self
 
     @property
@@ -427,10 +737,14 @@ class Settings(BaseSettings):
 
     @property
     def store_url(self) -> str:
-        """The store URL, with a relative SQLite path made absolute."""
+        """The store URL (``[store] url``, else the credential ``store-url``, else SQLite
+        ``ftpbridge.db`` in the state directory), a relative SQLite path made absolute."""
         url = self.store.url.get_secret_value() if self.store.url else None
         if url is None:
+            url = _read_secret(None, "store-url")
+        if url is None:
             return f"sqlite:///{self.state_dir / 'ftpbridge.db'}"
+        url = url.strip()
         prefix = "sqlite:///"
         if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
             rest = url[len(prefix) :]
@@ -443,16 +757,33 @@ class Settings(BaseSettings):
         try:
             return self.partners[name]
         except KeyError:
+            import difflib
+
             known = ", ".join(sorted(self.partners)) or "none"
+            close = difflib.get_close_matches(name, list(self.partners), n=1, cutoff=0.6)
             raise ConfigError(
-                f"no partner named {name!r} in {self.config_path or 'the configuration'}"
-                f" (configured: {known})",
-                hint="add a [partners.NAME] table to the config file",
+                f"no partner named {quoted(name)} in {self.config_path or 'the configuration'}"
+                f" (configured: {known})"
+                + (f"; did you mean {quoted(close[0])}?" if close else ""),
+                hint=f"--partner {close[0]}"
+                if close
+                else "add a [partners.NAME] table to the config file",
             ) from None
 
     def resolve(self, path: Path | None) -> Path | None:
         """A path from the config, relative to the config file's folder."""
         return None if path is None else _absolute(path, self.base_dir)
+
+
+def json_quoted(text: str) -> str:
+    """``text`` as a TOML basic string would quote it (control characters escaped)."""
+    import json
+
+    return json.dumps(text)
+def _relative_to(path: Path | None, base: Path | None) -> Path | None:
+    if path is None:
+        return None
+    return _absolute(path, base) if base is not None else path.expanduser()
 
 
 def _absolute(path: Path, base: Path) -> Path:
@@ -499,9 +830,47 @@ def load_settings(
     elif explicit or required:
         raise ConfigError(
             f"the config file {config_path} does not exist",
-            hint="copy config.example.toml to config.toml and edit it, or pass --config PATH",
+            hint="ftpbridge config example > config.toml, then edit it; or pass --config PATH",
         )
+    if data:
+        _warn_if_secrets_readable(config_path, data)
     return build_settings(data, config_path=config_path.resolve() if config_path.exists() else None)
+
+
+def _warn_if_secrets_readable(path: Path, data: dict[str, Any]) -> None:
+    """Warn (once per load) when the config file holds a password and anyone on the
+    machine may read it (issue 12): the keys are named, never their values."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if not mode & stat.S_IROTH:
+        return
+    keys = _secret_keys(data)
+    if keys:
+        structlog.get_logger().warning(
+            f"the config file {path} holds a secret and anyone on this machine can read it"
+            f" (mode {stat.S_IMODE(mode):04o}): chmod o-r {path}, or move the secret to a"
+            " *_file key or a systemd credential",
+            keys=keys,
+        )
+
+
+def _secret_keys(data: dict[str, Any]) -> list[str]:
+    """The keys of ``data`` (a parsed config) that hold a secret's value."""
+    found = []
+    url = (data.get("store") or {}).get("url") if isinstance(data.get("store"), dict) else None
+    if isinstance(url, str) and re.search(r"://[^/@\s]*:[^/@\s]*@|[?&]password=", url):
+        found.append("[store] url")
+    partners = data.get("partners")
+    for name, table in (partners.items() if isinstance(partners, dict) else []):
+        if isinstance(table, dict):
+            found += [
+                f"[partners.{name}] {key}"
+                for key in ("password", "private_key_passphrase")
+                if table.get(key)
+            ]
+    return found
 
 
 def build_settings(data: dict[str, Any], *, config_path: Path | None = None) -> Settings:
@@ -515,26 +884,141 @@ def build_settings(data: dict[str, Any], *, config_path: Path | None = None) -> 
     try:
         settings = Settings(**data, config_path=config_path)
     except ValidationError as exc:
+        overrides = _environment_keys()
+        problems = [_describe(error, overrides) for error in exc.errors()]
+        blamed = [problem for problem in problems if problem.startswith(ENV_PREFIX)]
+        if blamed and len(blamed) == len(problems):
+            where = "the environment"
+        elif blamed:
+            where = f"{where} and the environment"
+        verb = "have" if where.endswith(" and the environment") else "has"
         raise ConfigError(
-            f"{where} has {exc.error_count()} problem(s):",
-            problems=[_describe(error) for error in exc.errors()],
-            hint="see config.example.toml for every key, its type and its default",
+            f"{where} {verb} {plural(exc.error_count(), 'problem')}:",
+            problems=problems,
+            hint="see config.example.toml (ftpbridge config example) for every key, its type"
+            " and its default"
+            + ("; unset or fix the environment variables named" if blamed else ""),
         ) from None
     # The partner name comes from the table's key; environment-only partners get it too.
     fixed = {
         name: partner if partner.name == name else partner.model_copy(update={"name": name})
         for name, partner in settings.partners.items()
     }
+    base_dir = settings.base_dir if config_path is not None else None
     for partner in fixed.values():
-        partner._base_dir = settings.base_dir if config_path is not None else None
-    return settings.model_copy(update={"partners": fixed})
+        partner._base_dir = base_dir
+    # Copies: the defaults are shared instances, and the folder belongs to this config.
+    email = settings.notify.email.model_copy()
+    email._base_dir = base_dir
+    notify = settings.notify.model_copy(update={"email": email})
+    notify._base_dir = base_dir
+    return settings.model_copy(update={"partners": fixed, "notify": notify})
 
 
-def _describe(error: Any) -> str:
-    location = ".".join(str(part) for part in error["loc"]) or "(top level)"
-    if error["type"] == "extra_forbidden":
-        return f"{location}: unknown key (check its spelling against config.example.toml)"
-    message = error["msg"]
-    if message.startswith("Value error, "):
-        message = message[len("Value error, ") :]
+# What pydantic says (``error["type"]``), as a person would say it.
+_TYPE_WORDS = {
+    "tuple_type": 'must be a list, e.g. ["ACME-*", "55*"]',
+    "list_type": 'must be a list, e.g. ["ACME-*", "55*"]',
+    "bool_type": "must be true or false (no quotes)",
+    "bool_parsing": "must be true or false (no quotes)",
+    "int_type": "must be a whole number (no quotes)",
+    "int_parsing": "must be a whole number (no quotes)",
+    "int_from_float": "must be a whole number (no quotes)",
+    "float_type": "must be a number (no quotes)",
+    "float_parsing": "must be a number (no quotes)",
+    "string_type": "must be text in quotes",
+    "path_type": "must be a path in quotes",
+    "dict_type": "must be a table ([section] or { key = value })",
+    "model_type": "must be a table ([section] or { key = value })",
+    "model_attributes_type": "must be a table ([section] or { key = value })",
+    "missing": "is required",
+}
+_BOUNDS = {
+    "greater_than_equal": ("ge", "must be at least {}"),
+    "greater_than": ("gt", "must be more than {}"),
+    "less_than_equal": ("le", "must be at most {}"),
+    "less_than": ("lt", "must be less than {}"),
+}
+
+
+def _environment_keys() -> dict[tuple[str, ...], str]:
+    """The config keys the environment overrides (lower case) → the variable's name."""
+    keys = {}
+    for name in os.environ:
+        if name.upper().startswith(ENV_PREFIX) and name.upper() != "FTPBRIDGE_CONFIG":
+            path = tuple(part.lower() for part in name[len(ENV_PREFIX) :].split("__"))
+            keys[path] = name
+    return keys
+
+
+def _describe(error: Any, overrides: dict[tuple[str, ...], str] | None = None) -> str:
+    """One problem, named by its key (or by the environment variable that set it), in
+    words for people: no pydantic wording, the value as it was given."""
+    parts = tuple(str(part) for part in error["loc"])
+    location = ".".join(parts) or "(top level)"
+    from_environment = False
+    for length in range(len(parts), 0, -1):
+        variable = (overrides or {}).get(tuple(part.lower() for part in parts[:length]))
+        if variable is not None:
+            location = f"{variable} (environment variable, for {location})"
+            from_environment = True
+            break
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"{location}: unknown key{_suggestion(parts)}"
+    context = error.get("ctx") or {}
+    if kind in _TYPE_WORDS:
+        message = _TYPE_WORDS[kind]
+    elif kind in _BOUNDS:
+        key, words = _BOUNDS[kind]
+        bound = context.get(key)
+        if isinstance(bound, float) and bound.is_integer():
+            bound = int(bound)
+        message = words.format(bound)
+    elif kind == "literal_error":
+        message = f"must be {context.get('expected', 'one of the values listed in the example')}"
+    else:
+        message = str(error["msg"])
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        message = message.replace("Input should be", "must be")
+    if from_environment:
+        message = message.replace(" (no quotes)", "").replace(" in quotes", "")
+    given = error.get("input")
+    if (
+        kind != "missing"
+        and isinstance(given, str | int | float | bool)
+        and "Value error" not in (error["msg"])
+    ):
+        shown = str(given).lower() if isinstance(given, bool) else given
+        message += f" (it is {quoted(shown)})"
     return f"{location}: {message}"
+
+
+def _suggestion(parts: tuple[str, ...]) -> str:
+    """ " (did you mean 'host'?)" for an unknown key close to a known one, else a pointer
+    to the example."""
+    import difflib
+
+    model: Any = Settings
+    for depth, part in enumerate(parts[:-1]):
+        if model is Settings and part == "partners" and depth == 0:
+            model = PartnerSettings
+            continue
+        if model is PartnerSettings and depth == 1:
+            continue  # the partner's name
+        field = getattr(model, "model_fields", {}).get(part)
+        annotation = getattr(field, "annotation", None)
+        model = annotation if isinstance(annotation, type) else None
+        if model is None:
+            break
+    known: list[str] = []
+    if model is not None:
+        for name, field in getattr(model, "model_fields", {}).items():
+            if name in ("name", "config_path"):
+                continue
+            known.append(field.alias or name)
+    close = difflib.get_close_matches(parts[-1] if parts else "", known, n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {quoted(close[0])}?)"
+    return " (check its spelling against config.example.toml)"

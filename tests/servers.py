@@ -206,6 +206,7 @@ def start_ftp_server(
     refuse_rename_overwrite: bool = False,
     passive_port_closed: bool = False,
     permissions: dict[Path, str] | None = None,
+    customise: Callable[[type], type] | None = None,
 ) -> FTPServer:
     """Start a threaded pyftpdlib server on 127.0.0.1 (free port) serving ``home``.
 
@@ -226,6 +227,8 @@ def start_ftp_server(
       connect to it, as behind a firewall that rejects the passive port range.
     - ``permissions`` overrides the user's permissions (pyftpdlib letters) for folders of
       ``home``, e.g. ``{home / "in" / "archive": "elr"}`` for a folder it may not write.
+    - ``customise`` is given the handler class built from all of the above and returns
+      the one to serve with (a subclass that lies or misbehaves: tests/reliability/liars.py).
     """
     from pyftpdlib.authorizers import DummyAuthorizer
     from pyftpdlib.filesystems import AbstractedFS
@@ -363,6 +366,8 @@ def start_ftp_server(
 
     Handler.proto_cmds = proto_cmds
     Handler.authorizer = authorizer
+    if customise is not None:
+        Handler = customise(Handler)
     if certificate is not None:
         Handler.certfile = str(certificate.cert_file)
         Handler.ssl_context = None  # built per class from certfile by get_ssl_context()

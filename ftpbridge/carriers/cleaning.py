@@ -84,11 +84,14 @@ def looks_scientific(values: pd.Series) -> pd.Series:
     # Only strings made of digits, signs, separators, E and whitespace, with an E, can
     # match: the regex runs on those alone (usually none).
     points = CodePoints.of(array)
-    owner = np.repeat(np.arange(array.size), points.lengths)
-    has_e = np.zeros(array.size, dtype=bool)
-    has_e[owner[(points.codes == ord("E")) | (points.codes == ord("e"))]] = True
-    candidates = np.flatnonzero(has_e)
-    candidates = np.setdiff1d(candidates, _rows_with_codes_outside(points, _SCIENTIFIC_CODES))
+    with_e = np.flatnonzero((points.codes == ord("E")) | (points.codes == ord("e")))
+    if with_e.size:
+        owner = np.repeat(np.arange(array.size), points.lengths)
+        candidates = np.setdiff1d(
+            np.unique(owner[with_e]), _rows_with_codes_outside(points, _SCIENTIFIC_CODES)
+        )
+    else:  # no E anywhere (most columns): no candidate
+        candidates = with_e
     if candidates.size:
         result[candidates] = (
             pd.Series(array[candidates], dtype=object)

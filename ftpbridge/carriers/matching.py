@@ -44,6 +44,7 @@ from ftpbridge.carriers.patterns import (
     lengths,
     row_kinds,
 )
+from ftpbridge.textarrays import lengths as text_lengths
 
 _ZERO = ord("0")
 
@@ -200,11 +201,25 @@ def check_tracking(carriers: pd.Series, tracking: pd.Series) -> tuple[pd.Series,
         raise ValueError(
             f"carriers and tracking numbers differ in length ({len(carriers)} and {len(tracking)})"
         )
-    numbers = tracking.to_numpy(dtype=object, na_value="")
-    sizes = tracking.str.len().to_numpy(dtype=np.int64, na_value=0)
+    error, warning = tracking_problems(
+        # pandas-stubs types na_value without None; pandas accepts it (missing -> None).
+        carriers.to_numpy(dtype=object, na_value=None),  # type: ignore[call-overload]
+        tracking.to_numpy(dtype=object, na_value=""),
+    )
+    return (
+        pd.Series(error, index=tracking.index, dtype="str"),
+        pd.Series(warning, index=tracking.index, dtype="str"),
+    )
+
+
+def tracking_problems(carriers: np.ndarray, numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`check_tracking` on numpy object arrays (carrier names, None where missing;
+    numbers, "" where missing): the (error, warning) texts as object arrays. Validation
+    calls this one: a Series in and two out cost more than the check of a small chunk."""
+    sizes = text_lengths(numbers)
     carrier_codes, carrier_names = pd.factorize(carriers)
-    error = np.full(len(tracking), "", dtype=object)
-    warning = np.full(len(tracking), "", dtype=object)
+    error = np.full(len(numbers), "", dtype=object)
+    warning = np.full(len(numbers), "", dtype=object)
 
     for code, carrier in enumerate(carrier_names):
         if carrier not in BY_NAME or not accepted_formats(carrier):
@@ -225,11 +240,7 @@ def check_tracking(carriers: pd.Series, tracking: pd.Series) -> tuple[pd.Series,
         _describe(
             BY_NAME[carrier].display, numbers, sizes, rows, matched, passed, zeros, error, warning
         )
-
-    return (
-        pd.Series(error, index=tracking.index, dtype="str"),
-        pd.Series(warning, index=tracking.index, dtype="str"),
-    )
+    return error, warning
 
 
 def _describe(
@@ -245,45 +256,50 @@ def _describe(
 ) -> None:
     """Write the messages of one carrier's rows into ``error`` and ``warning``."""
     failed = rows[matched & ~passed]
-    error[failed] = (
-        "tracking number " + numbers[failed] + f" fails the {name} check digit;"
-        " a digit is probably mistyped"
-    )
+    if failed.size:
+        error[failed] = (
+            "tracking number " + numbers[failed] + f" fails the {name} check digit;"
+            " a digit is probably mistyped"
+        )
     shortened = rows[zeros > 0]
-    restored = np.array(["0" * count for count in range(zeros.max(initial=0) + 1)], dtype=object)
-    error[shortened] = (
-        "tracking number "
-        + numbers[shortened]
-        + " lost its leading zeros in a spreadsheet ("
-        + restored[zeros[zeros > 0]]
-        + numbers[shortened]
-        + f" is a valid {name} number); re-export the file with the tracking number"
-        " column formatted as text"
-    )
+    if shortened.size:
+        restored = np.array(["0" * count for count in range(zeros.max() + 1)], dtype=object)
+        error[shortened] = (
+            "tracking number "
+            + numbers[shortened]
+            + " lost its leading zeros in a spreadsheet ("
+            + restored[zeros[zeros > 0]]
+            + numbers[shortened]
+            + f" is a valid {name} number); re-export the file with the tracking number"
+            " column formatted as text"
+        )
     unmatched = rows[~matched & (zeros == 0)]
+    if unmatched.size == 0:
+        return
     clean = letters_and_digits_only(numbers[unmatched], sizes[unmatched])
     odd = unmatched[~clean]
-    scientific = looks_scientific(pd.Series(numbers[odd], dtype=object)).to_numpy(dtype=bool)
-    damaged = odd[scientific]
-    error[damaged] = (
-        "tracking number "
-        + numbers[damaged]
-        + " was turned into scientific notation by a spreadsheet, which loses digits;"
-        " re-export the file with the tracking number column formatted as text"
-    )
-    garbled = odd[~scientific]
-    offending = (
-        pd.Series(numbers[garbled], dtype=object)
-        .str.replace("[A-Z0-9]", "", regex=True)
-        .to_numpy(dtype=object)
-    )
-    error[garbled] = (
-        "tracking number "
-        + numbers[garbled]
-        + ' contains characters other than A-Z and 0-9 ("'
-        + offending
-        + '"); tracking numbers are letters and digits only'
-    )
+    if odd.size:
+        scientific = looks_scientific(pd.Series(numbers[odd], dtype=object)).to_numpy(dtype=bool)
+        damaged = odd[scientific]
+        error[damaged] = (
+            "tracking number "
+            + numbers[damaged]
+            + " was turned into scientific notation by a spreadsheet, which loses digits;"
+            " re-export the file with the tracking number column formatted as text"
+        )
+        garbled = odd[~scientific]
+        offending = (
+            pd.Series(numbers[garbled], dtype=object)
+            .str.replace("[A-Z0-9]", "", regex=True)
+            .to_numpy(dtype=object)
+        )
+        error[garbled] = (
+            "tracking number "
+            + numbers[garbled]
+            + ' contains characters other than A-Z and 0-9 ("'
+            + offending
+            + '"); tracking numbers are letters and digits only'
+        )
     doubtful = unmatched[clean]
     warning[doubtful] = (
         "tracking number "

@@ -4,9 +4,11 @@
 each other module adds the commands of one area.
 """
 
-from ftpbridge.cli import (  # noqa: F401  (registers)
+from ftpbridge.cli import (  # noqa: F401  (registers the commands)
     api,
+    config,
     files,
+    notify,
     orders,
     partners,
     service,

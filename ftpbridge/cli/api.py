@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ftpbridge.cli.app import Context, friendly_errors, main, pass_state
+from ftpbridge.cli.app import Choice, Context, friendly_errors, main, pass_state
 from ftpbridge.settings import load_settings
 
 
@@ -68,14 +68,14 @@ def api_key_create(state: Context, name: str, partner: str | None, read_only: bo
 
 
 @api_key.command("list")
-@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table")
+@click.option("--format", "output_format", type=Choice(["table", "json"]), default="table")
 @pass_state
 @friendly_errors
 def api_key_list(state: Context, output_format: str) -> None:
     """The keys: name, scope, access, created, last used, revoked (never the key)."""
     from ftpbridge.store import api_keys
 
-    with state.store.connect() as connection:
+    with state.existing_store.connect() as connection:
         keys = api_keys.all_keys(connection)
 
     def when(value: object) -> str | None:
@@ -124,10 +124,12 @@ def api_key_list(state: Context, output_format: str) -> None:
 @pass_state
 @friendly_errors
 def api_key_revoke(state: Context, name: str) -> None:
-    """Revoke the key NAME: it stops working at once, on every replica."""
+    """Revoke the key NAME: every replica refuses it within [api] key_cache_seconds."""
     from ftpbridge.store import api_keys
     from ftpbridge.store.engine import utcnow
 
-    with state.store.begin() as connection:
+    with state.existing_store.begin() as connection:
         api_keys.revoke(connection, name, utcnow())
-    click.echo(f"Revoked the API key {name!r}.")
+    seconds = state.settings.api.key_cache_seconds
+    within = f"within {seconds:g} seconds" if seconds else "from the next request on"
+    click.echo(f"Revoked the API key {name!r}: the Orders API refuses it {within}.")

@@ -14,16 +14,35 @@ from ftpbridge.errors import EXIT_OK, EXIT_UNAVAILABLE, UsageError
 @click.option("--partner", required=True, help="The partner whose server to test.")
 @click.option(
     "--trust-host-key",
+    "trust_host_key",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[SHA256:...]",
+    help="SFTP: fetch the server's host key, show its fingerprint and add it to known_hosts"
+    " (none known for it yet). With a fingerprint: only the key that has it.",
+)
+@click.option(
+    "--replace-host-key",
     is_flag=True,
-    help="SFTP: fetch the server's host key, show its fingerprint and add it to known_hosts.",
+    help="SFTP, with --trust-host-key SHA256:...: replace the key known for the server by"
+    " the one with that fingerprint (after a reinstall, once the partner confirmed it).",
 )
 @pass_state
 @friendly_errors
-def check_command(state: Context, partner: str, trust_host_key: bool) -> None:
+def check_command(
+    state: Context, partner: str, trust_host_key: str | None, replace_host_key: bool
+) -> None:
     """Test the connection: log in, list, upload, rename and delete a probe file."""
     from ftpbridge.exchange.check import describe_check, run_check
 
-    report = run_check(state.settings, state.partner(partner), trust_host_key=trust_host_key)
+    trust: bool | str = trust_host_key if trust_host_key else trust_host_key is not None
+    report = run_check(
+        state.settings,
+        state.partner(partner),
+        trust_host_key=trust,
+        replace_host_key=replace_host_key,
+    )
     for line in describe_check(report):
         click.echo(line)
     sys.exit(EXIT_OK if report.ok else EXIT_UNAVAILABLE)
@@ -53,7 +72,12 @@ def poll_command(state: Context, partners: tuple[str, ...], kind: str) -> None:
     them, and exit."""
     from ftpbridge.errors import TransportError
     from ftpbridge.exchange.inventory import INVENTORY
+    from ftpbridge.exchange.jobs import record_by_hand
     from ftpbridge.exchange.poll import UPDATED, poll_once
+    from ftpbridge.logs import redact_text, shown
+
+    def printable(text: str) -> str:
+        return shown(redact_text(text), keep_newlines=True)
 
     chosen = [state.partner(name) for name in partners] or [
         partner
@@ -77,12 +101,15 @@ def poll_command(state: Context, partners: tuple[str, ...], kind: str) -> None:
         try:
             outcome = poll_once(state.store, state.settings, partner, kind=poll_kind)
         except TransportError as exc:
-            click.echo(f"Error: {partner.name}: {exc.message}", err=True)
+            record_by_hand(state.store, partner, poll_kind.job, exc.message)
+            click.echo(f"Error: {partner.name}: {printable(exc.message)}", err=True)
             if exc.hint:
-                click.echo(f"Try: {exc.hint}", err=True)
+                click.echo(f"Try: {printable(exc.hint)}", err=True)
             worst = max(worst, EXIT_UNAVAILABLE)
             unreachable.add(partner.name)
             continue
+        # status: a poll (or an inventory poll), as the daemon's
+        record_by_hand(state.store, partner, poll_kind.job, None)
         click.echo(outcome.summary)
         worst = max(worst, outcome.exit_code)
     sys.exit(worst)

@@ -8,10 +8,12 @@ import json
 from typing import Any, TextIO
 
 from ftpbridge.files.importing import ImportResult
+from ftpbridge.logs import shown as escaped
 from ftpbridge.settings import Settings
 from ftpbridge.store import Store
 from ftpbridge.store.engine import utcnow
 from ftpbridge.store.items import list_items
+from ftpbridge.wording import plural
 
 ITEM_COLUMNS = (
     "order_id",
@@ -39,7 +41,6 @@ TABLE_COLUMNS = (
     "carrier",
     "tracking_number",
 )
-REJECTED_SHOWN = 20
 
 
 def list_orders(
@@ -93,11 +94,7 @@ def render_items(rows: list[dict[str, Any]], output_format: str, stream: TextIO)
         stream.write("\n")
         return
     if output_format == "csv":
-        writer = csv.DictWriter(stream, fieldnames=list(ITEM_COLUMNS), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(
-            {key: "" if value is None else value for key, value in row.items()} for row in rows
-        )
+        _write_csv(rows, stream)
         return
     if not rows:
         stream.write("No items.\n")
@@ -116,11 +113,35 @@ def render_items(rows: list[dict[str, Any]], output_format: str, stream: TextIO)
     for line in table:
         cells = [cell[:width].ljust(width) for cell, width in zip(line, widths, strict=True)]
         stream.write("  ".join(cells).rstrip() + "\n")
-    stream.write(f"{len(rows)} item(s)\n")
+    stream.write(f"{plural(len(rows), 'item')}\n")
+
+
+def _write_csv(rows: list[dict[str, Any]], stream: TextIO) -> None:
+    """The items as CSV, every text cell through the one formula rule (as the export
+    writes them): product names, SKUs and ids come from the shop's customers and catalogue,
+    and a CSV is opened in a spreadsheet."""
+    import numpy as np
+
+    from ftpbridge.files.formulas import neutralised
+
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(ITEM_COLUMNS)
+    if not rows:
+        return
+    columns = []
+    for key in ITEM_COLUMNS:
+        values = np.array(["" if row[key] is None else str(row[key]) for row in rows], dtype=object)
+        columns.append(values if key in CSV_OWN_COLUMNS else neutralised(values))
+    writer.writerows(zip(*columns, strict=True))
+
+
+# Columns ftpbridge writes itself (dates, counts, its own words): never a formula.
+CSV_OWN_COLUMNS = frozenset({"partner", "status", "order_date", "quantity", "shipped_date"})
 
 
 def print_import(result: ImportResult, stream: TextIO) -> None:
-    """The summary of an import, and its first rejected rows with their reasons."""
+    """The summary of an import: counts, then rejected rows and warnings (rows applied
+    anyway) grouped by reason, each with its count and first rows."""
     if result.status == "already_processed":
         stream.write(result.message + "\n")
         return
@@ -133,35 +154,36 @@ def print_import(result: ImportResult, stream: TextIO) -> None:
         return
     verb = "Would apply" if result.status == "dry_run" else "Applied"
     stream.write(
-        f"{result.file_name} ({result.partner}): {result.rows} rows: {result.applied} applied,"
-        f" {result.unchanged} unchanged, {result.rejected} rejected\n"
+        f"{result.file_name} ({result.partner}): {plural(result.rows, 'row')}:"
+        f" {result.applied:,} {'would apply' if result.status == 'dry_run' else 'applied'},"
+        f" {result.unchanged:,} unchanged, {result.rejected:,} rejected\n"
     )
     if result.status == "dry_run":
-        stream.write("Dry run: nothing was changed.\n")
+        stream.write(
+            'Dry run: nothing was changed (the report says "would apply" for the rows an'
+            " import would apply).\n"
+        )
         for change in result.preview[:50]:
             stream.write(
-                f"  {verb}: row {change['row']}: order {change['order_id']}"
-                f" item {change['item_id']}"
-                f" -> shipped {change['new_shipped_date']} {change['new_carrier']}"
-                f" {change['new_tracking_number']} ({change['reason']})\n"
+                escaped(
+                    f"  {verb}: row {change['row']}: order {change['order_id']}"
+                    f" item {change['item_id']}"
+                    f" -> shipped {change['new_shipped_date']} {change['new_carrier']}"
+                    f" {change['new_tracking_number']} ({change['reason']})"
+                )
+                + "\n"
             )
         if result.applied > 50:
-            stream.write(f"  ... and {result.applied - 50} more\n")
-    if result.rejected and result.report_path is not None:
-        stream.write("Rejected rows:\n")
-        shown = 0
-        with result.report_path.open(encoding="utf-8", newline="") as handle:
-            for row in csv.DictReader(handle):
-                if row["outcome"] != "rejected":
-                    continue
-                stream.write(
-                    f"  row {row['row']} (order {row['order_id']}, item {row['item_id']}):"
-                    f" {row['reason']}\n"
-                )
-                shown += 1
-                if shown >= REJECTED_SHOWN:
-                    break
-        if result.rejected > shown:
-            stream.write(f"  ... and {result.rejected - shown} more\n")
+            stream.write(f"  ... and {result.applied - 50:,} more\n")
+    if result.rejections.total:
+        stream.write(f"Rejected {plural(result.rejections.total, 'row')}, by reason:\n")
+        for line in result.rejections.lines():
+            stream.write(escaped(line) + "\n")  # cells from the file: a bidi override shown
+    if result.warnings.total:
+        stream.write(
+            f"Warnings on {plural(result.warnings.total, 'row')} (applied anyway), by reason:\n"
+        )
+        for line in result.warnings.lines():
+            stream.write(escaped(line) + "\n")
     if result.report_path is not None:
         stream.write(f"Report: {result.report_path}\n")

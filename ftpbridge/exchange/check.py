@@ -48,12 +48,17 @@ class CheckReport:
 
 def _hint_for(error: BaseException, partner: PartnerSettings, step: str) -> str | None:
     if isinstance(error, HostKeyError):
+        changed = "CHANGED" in error.message
         return (
-            f"confirm the fingerprint with the partner, then run: ftpbridge check --partner"
-            f" {partner.name} --trust-host-key"
+            f"confirm {error.fingerprint} with the partner, then run: ftpbridge check --partner"
+            f" {partner.name} --trust-host-key {error.fingerprint}"
+            + (" --replace-host-key" if changed else "")
         )
     if isinstance(error, AuthenticationError):
-        return "check username and password / password_file (or the private key) in the config"
+        general = "check username and password / password_file (or the private key) in the config"
+        # A key that cannot be used carries its own hint (which setting is missing).
+        hint = error.hint if isinstance(error, FtpbridgeError) else None
+        return hint if hint and "private_key" in hint else general
     if isinstance(error, TLSVerificationError):
         return "set ca_file to the partner's CA certificate (tls_verify = false only for testing)"
     if isinstance(error, RemotePermissionError):
@@ -75,13 +80,28 @@ def _hint_for(error: BaseException, partner: PartnerSettings, step: str) -> str 
 
 
 def run_check(
-    settings: Settings, partner: PartnerSettings, *, trust_host_key: bool = False
+    settings: Settings,
+    partner: PartnerSettings,
+    *,
+    trust_host_key: bool | str = False,
+    replace_host_key: bool = False,
 ) -> CheckReport:
-    """Try every operation ftpbridge needs on the partner's server, and time each step."""
+    """Try every operation ftpbridge needs on the partner's server, and time each step.
+
+    ``trust_host_key``: True to trust the SFTP server's key if none is known for it yet;
+    a fingerprint (``SHA256:...``) to trust only that key; ``replace_host_key`` (with a
+    fingerprint) to replace a key known for the server by that one (see ``_trust``)."""
     transport = partner_transport(settings, partner)
     report = CheckReport(partner.name, transport.describe())
+    if replace_host_key and not isinstance(trust_host_key, str):
+        raise UsageError(
+            "--replace-host-key replaces the server's known key by the one whose fingerprint"
+            " you give, and needs it",
+            hint=f"ftpbridge check --partner {partner.name} --trust-host-key SHA256:..."
+            " --replace-host-key (the fingerprint the partner confirmed)",
+        )
     if trust_host_key and partner.transport == "sftp":
-        _trust(settings, partner, report)
+        _trust(settings, partner, report, trust_host_key, replace_host_key)
 
     def step(name: str, action: Callable[[], str]) -> bool:
         started = time.monotonic()
@@ -142,8 +162,19 @@ def run_check(
     return report
 
 
-def _trust(settings: Settings, partner: PartnerSettings, report: CheckReport) -> None:
+def _trust(
+    settings: Settings,
+    partner: PartnerSettings,
+    report: CheckReport,
+    wanted: bool | str,
+    replace: bool,
+) -> None:
+    """Trust the server's host key (issue 12): with a fingerprint, only the key that has
+    it; a key known for the server already and different is never added beside it (the
+    connection would still fail): it is replaced only with ``replace`` and the new key's
+    fingerprint, else refused saying how."""
     from ftpbridge.transport.sftp import fetch_host_key, trust_host_key
+    from ftpbridge.transport.sftp.hostkeys import known_keys, replace_host_key
 
     known_hosts = settings.resolve(partner.known_hosts)
     if known_hosts is None:
@@ -151,9 +182,40 @@ def _trust(settings: Settings, partner: PartnerSettings, report: CheckReport) ->
             f"partner {partner.name} has no known_hosts file to add the key to",
             hint=f'set known_hosts = "known_hosts" in [partners.{partner.name}]',
         )
-    info = fetch_host_key(partner.host, partner.port or 22, partner.timeout)
+    port = partner.port or 22
+    info = fetch_host_key(partner.host, port, partner.timeout)
+    presented = f"{info.key_type} {info.fingerprint}"
+    if isinstance(wanted, str) and wanted.strip() != info.fingerprint:
+        raise _refused(
+            f"{info.host_entry} presents {presented}, not {wanted.strip()}: not trusted (this"
+            " may be someone in the middle, or a fingerprint copied wrong)",
+            hint="ask the partner for the fingerprint again; check the host and port",
+        )
+    known = known_keys(known_hosts, partner.host, port) or {}
+    if any(key.get_base64() == info.key_base64 for key in known.values()):
+        report.trusted_key = f"{presented} (already trusted)"
+        return
+    if known and not replace:
+        old = ", ".join(f"{kind}" for kind in known)
+        raise _refused(
+            f"the host key of {info.host_entry} has CHANGED: {known_hosts} holds another key"
+            f" for it ({old}), the server now presents {presented}; not trusted",
+            hint=f"confirm {info.fingerprint} with the partner, then run: ftpbridge check"
+            f" --partner {partner.name} --trust-host-key {info.fingerprint}"
+            " --replace-host-key",
+        )
+    if known:
+        replace_host_key(known_hosts, info)
+        report.trusted_key = f"{presented} (replacing the key known before)"
+        return
     trust_host_key(known_hosts, info)
-    report.trusted_key = f"{info.key_type} {info.fingerprint}"
+    report.trusted_key = presented
+
+
+def _refused(message: str, *, hint: str) -> FtpbridgeError:
+    error = TransportError(f"sftp: {message}", hint=hint)
+    error.transient = False
+    return error
 
 
 def describe_check(report: CheckReport) -> list[str]:

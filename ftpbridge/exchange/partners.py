@@ -16,6 +16,7 @@ from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ftpbridge.durable import fitted_name
 from ftpbridge.errors import EXIT_OK, UsageError
 from ftpbridge.files.exporting import ExportResult
 from ftpbridge.files.importing import ImportResult
@@ -32,7 +33,7 @@ def connection_params(settings: Settings, partner: PartnerSettings) -> Connectio
         port=partner.port,
         username=partner.username,
         password=partner.secret_password(),
-        private_key=settings.resolve(partner.private_key),
+        private_key=partner.key_file(),
         private_key_passphrase=partner.secret_passphrase(),
         known_hosts=settings.resolve(partner.known_hosts),
         passive=partner.passive,
@@ -40,6 +41,8 @@ def connection_params(settings: Settings, partner: PartnerSettings) -> Connectio
         ca_file=settings.resolve(partner.ca_file),
         tls_verify=partner.tls_verify,
         path=settings.resolve(partner.path),
+        min_rate_bytes=partner.min_rate_bytes,
+        max_listing_entries=partner.max_listing_entries,
     )
 
 
@@ -70,10 +73,11 @@ def free_name(name: str, taken: Container[str], tag: str = "") -> str:
     ``tag=".20261201T060000Z"`` the candidates are ``orders.20261201T060000Z.csv``, then
     ``orders.20261201T060000Z-2.csv`` and so on. Used for a second export of a day (never
     overwrite a file the fulfiller may not have fetched) and for archiving onto a name
-    already in the archive. Ends: at most ``len(taken) + 1`` candidates are tried.
+    already in the archive. Ends: at most ``len(taken) + 1`` candidates are tried. A
+    candidate longer than a file name may be (255 bytes) is shortened (``fitted_name``).
     """
     if name not in taken:
-        return name
+        return fitted_name(name)
     stem, dot, extension = name.rpartition(".")
     if not dot:
         stem, extension = name, ""
@@ -81,7 +85,9 @@ def free_name(name: str, taken: Container[str], tag: str = "") -> str:
         [f"{stem}{tag}{dot}{extension}"] if tag else [],
         (f"{stem}{tag}-{number}{dot}{extension}" for number in itertools.count(2)),
     )
-    return next(candidate for candidate in candidates if candidate not in taken)
+    return next(
+        fitted for candidate in candidates if (fitted := fitted_name(candidate)) not in taken
+    )
 
 
 def remote_dir(base: str, relative: str) -> str:
@@ -115,8 +121,8 @@ class PollKind:
     runs as ("poll", "inventory"); ``pattern``: the partner's glob for such files;
     ``apply(store, settings, partner, local copy, report path, name)``: import the staged
     copy, writing the report; ``refuse(store, partner name, name, size, error,
-    report_path=, now=)``: record a file over the size limit, unread; ``describe``: one
-    line about a file taken."""
+    report_path=, now=)``: record a file rejected unread (over the size limit, or given
+    up on after failed takes); ``describe``: one line about a file taken."""
 
     name: str
     job: str

@@ -1,63 +1,53 @@
-"""The poll cycle: list the inbox → keep settled files matching the pattern → download to
-staging → import (one transaction) → archive remotely (``archive_dir``, or ``errors_dir``
-for a file rejected as a whole) with its report next to it → keep a local copy.
+"""The poll cycle: list the inbox → keep settled files matching the pattern → take each
+(``taking``: download to staging → import in one transaction → archive remotely, in
+``archive_dir`` or, for a file rejected as a whole, ``errors_dir``, with its report next to
+it → keep a local copy).
 
-A poll takes one kind of file (:class:`PollKind`): updated files (``UPDATED``, the
-default) or a warehouse's inventory files (``exchange/inventory.py``), each with its own
-pattern, sightings and apply step; every other step is the same. (Over 400 lines: the
-cycle and its six crash-safe steps read best in order, in one place.)
+A file that cannot be taken (a refused download, a link to a folder, a FIFO, a transfer
+too slow) never blocks the others: it is reported with its reason, counted on its
+sighting, tried again at the next poll, and given up on once it failed ``alert_after``
+polls in a row: moved to ``errors_dir`` with a report saying why, or, when the server will
+not let it be moved either, skipped from then on with an alert. Crash safety is the
+steps' (see ``taking``).
 
-Crash safety comes from the order of the steps: the remote file is archived only after
-the import committed, and an import is keyed on the file's sha256. A process killed
-anywhere leaves the remote file in the inbox; the next poll downloads it again and either
-imports it (nothing was committed) or finds it already processed and archives it.
+A poll takes one kind of file (:class:`~ftpbridge.exchange.partners.PollKind`): updated
+files (``UPDATED``, the default) or a warehouse's inventory files (``exchange/inventory.py``),
+each with its own pattern, sightings, apply and refusal; every other step is the same.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import errno
 import fcntl
 import fnmatch
-import os
-import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
 
-from ftpbridge.durable import temporary_beside
-from ftpbridge.errors import EXIT_ATTENTION, RemoteNotFoundError
-from ftpbridge.exchange.partners import (
-    CycleOutcome,
-    PollKind,
-    free_name,
-    partner_layout,
-    partner_transport,
-    remote_dir,
+from ftpbridge.errors import EXIT_ATTENTION, TransportError
+from ftpbridge.exchange.partners import CycleOutcome, PollKind, partner_transport
+from ftpbridge.exchange.taking import (
+    DONE_SUFFIX,
+    REPORT_SUFFIX,
+    CannotTake,
+    give_up,
+    import_updated,
+    take,
 )
 from ftpbridge.faults import crashpoint
-from ftpbridge.files.importing import ImportResult, import_file, refuse_unread, too_large
-from ftpbridge.files.reports import write_note_report
-from ftpbridge.files.validation import UNCHANGED
+from ftpbridge.files.importing import ImportResult, refuse_unread
+from ftpbridge.logs import shown
 from ftpbridge.settings import PartnerSettings, Settings
-from ftpbridge.store import Store, ledger
+from ftpbridge.store import Store
 from ftpbridge.store.engine import utcnow
-from ftpbridge.store.state import Seen, forget, observe
-from ftpbridge.transport import (
-    RemoteFile,
-    Transport,
-    is_partial_upload,
-    move,
-    remote_join,
-)
+from ftpbridge.store.state import Seen, failures_of, forget_unlisted, observe, record_failure
+from ftpbridge.transport import RemoteFile, Transport, is_partial_upload
 
 logger = structlog.get_logger()
 
-REPORT_SUFFIX = ".report.csv"
-DONE_SUFFIX = ".done"
+__all__ = ["DONE_SUFFIX", "REPORT_SUFFIX", "UPDATED", "is_candidate", "poll_once"]
 
 
 def is_candidate(entry: RemoteFile, partner: PartnerSettings, kind: PollKind | None = None) -> bool:
@@ -70,11 +60,12 @@ def is_candidate(entry: RemoteFile, partner: PartnerSettings, kind: PollKind | N
     lowered = name.casefold()
     if lowered.endswith(REPORT_SUFFIX) or lowered.endswith(DONE_SUFFIX):
         return False
-    pattern = partner.updated_pattern if kind is None else kind.pattern(partner)
+    kind = kind or UPDATED
+    pattern = kind.pattern(partner)
     if not pattern or not fnmatch.fnmatchcase(lowered, pattern.casefold()):
         return False
     inventory = partner.inventory_pattern
-    return (kind is not None and kind.name != "updated") or not (
+    return kind.name != "updated" or not (
         inventory and fnmatch.fnmatchcase(lowered, inventory.casefold())
     )
 
@@ -91,7 +82,8 @@ def poll_once(
     """List the partner's inbox once and take every settled file of ``kind`` (updated
     files by default).
 
-    ``stop`` is asked between files: a daemon shutting down takes no new file.
+    ``stop`` is asked between files: a daemon shutting down takes no new file. A file
+    that cannot be taken is counted and reported (exit code 1); the others are taken.
     Raises TransportError when the server cannot be used (files already taken stay done).
     """
     now = now or utcnow()
@@ -99,32 +91,15 @@ def poll_once(
     outcome = CycleOutcome(partner.name, kind.job)
     transport = partner_transport(settings, partner)
     inbox = partner.inbox_dir
+    key = kind.sightings_key(partner.name)
     with _staging(settings, partner), transport:
         crashpoint("list")
         entries = transport.list(inbox)
-        candidates = {entry.name: entry for entry in entries if is_candidate(entry, partner, kind)}
-        if partner.done_marker:
-            markers = {
-                entry.name[: -len(DONE_SUFFIX)]
-                for entry in entries
-                if entry.name.endswith(DONE_SUFFIX)
-            }
-            ready = sorted(name for name in candidates if name in markers)
-        else:
-            listed = [
-                Seen(entry.name, entry.size, entry.mtime.isoformat() if entry.mtime else None)
-                for entry in candidates.values()
-            ]
-            with store.begin() as connection:
-                ready = sorted(
-                    observe(
-                        connection,
-                        kind.sightings_key(partner.name),
-                        listed,
-                        now,
-                        partner.settle_seconds,
-                    )
-                )
+        candidates = {e.name: e for e in entries if is_candidate(e, partner, kind)}
+        ready = _settled(store, partner, key, entries, candidates, now)
+        with store.begin() as connection:
+            forget_unlisted(connection, key, (entry.name for entry in entries))
+            failed = failures_of(connection, key)
         waiting = len(candidates) - len(ready)
         if waiting:
             logger.info(
@@ -137,18 +112,116 @@ def poll_once(
         for name in ready:
             if stop():
                 break
-            with structlog.contextvars.bound_contextvars(file=name):
-                result = _take(store, settings, partner, transport, candidates[name], kind)
-            if result is None:  # gone from the inbox since the listing
-                outcome.lines.append(f"{partner.name}: {name}: gone before it was downloaded")
-                continue
-            outcome.imports.append(result)
-            outcome.lines.append(kind.describe(result))
-            if result.status in ("rejected_file", "held") or result.rejected:
-                outcome.exit_code = max(outcome.exit_code, EXIT_ATTENTION)
+            with structlog.contextvars.bound_contextvars(file=shown(name)):
+                line = _take_one(
+                    store, settings, partner, transport, candidates[name], failed, kind
+                )
+            if isinstance(line, ImportResult):
+                outcome.imports.append(line)
+                outcome.lines.append(kind.describe(line))
+                if line.status in ("rejected_file", "held") or line.rejected:
+                    outcome.exit_code = max(outcome.exit_code, EXIT_ATTENTION)
+            else:
+                outcome.lines.append(line)
+                if not line.endswith(": gone before it was downloaded"):
+                    outcome.exit_code = max(outcome.exit_code, EXIT_ATTENTION)
     if not outcome.imports and not outcome.lines:
-        outcome.lines.append(f"{partner.name}: no {kind.name} files waiting in {inbox}")
+        outcome.lines.append(f"{partner.name}: no {kind.name} files waiting in {shown(inbox)}")
     return outcome
+
+
+def _settled(
+    store: Store,
+    partner: PartnerSettings,
+    key: str,
+    entries: list[RemoteFile],
+    candidates: dict[str, RemoteFile],
+    now: dt.datetime,
+) -> list[str]:
+    """The candidates ready to take: with their ``.done`` marker, or settled (sightings
+    recorded under ``key``, the kind's)."""
+    if partner.done_marker:
+        markers = {
+            entry.name[: -len(DONE_SUFFIX)] for entry in entries if entry.name.endswith(DONE_SUFFIX)
+        }
+        return sorted(name for name in candidates if name in markers)
+    listed = [
+        Seen(entry.name, entry.size, entry.mtime.isoformat() if entry.mtime else None)
+        for entry in candidates.values()
+    ]
+    with store.begin() as connection:
+        return sorted(observe(connection, key, listed, now, partner.settle_seconds))
+
+
+def _take_one(
+    store: Store,
+    settings: Settings,
+    partner: PartnerSettings,
+    transport: Transport,
+    entry: RemoteFile,
+    failed: dict[str, tuple[int, str | None]],
+    kind: PollKind,
+) -> ImportResult | str:
+    """Take one file; what it came to, or a line saying why it was not taken."""
+    name = entry.name
+    tries, last_error = failed.get(name, (0, None))
+    if tries >= partner.alert_after:
+        logger.warning("file skipped: it could not be taken nor moved", tries=tries)
+        return (
+            f"{partner.name}: {shown(name)}: skipped: it failed {tries} polls in a row and"
+            f" could not be moved to {partner.errors_dir} ({last_error}); move or rename it"
+            " on the server to have it taken again"
+        )
+    try:
+        result = take(store, settings, partner, transport, entry, kind)
+    except CannotTake as exc:
+        return _failed(store, settings, partner, transport, entry, exc.error, kind)
+    if result is None:
+        return f"{partner.name}: {shown(name)}: gone before it was downloaded"
+    return result
+
+
+def _failed(
+    store: Store,
+    settings: Settings,
+    partner: PartnerSettings,
+    transport: Transport,
+    entry: RemoteFile,
+    error: TransportError,
+    kind: PollKind,
+) -> ImportResult | str:
+    """Count a failed take of ``entry``; at ``alert_after`` give it up (errors_dir)."""
+    key = kind.sightings_key(partner.name)
+    with store.begin() as connection:
+        tries = record_failure(connection, key, entry.name, utcnow(), error=error.message)
+    logger.warning(
+        "file could not be taken; the others are",
+        error=error.message,
+        tries=tries,
+        alert_after=partner.alert_after,
+    )
+    line = (
+        f"{partner.name}: {shown(entry.name)}: could not be taken"
+        f" ({tries} of {partner.alert_after} tries): {error.message}"
+    )
+    if tries < partner.alert_after:
+        return line + "; tried again at the next poll"
+    message = f"{partner.name}: {shown(entry.name)} could not be taken in {tries} polls in a row"
+    try:
+        result = give_up(
+            store, settings, partner, transport, entry, kind, tries=tries, reason=error.message
+        )
+    except TransportError as exc:
+        with store.begin() as connection:
+            record_failure(connection, key, entry.name, utcnow(), error=exc.message)
+        logger.error(
+            "alert",
+            message=f"{message}, nor moved to {partner.errors_dir}: skipped from now on",
+            error=exc.message,
+        )
+        return f"{line}; it cannot be moved to {partner.errors_dir} either: {exc.message}"
+    logger.error("alert", message=f"{message}; moved to {partner.errors_dir}", error=error.message)
+    return result
 
 
 @contextlib.contextmanager
@@ -173,12 +246,13 @@ def _staging(settings: Settings, partner: PartnerSettings) -> Iterator[Path]:
 
 
 def _describe(result: ImportResult) -> str:
+    name = shown(result.file_name)
     if result.status == "already_processed":
-        return f"{result.partner}: {result.file_name}: already processed; archived again"
+        return f"{result.partner}: {name}: already processed; archived again"
     if result.status == "rejected_file":
-        return f"{result.partner}: {result.file_name}: rejected as a whole: {result.message}"
+        return f"{result.partner}: {name}: rejected as a whole: {shown(result.message)}"
     return (
-        f"{result.partner}: {result.file_name}: {_rows(result.rows)}: {result.applied} applied,"
+        f"{result.partner}: {name}: {_rows(result.rows)}: {result.applied} applied,"
         f" {result.unchanged} unchanged, {result.rejected} rejected"
     )
 
@@ -187,253 +261,11 @@ def _rows(count: int) -> str:
     return f"{count} row" if count == 1 else f"{count} rows"
 
 
-def _take(
-    store: Store,
-    settings: Settings,
-    partner: PartnerSettings,
-    transport: Transport,
-    entry: RemoteFile,
-    kind: PollKind,
-) -> ImportResult | None:
-    """Take one settled file, one crash-safe step after the other:
-
-    download → import → report upload → archive → keep locally → forget.
-
-    A crash may cut any step short (the reliability tests arm each crash point): until
-    *archive* has moved it, the file stays in the inbox and the next poll takes it again,
-    its import then found already processed (the ledger knows its sha256). A file over the
-    size limit is refused instead of downloaded and imported. None when the file is gone
-    from the inbox before it could be downloaded: nothing to take, not a failure.
-    """
-    taking = _Taking.of(settings, partner, entry)
-    result = _refuse_if_too_large(store, settings, partner, taking, kind)
-    if result is None:
-        if not _download(store, partner, transport, taking, kind):
-            return None
-        crashpoint("download")
-        result = kind.apply(store, settings, partner, taking.local, taking.report, taking.name)
-    place = _archive_place(transport, partner, result, entry.name)
-    _upload_report(transport, result, taking, place)
-    _archive(transport, partner, taking, place)
-    _keep_locally(settings, partner, taking, place.name)
-    _forget(store, partner, result, taking, place, kind)
-    return result
-
-
-@dataclass(frozen=True)
-class _Taking:
-    """A settled file being taken: its remote path, and its copy and report in staging."""
-
-    name: str
-    size: int | None
-    remote: str
-    staging: Path
-
-    @classmethod
-    def of(cls, settings: Settings, partner: PartnerSettings, entry: RemoteFile) -> _Taking:
-        staging = settings.state_dir / "staging" / partner.name
-        staging.mkdir(parents=True, exist_ok=True)
-        return cls(entry.name, entry.size, remote_join(partner.inbox_dir, entry.name), staging)
-
-    @property
-    def local(self) -> Path:
-        return self.staging / self.name
-
-    @property
-    def report(self) -> Path:
-        return self.staging / (self.name + REPORT_SUFFIX)
-
-
-@dataclass(frozen=True)
-class _Place:
-    """Where a taken file goes on the server: ``archive_dir`` (``errors_dir`` for a file
-    rejected as a whole) under a name free there, and what that folder held before."""
-
-    directory: str
-    name: str
-    present: frozenset[str]
-
-    @property
-    def path(self) -> str:
-        return remote_join(self.directory, self.name)
-
-    @property
-    def report_name(self) -> str:
-        return self.name + REPORT_SUFFIX
-
-
-def _refuse_if_too_large(
-    store: Store, settings: Settings, partner: PartnerSettings, taking: _Taking, kind: PollKind
-) -> ImportResult | None:
-    """A file listed over ``max_file_bytes`` is rejected as a whole before it is read:
-    never download what we would refuse anyway. None for a file to download."""
-    limit = settings.daemon.max_file_bytes
-    if taking.size is None or taking.size <= limit:
-        return None
-    error = too_large(taking.name, taking.size, limit, not_done="downloaded")
-    result = kind.refuse(
-        store,
-        partner.name,
-        taking.name,
-        taking.size,
-        error,
-        report_path=taking.report,
-        now=utcnow(),
-    )
-    _log_imported(result)
-    return result
-
-
-def _download(
-    store: Store, partner: PartnerSettings, transport: Transport, taking: _Taking, kind: PollKind
-) -> bool:
-    """Step 1, download into staging. False when the partner renamed or removed the file
-    since the listing (its sighting is forgotten)."""
-    try:
-        transport.download(taking.remote, taking.local)
-    except RemoteNotFoundError:
-        if _still_listed(transport, partner.inbox_dir, taking.name):
-            raise
-        logger.warning("file gone from the inbox before it was downloaded; skipped")
-        with store.begin() as connection:
-            forget(connection, kind.sightings_key(partner.name), taking.name)
-        return False
-    return True
-
-
-def _import(
-    store: Store, settings: Settings, partner: PartnerSettings, local: Path, report: Path, name: str
-) -> ImportResult:
-    """Step 2, import: validate and apply in one transaction, the report written beside
-    the staged copy (a file already processed gets a one-line report saying so)."""
-    result = import_file(
-        store,
-        partner,
-        partner_layout(settings, partner),
-        local,
-        report_path=report,
-        max_file_bytes=settings.daemon.max_file_bytes,
-        source_name=name,
-    )
-    if result.status == "already_processed":
-        write_note_report(report, UNCHANGED, result.message)
-    _log_imported(result)
-    return result
-
-
-def _log_imported(result: ImportResult) -> None:
-    logger.info(
-        "file imported",
-        status=result.status,
-        rows=result.rows,
-        applied=result.applied,
-        unchanged=result.unchanged,
-        rejected=result.rejected,
-    )
-
-
-def _archive_place(
-    transport: Transport, partner: PartnerSettings, result: ImportResult, name: str
-) -> _Place:
-    """Where the file and its report go: ``errors_dir`` for a file rejected as a whole (or
-    an inventory snapshot held), else ``archive_dir``; the file's own name unless the
-    folder holds it already."""
-    refused = result.status in ("rejected_file", "held")
-    wanted = partner.errors_dir if refused else partner.archive_dir
-    directory = remote_dir(partner.inbox_dir, wanted)
-    transport.makedirs(directory)
-    present = frozenset(existing.name for existing in transport.list(directory))
-    # A name taken only by its report is free: that report is ours, left by a crash between
-    # the report's upload and the move, and the file goes next to it.
-    free = free_name(name, present, tag=utcnow().strftime(".%Y%m%dT%H%M%SZ"))
-    return _Place(directory, free, present)
-
-
-def _upload_report(
-    transport: Transport, result: ImportResult, taking: _Taking, place: _Place
-) -> None:
-    """Step 3, report upload, before the file moves: a crash in between leaves the file in
-    the inbox, and the next poll (already processed) moves it next to that same report.
-    The other order could archive a file whose report never reaches the fulfiller."""
-    crashpoint("report_upload")
-    if result.status == "already_processed" and place.report_name in place.present:
-        return
-    transport.upload(taking.report, remote_join(place.directory, place.report_name))
-
-
-def _archive(
-    transport: Transport, partner: PartnerSettings, taking: _Taking, place: _Place
-) -> None:
-    """Step 4, archive: move the file out of the inbox (by copy where the server will not
-    rename across folders), then delete its ``.done`` marker."""
-    crashpoint("archive")
-    try:
-        move(transport, taking.remote, place.path, taking.staging)
-    except RemoteNotFoundError:
-        if _still_listed(transport, partner.inbox_dir, taking.name):
-            raise
-        # Renamed or removed by the partner while we took it: what we applied is in the
-        # ledger and the local archive; under a new name it is found already processed.
-        logger.warning(
-            "file gone from the inbox before it could be archived", report=place.report_name
-        )
-    if partner.done_marker:
-        with contextlib.suppress(RemoteNotFoundError):
-            transport.delete(taking.remote + DONE_SUFFIX)
-
-
-def _keep_locally(settings: Settings, partner: PartnerSettings, taking: _Taking, name: str) -> None:
-    """Step 5, keep locally: the staged copy and its report go to the local archive."""
-    archive = settings.state_dir / "archive" / partner.name
-    archive.mkdir(parents=True, exist_ok=True)
-    stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
-    for source, suffix in ((taking.local, ""), (taking.report, REPORT_SUFFIX)):
-        if source.exists():
-            _move_file(source, archive / f"{stamp}_{name}{suffix}")
-
-
-def _forget(
-    store: Store,
-    partner: PartnerSettings,
-    result: ImportResult,
-    taking: _Taking,
-    place: _Place,
-    kind: PollKind,
-) -> None:
-    """Step 6, forget: drop the file's sighting, and note in the ledger where it went."""
-    with store.begin() as connection:
-        forget(connection, kind.sightings_key(partner.name), taking.name)
-        if result.file_id is not None and result.status != "already_processed":
-            ledger.change(connection, result.file_id, utcnow(), remote_path=place.path)
-
-
-def _still_listed(transport: Transport, inbox: str, name: str) -> bool:
-    """Whether ``name`` is still in the inbox: a server saying "not found" about a file it
-    still lists means something else (some answer 550 for a refused permission)."""
-    return any(entry.name == name for entry in transport.list(inbox))
-
-
-def _move_file(source: Path, target: Path) -> None:
-    """Move ``source`` onto ``target``; across file systems (staging on a tmpfs of its
-    own) by copying to a temporary name next to ``target`` first, so that ``target`` is
-    never a partial copy, then deleting ``source``."""
-    try:
-        os.replace(source, target)
-        return
-    except OSError as exc:
-        if exc.errno != errno.EXDEV:
-            raise
-    with temporary_beside(target) as temporary:
-        shutil.copyfile(source, temporary)
-        os.replace(temporary, target)
-    source.unlink()
-
-
 UPDATED = PollKind(
     name="updated",
     job="poll",
     pattern=lambda partner: partner.updated_pattern,
-    apply=_import,
+    apply=import_updated,
     refuse=refuse_unread,
     describe=_describe,
 )

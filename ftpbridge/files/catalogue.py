@@ -270,7 +270,7 @@ def _records(path: Path) -> Iterator[tuple[str, Any]]:
                 yield where, record
         return
     facts = inspect_bytes(path)
-    delimiter, headers = read_header(path, facts, expected=("id",))
+    delimiter, headers, skip = read_header(path, facts, expected=("id",))
     accepted = {
         normalise_header(alias): field
         for field, aliases in ALIASES.items()
@@ -284,7 +284,7 @@ def _records(path: Path) -> Iterator[tuple[str, Any]]:
             + ")",
             hint="name the shop's sku id column id or sku_id; or send JSON Lines",
         )
-    shape = CsvShape(facts.encoding, delimiter, tuple(headers), positions)
+    shape = CsvShape(facts.encoding, delimiter, tuple(headers), positions, skip=skip)
     for chunk in iter_chunks(path, shape, chunk_rows=20_000, fields=tuple(positions)):
         for record in chunk.to_dict("records"):
             row_number = record.pop("row")

@@ -3,7 +3,8 @@
 The file is applied entirely or not at all, together with its ledger entry. A file whose
 content (sha256) is already in the ledger for the partner changes nothing. The report
 (``row, order_id, item_id, outcome, reason``) is written for every import, also a dry
-run, and also a file rejected as a whole (one line saying why).
+run (whose rows say ``would apply``, never ``applied``), and also a file rejected as a
+whole (one line saying why).
 
 Memory does not grow with the file: it is read twice in chunks — first only the item ids
 and a hash of each row (to find the same item on several rows), then to validate and apply.
@@ -12,12 +13,13 @@ and a hash of each row (to find the same item on several rows), then to validate
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
 import pandas as pd
 from sqlalchemy.exc import IntegrityError
 
@@ -27,18 +29,28 @@ from ftpbridge.faults import crashpoint
 from ftpbridge.files.duplicates import duplicate_rows
 from ftpbridge.files.layouts import Layout
 from ftpbridge.files.reading import CsvShape, detect_shape, inspect_bytes, iter_chunks
-from ftpbridge.files.reports import ReportWriter, default_report_path, write_note_report
+from ftpbridge.files.reports import (
+    ReportWriter,
+    cut_cells,
+    default_report_path,
+    write_note_report,
+)
+from ftpbridge.files.summaries import ReasonGroups
+from ftpbridge.files.tracking_reuse import TrackingAcrossCustomers
 from ftpbridge.files.validation import APPLIED, REJECTED, UNCHANGED, Terms, validate
+from ftpbridge.files.verdicts import NOTE
 from ftpbridge.readahead import read_ahead
 from ftpbridge.settings import PartnerSettings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
 from ftpbridge.store.items import LOOKUP_NAMES, AuditSource, apply_shipments, lookup
+from ftpbridge.store.outbox import NOTHING, Notify, add_emails
 
 # 50,000 rows a chunk: a million-line import peaks at about 250 MB RSS (100,000: 360 MB)
 # and takes as long (the per-chunk statements are few; measured with python -m bench).
 CHUNK_ROWS = 50_000
 PREVIEW_LIMIT = 200
+WOULD_APPLY = "would apply"  # a dry run's report, in place of "applied"
 
 
 @dataclass
@@ -58,6 +70,9 @@ class ImportResult:
     message: str = ""
     hint: str | None = None
     preview: list[dict[str, Any]] = field(default_factory=list)
+    rejections: ReasonGroups = field(default_factory=ReasonGroups)
+    warnings: ReasonGroups = field(default_factory=ReasonGroups)
+    """Rejected rows and rows applied with a warning, grouped by reason (the summary's)."""
 
     @property
     def exit_code(self) -> int:
@@ -105,10 +120,15 @@ def import_file(
     now: dt.datetime | None = None,
     source_name: str | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    progress: Callable[[int], None] | None = None,
+    notify: Notify = NOTHING,
 ) -> ImportResult:
     """Validate ``path`` and apply its good rows for ``partner`` (see the module doc).
 
-    ``source_name``: the file's name as the partner sent it (default: ``path.name``).
+    ``source_name``: the file's name as the partner sent it (default: ``path.name``);
+    ``progress(rows done)`` is called after each chunk.
+    ``notify``: the outbox events the applied rows write in the same transaction (one
+    webhook event per item, one e-mail per order; see :mod:`ftpbridge.files.events`).
     Never raises for a bad file: a file rejected as a whole comes back with
     ``status == "rejected_file"`` and a message. Raises :class:`StoreError` when the
     store cannot be used.
@@ -170,12 +190,22 @@ def import_file(
             )
             result.file_id = file_id
             report = ReportWriter(report_handle)
-            for decided in _decided_chunks(
+            if shape.note:  # a workbook of several sheets: which one was read
+                report.write_rows([("", "", "", NOTE, shape.note)])
+            audit = AuditSource(file_id, name, notify=notify)
+            across = TrackingAcrossCustomers()
+            for chunk in _decided_chunks(
                 store, connection, path, shape, chunk_rows, duplicates, terms
             ):
-                _apply_chunk(connection, decided, file_id, name, now, result)
-                report.write(decided)
+                decided = _with_shared_tracking(chunk, across)
+                _apply_chunk(connection, decided, audit, now, result)
+                _count_reasons(decided, result)
+                if progress is not None:
+                    progress(result.rows)
+                report.write(_as_dry_run(decided) if dry_run else decided)
                 crashpoint("apply")
+            if notify.email and result.applied:  # one e-mail per order of the whole file
+                add_emails(connection, now, source=name, file_id=file_id)
             report.close()
             ledger.change(
                 connection,
@@ -207,6 +237,51 @@ def import_file(
             raise StoreError(f"the store refused the import of {name}") from None
         return _already(result, earlier)
     return result
+
+
+def _with_shared_tracking(decided: pd.DataFrame, across: TrackingAcrossCustomers) -> pd.DataFrame:
+    """Warn (applied anyway) where a tracking number of an applied row is on an earlier
+    row of the file for another customer's order (:mod:`tracking_reuse`)."""
+    warnings = across.warnings(
+        decided["outcome"].to_numpy(dtype=object) == APPLIED,
+        decided["new_tracking_number"].to_numpy(dtype=object),
+        decided["customer"].to_numpy(dtype=object),
+        decided["row"].to_numpy(dtype=np.int64),
+    )
+    found = warnings != ""
+    if not found.any():
+        return decided
+    reason = decided["reason"].to_numpy(dtype=object).copy()
+    warning = decided["warning"].to_numpy(dtype=object).copy()
+    for texts in (reason, warning):
+        texts[found] = np.where(texts[found] == "", "", texts[found] + "; ") + warnings[found]
+    return decided.assign(reason=reason, warning=warning)
+
+
+def _count_reasons(decided: pd.DataFrame, result: ImportResult) -> None:
+    """The summary's groups: rejected rows by reason, applied rows by their warnings; cells
+    cut as in the report (a 150 MB cell must not reach the summary whole)."""
+    outcome = decided["outcome"].to_numpy(dtype=object)
+    rows = decided["row"].to_numpy(dtype=np.int64)
+    orders = cut_cells(decided["order_id"].astype(str)).to_numpy(dtype=object)
+    items = cut_cells(decided["item_id"].astype(str)).to_numpy(dtype=object)
+    rejected = outcome == REJECTED
+    if rejected.any():
+        reasons = cut_cells(decided["reason"].astype(str)).to_numpy(dtype=object)
+        result.rejections.add(reasons[rejected], rows[rejected], orders[rejected], items[rejected])
+    warning = cut_cells(decided["warning"].astype(str)).to_numpy(dtype=object)
+    warned = (outcome == APPLIED) & (warning != "")
+    if warned.any():
+        result.warnings.add(warning[warned], rows[warned], orders[warned], items[warned])
+
+
+def _as_dry_run(decided: pd.DataFrame) -> pd.DataFrame:
+    """A dry run's report: the rows it would apply say so ("would apply"), never
+    "applied": a report read later, or sent on, must not claim a change that was not made."""
+    would = decided["outcome"] == APPLIED
+    if not would.any():
+        return decided
+    return decided.assign(outcome=decided["outcome"].where(~would, WOULD_APPLY))
 
 
 class _RollBack(Exception):
@@ -300,14 +375,15 @@ def _decide_chunk(
     ids = chunk["item_id"].loc[chunk["item_id"] != ""].unique().tolist()
     state = pd.DataFrame.from_records(lookup(connection, ids), columns=list(LOOKUP_NAMES))
     state = state.set_index("item_id")
-    return validate(chunk, state, terms)
+    decided = validate(chunk, state, terms)
+    customer = state["customer"].reindex(decided["item_id"]).fillna("")
+    return decided.assign(customer=customer.to_numpy(dtype=object))
 
 
 def _apply_chunk(
     connection: Any,
     decided: pd.DataFrame,
-    file_id: int,
-    name: str,
+    audit: AuditSource,
     now: dt.datetime,
     result: ImportResult,
 ) -> None:
@@ -329,7 +405,7 @@ def _apply_chunk(
             applied["row"].astype("int64").tolist(),
         )
     )
-    apply_shipments(connection, changes, AuditSource(file_id, name), now)
+    apply_shipments(connection, changes, audit, now)
     if len(result.preview) < PREVIEW_LIMIT:
         room = PREVIEW_LIMIT - len(result.preview)
         preview = applied[

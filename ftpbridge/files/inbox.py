@@ -34,6 +34,7 @@ from ftpbridge.files.intake import (
 from ftpbridge.settings import OrdersSettings, PartnerSettings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
+from ftpbridge.wording import plural
 
 logger = structlog.get_logger()
 
@@ -191,7 +192,7 @@ def parse_inbox_file(path: Path, partners: list[PartnerSettings]) -> ParsedOrder
     parsed = parse_orders(records, partners)
     if parsed.problems:
         raise OrdersFileError(
-            f"{path.name}: {len(parsed.problems)} invalid order(s); nothing was loaded:",
+            f"{path.name}: {plural(len(parsed.problems), 'invalid order')}; nothing was loaded:",
             problems=[str(problem) for problem in parsed.problems],
             hint="fix these orders and put the file in the inbox again",
         )

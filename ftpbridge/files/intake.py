@@ -32,6 +32,7 @@ from ftpbridge.store import Store
 from ftpbridge.store.engine import utcnow
 from ftpbridge.store.orders import LoadSummary, upsert_orders
 from ftpbridge.store.sku_catalogue import upsert_from_items
+from ftpbridge.wording import plural, quoted
 
 ADDRESS_FIELDS = (
     "firstname",
@@ -72,7 +73,7 @@ def _identifier(value: Any, what: str, *, required: bool = True) -> str:
             raise _LineError(f"{what} is missing", what)
         return ""
     if isinstance(value, bool) or isinstance(value, float):
-        raise _LineError(f"{what} must be text or a whole number, not {value!r}", what)
+        raise _LineError(f"{what} must be text or a whole number, not {quoted(value)}", what)
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
@@ -104,7 +105,7 @@ def _timestamp(value: Any) -> dt.datetime:
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
     except ValueError:
         raise _LineError(
-            f"created_at {text!r} is not an ISO 8601 time such as 2026-11-20T14:03:00Z",
+            f"created_at {quoted(text)} is not an ISO 8601 time such as 2026-11-20T14:03:00Z",
             "created_at",
         ) from None
     if parsed.tzinfo is None:
@@ -126,11 +127,13 @@ def _quantity(value: Any) -> int:
     if value is None:
         return 1
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise _LineError(f"quantity must be a whole number, not {value!r}", "quantity")
+        raise _LineError(f"quantity must be a whole number, not {quoted(value)}", "quantity")
     try:
         number = int(value)
     except ValueError:
-        raise _LineError(f"quantity must be a whole number, not {value!r}", "quantity") from None
+        raise _LineError(
+            f"quantity must be a whole number, not {quoted(value)}", "quantity"
+        ) from None
     if number < 0:
         raise _LineError(f"quantity must not be negative ({number})", "quantity")
     return number
@@ -187,11 +190,11 @@ def parse_order(
         try:
             raw_status = raw.get("status") or "pending"
             if not isinstance(raw_status, str):
-                raise _LineError(f"status must be text, not {raw_status!r}", "status")
+                raise _LineError(f"status must be text, not {quoted(raw_status)}", "status")
             status = raw_status.strip().lower()
             if status not in ITEM_STATUSES_IN:
                 raise _LineError(
-                    f"status {status!r} is not one of {', '.join(ITEM_STATUSES_IN)}", "status"
+                    f"status {quoted(status)} is not one of {', '.join(ITEM_STATUSES_IN)}", "status"
                 )
             if status == "acknowledged":
                 status = "pending"
@@ -297,12 +300,20 @@ def parse_orders(
         item_places.update((row["id"], order_places[order["id"]]) for row in order_items)
         parsed.orders.append(order)
         parsed.items.extend(order_items)
-        parsed.campaigns.extend(
-            (row["sku_id"], str(raw["campaign_id"]).strip())
-            for row, raw in zip(order_items, record["items"], strict=True)
-            if row["sku_id"] and raw.get("campaign_id") not in (None, "")
-        )
+        parsed.campaigns.extend(item_campaigns(record, order_items))
     return parsed
+
+
+def item_campaigns(
+    record: Mapping[str, Any], order_items: list[dict[str, Any]]
+) -> list[tuple[str, str]]:
+    """(sku id, campaign id) of the items of a checked order (``parse_order``'s rows of
+    ``record``) that name both: the campaigns their SKUs are sold in (issue 14)."""
+    return [
+        (row["sku_id"], str(raw["campaign_id"]).strip())
+        for row, raw in zip(order_items, record["items"], strict=True)
+        if row["sku_id"] and raw.get("campaign_id") not in (None, "")
+    ]
 
 
 def store_orders(
@@ -362,16 +373,22 @@ class _NotJson:
     error: json.JSONDecodeError
 
 
-def load_orders(store: Store, path: Path, partners: list[PartnerSettings]) -> LoadResult:
-    """Validate ``path`` (JSON Lines) and load it in one transaction.
+def load_orders(
+    store: Store,
+    path: Path,
+    partners: list[PartnerSettings],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> LoadResult:
+    """Validate ``path`` (JSON Lines) and load it in one transaction, streamed (see
+    :mod:`ftpbridge.files.orders_file`; ``progress(bytes read, size)``).
 
     Raises :class:`OrdersFileError` listing every bad line (nothing is loaded then) and
     :class:`InputFileError` when the file cannot be read.
     """
-    parsed = parse_file_orders(path, partners)
-    if not parsed.orders:
-        raise InputFileError(f"{path} holds no orders", hint="one JSON order per line")
-    return store_orders(store, parsed)
+    from ftpbridge.files.orders_file import load_orders_file  # it builds on this module
+
+    return load_orders_file(store, path, partners, progress=progress)
 
 
 def parse_file_orders(path: Path, partners: list[PartnerSettings]) -> ParsedOrders:
@@ -398,7 +415,7 @@ def parse_file_orders(path: Path, partners: list[PartnerSettings]) -> ParsedOrde
     problems = sorted(bad_json + parsed.problems, key=lambda problem: problem.index)
     if problems:
         raise OrdersFileError(
-            f"{path}: {len(problems)} invalid line(s); nothing was loaded:",
+            f"{path}: {plural(len(problems), 'invalid line')}; nothing was loaded:",
             problems=[str(problem) for problem in problems],
             hint="fix these lines and load the file again",
         )

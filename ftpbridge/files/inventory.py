@@ -247,10 +247,10 @@ def _apply_file(
                 [note_row(DECIDED_COLUMNS, "held", f"{result.message}; {result.hint}")]
             )
         for rows in staging.decided(held=held):
-            report.write_rows(_spreadsheet_safe(rows))
+            report.write_rows(_spreadsheet_safe(rows), made_safe=True)
         if snapshot:
             for rows in staging.absent(held=held):
-                report.write_rows(_spreadsheet_safe(rows))
+                report.write_rows(_spreadsheet_safe(rows), made_safe=True)
         report.close()
         if held:
             replace_durably(report_temporary, result.report_path)
@@ -292,7 +292,8 @@ def _held_message(partner: PartnerSettings, zeroing: Zeroing) -> str:
 
 def _spreadsheet_safe(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Report lines (DECIDED_COLUMNS) with the SKU cells that would run as formulas in a
-    spreadsheet written as text (files/formulas.py); the other lines as they are."""
+    spreadsheet written as text (files/formulas.py); the other lines as they are (their
+    reasons are ours, beginning with our words, and bounded: a key is cut at KEY_MAX)."""
     for position in (1, 2):  # sku (the warehouse's cell), sku_id (the shop's)
         cells = np.empty(len(rows), dtype=object)
         cells[:] = [row[position] or "" for row in rows]

@@ -60,7 +60,7 @@ def accepted_headers() -> dict[str, str]:
 def inventory_shape(path: Path, facts: FileFacts) -> CsvShape:
     """The file's delimiter and which column holds which field. Raises InputFileError when
     no SKU column or no quantity column is there, naming the columns found."""
-    delimiter, headers = read_header(path, facts, expected=("sku", "quantity"))
+    delimiter, headers, skip = read_header(path, facts, expected=("sku", "quantity"))
     positions = map_headers(path, headers, accepted_headers())
     missing = []
     if not any(field in positions for field in KEY_FIELDS):
@@ -73,7 +73,7 @@ def inventory_shape(path: Path, facts: FileFacts) -> CsvShape:
             f"{path.name} lacks {' and '.join(missing)} (columns found: {found})",
             hint="the first line must name the columns, e.g. sku,quantity",
         )
-    return CsvShape(facts.encoding, delimiter, tuple(headers), positions)
+    return CsvShape(facts.encoding, delimiter, tuple(headers), positions, skip=skip)
 
 
 def staged_rows(chunk: pd.DataFrame) -> list[tuple[Any, ...]]:

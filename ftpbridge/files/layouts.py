@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from ftpbridge.errors import ConfigError
+from ftpbridge.errors import ConfigError, InputFileError
+from ftpbridge.wording import quoted
 
 # Fields a layout column can come from.
 FIELDS = (
@@ -113,6 +115,50 @@ class Layout:
         return accepted
 
 
+def match_headers(
+    name: str,
+    headers: Sequence[str],
+    accepted: Mapping[str, str],
+    *,
+    required: Sequence[str] = REQUIRED_ON_IMPORT,
+) -> dict[str, int]:
+    """Map a file's header cells to fields: field → column position (0-based).
+
+    ``name``: the file's name, for messages; ``accepted``: normalised header → field
+    (:meth:`Layout.accepted_headers`); ``required``: the fields that must be there (an
+    updated file's by default). Raises :class:`InputFileError` when a required column
+    is missing or two columns mean the same field. A CSV header and a workbook's header row
+    are matched by this one function, so both give the same messages.
+    """
+    positions: dict[str, int] = {}
+    clashes: list[str] = []
+    for position, header in enumerate(headers):
+        field = accepted.get(normalise_header(header))
+        if field is None:
+            continue
+        if field in positions:
+            clashes.append(
+                f"columns {headers[positions[field]]!r} and {header!r} both mean {field}"
+            )
+            continue
+        positions[field] = position
+    missing = [field for field in required if field not in positions]
+    if missing:
+        found = ", ".join(repr(h.strip()) for h in headers[:30]) or "none"
+        raise InputFileError(
+            f"{name} lacks the required column(s) {', '.join(missing)}"
+            f" (columns found: {found})",
+            hint="keep the header row of the exported file; the fulfiller columns may be empty"
+            " but must be there",
+        )
+    if clashes:
+        raise InputFileError(
+            f"{name}: " + "; ".join(clashes),
+            hint="remove or rename one of the two columns",
+        )
+    return positions
+
+
 def _parse(text: str, source: str) -> Layout:
     try:
         data = tomllib.loads(text)
@@ -140,11 +186,12 @@ def _parse(text: str, source: str) -> Layout:
             continue
         if field not in FIELDS:
             problems.append(
-                f"{where}.field: {field!r} is not a store field (use one of: {', '.join(FIELDS)})"
+                f"{where}.field: {quoted(field)} is not a store field"
+                f" (use one of: {', '.join(FIELDS)})"
             )
             continue
         if normalise_header(header) in seen_headers:
-            problems.append(f"{where}.header: {header!r} appears twice")
+            problems.append(f"{where}.header: {quoted(header)} appears twice")
         seen_headers.add(normalise_header(header))
         aliases = raw.get("aliases", [])
         if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
@@ -176,7 +223,9 @@ def _builtin_dir() -> Traversable:
 def load_layout(name: str, schemas_dir: Path | None = None) -> Layout:
     """The layout called ``name``. Raises :class:`ConfigError` naming the layouts there are."""
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
-        raise ConfigError(f"layout name {name!r} may contain only letters, digits, '_', '-', '.'")
+        raise ConfigError(
+            f"layout name {quoted(name)} may contain only letters, digits, '_', '-', '.'"
+        )
     if schemas_dir is not None:
         candidate = schemas_dir / f"{name}.toml"
         if candidate.is_file():
@@ -185,6 +234,6 @@ def load_layout(name: str, schemas_dir: Path | None = None) -> Layout:
     if builtin.is_file():
         return _parse(builtin.read_text(encoding="utf-8"), f"schemas/{name}.toml")
     raise ConfigError(
-        f"no CSV layout named {name!r} (available: {', '.join(available(schemas_dir))})",
+        f"no CSV layout named {quoted(name)} (available: {', '.join(available(schemas_dir))})",
         hint="set 'schema' in the partner's table to one of those, or add schemas/NAME.toml",
     )

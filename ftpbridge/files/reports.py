@@ -3,13 +3,17 @@ outcome, reason``), or one line for a whole file rejected or already processed.
 
 CSV in UTF-8 with CRLF, streamed chunk by chunk, written under a temporary name beside its
 final name. The ids are echoed from the partner's file and the report is opened in a
-spreadsheet: cells that would run as formulas are neutralised (:mod:`formulas`).
+spreadsheet: cells that would run as formulas are neutralised (:mod:`formulas`), and every
+cell is cut to ``MAX_REPORT_CELL`` characters with a marker saying how long it was (a
+150 MB item id must not make a 150 MB report, nor a cell no CSV reader takes: Python's
+own stops at 128 KB).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +23,30 @@ from ftpbridge.durable import replace_durably, temporary_beside
 from ftpbridge.files.formulas import neutralise_formulas
 
 REPORT_COLUMNS = ("row", "order_id", "item_id", "outcome", "reason")
-_ECHOED = ("order_id", "item_id")  # report columns copied from the partner's cells
+# Report columns holding someone else's text: the partner's ids, and reasons, which quote
+# the partner's cells and file names ("=cmd|... is 300 MB, over the limit").
+_ECHOED = ("order_id", "item_id", "reason")
+MAX_REPORT_CELL = 1_000  # characters of a cell echoed into a report or a message
+
+
+def cut_cells(values: pd.Series) -> pd.Series:
+    """``values`` (text) with each cell longer than MAX_REPORT_CELL cut there, followed by
+    `` … [cut: N characters]``; a column without such a cell comes back as it is."""
+    lengths = values.str.len()
+    long = lengths > MAX_REPORT_CELL
+    if not long.any():
+        return values
+    marker = " … [cut: " + lengths[long].map("{:,}".format) + " characters]"
+    cut = values.copy()
+    cut[long] = values[long].str.slice(0, MAX_REPORT_CELL) + marker
+    return cut
+
+
+def cut_text(text: str) -> str:
+    """One cell or message cut like ``cut_cells``."""
+    if len(text) <= MAX_REPORT_CELL:
+        return text
+    return f"{text[:MAX_REPORT_CELL]} … [cut: {len(text):,} characters]"
 
 
 def default_report_path(path: Path) -> Path:
@@ -38,7 +65,7 @@ def write_note_report(
     the report's columns (an inventory report has its own), with outcome and reason."""
     with temporary_beside(path) as temporary, temporary.open("wb") as handle:
         writer = ReportWriter(handle, columns=columns)
-        writer.write_rows([note_row(columns, outcome, reason)])
+        writer.write_rows([note_row(columns, outcome, cut_text(reason))])
         writer.close()
         replace_durably(temporary, path)
 
@@ -72,15 +99,84 @@ class ReportWriter:
         # spreadsheet: a cell like =HYPERLINK(...) is written as text (CSV injection).
         columns = [
             (
-                neutralise_formulas(decided[name]) if name in self._echoed else decided[name]
+                neutralise_formulas(cut_cells(decided[name]))
+                if name in self._echoed or name == "reason"
+                else decided[name]
             ).to_numpy(dtype=object)
             for name in self._columns
         ]
         csv.writer(self._text, lineterminator="\r\n").writerows(zip(*columns, strict=True))
 
-    def write_rows(self, rows: list[tuple[Any, ...]]) -> None:
-        csv.writer(self._text, lineterminator="\r\n").writerows(rows)
+    def write_rows(self, rows: list[tuple[Any, ...]], *, made_safe: bool = False) -> None:
+        """Write whole lines, each text cell made safe to open in a spreadsheet (one at a
+        time: for a few lines). ``made_safe``: the caller made them so already, column by
+        column (the inventory report's many lines: files/inventory.py)."""
+        if made_safe:
+            csv.writer(self._text, lineterminator="\r\n").writerows(rows)
+            return
+        safe = [
+            tuple(
+                neutralise_formulas(pd.Series([cell], dtype=object)).iloc[0]
+                if isinstance(cell, str)
+                else cell
+                for cell in row
+            )
+            for row in rows
+        ]
+        csv.writer(self._text, lineterminator="\r\n").writerows(safe)
 
     def close(self) -> None:
         self._text.flush()
         self._text.detach()
+
+
+@dataclass
+class ReportView:
+    """A report as the console shows it: refused rows first (with their reasons), then
+    the others in file order, at most ``limit`` rows; the counts are of the whole report."""
+
+    rows: list[dict[str, str]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    total: int = 0
+
+    @property
+    def shown_all(self) -> bool:
+        return len(self.rows) >= self.total
+
+
+OUTCOME_ORDER = ("rejected", "applied", "unchanged")
+
+
+def read_report(path: Path, limit: int, chunk_rows: int = 50_000) -> ReportView:
+    """Read the report at ``path`` in chunks (memory bounded by ``limit``): every refused
+    row first, up to ``limit``, then the other rows while room is left.
+    Raises OSError when the file cannot be read."""
+    view = ReportView()
+    refused: list[pd.DataFrame] = []
+    others: list[pd.DataFrame] = []
+    kept_refused = kept_others = 0
+    reader = pd.read_csv(
+        path, dtype=str, keep_default_na=False, chunksize=chunk_rows, encoding="utf-8"
+    )
+    with reader:
+        for chunk in reader:
+            view.total += len(chunk)
+            for outcome, count in chunk["outcome"].value_counts().items():
+                view.counts[str(outcome)] = view.counts.get(str(outcome), 0) + int(count)
+            is_refused = chunk["outcome"] == "rejected"
+            if kept_refused < limit:
+                taken = chunk[is_refused].head(limit - kept_refused)
+                refused.append(taken)
+                kept_refused += len(taken)
+            if kept_others < limit:
+                taken = chunk[~is_refused].head(limit - kept_others)
+                others.append(taken)
+                kept_others += len(taken)
+    frames = [frame for frame in (*refused, *others) if not frame.empty]
+    if frames:
+        shown = pd.concat(frames).head(limit)
+        view.rows = [
+            {str(key): str(value) for key, value in record.items()}
+            for record in shown.to_dict("records")
+        ]
+    return view

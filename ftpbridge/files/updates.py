@@ -16,23 +16,28 @@ without a status for an item not shipped is a row whose ``shipped`` cell is empt
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from ftpbridge.files.validation import APPLIED, REJECTED, Terms, validate
+from ftpbridge.files import events
+from ftpbridge.files.validation import APPLIED, REJECTED, Decisions, Terms, decide
 from ftpbridge.settings import PartnerSettings, Settings
 from ftpbridge.store import Store
 from ftpbridge.store.items import LOOKUP_NAMES, AuditSource, apply_shipments, lookup
 from ftpbridge.store.limits import statement_deadline
+from ftpbridge.store.outbox import add_emails
 
 
-@dataclass(frozen=True)
-class ItemUpdate:
-    """One item of an update. ``None``: not sent (the store's value stands)."""
+class ItemUpdate(NamedTuple):
+    """One item of an update. ``None``: not sent (the store's value stands). A named
+    tuple: a request makes thousands, and a tuple is made and read column-wise (``zip``)
+    at a fraction of a frozen dataclass's cost."""
 
     order_id: str
     item_id: str
@@ -56,6 +61,7 @@ class UpdateOutcome:
     modified: int = 0
     unchanged: int = 0
     refused: list[Refusal] = field(default_factory=list)
+    emails: int = 0  # e-mails to customers queued in the outbox
 
 
 # The file's column names as the API calls them, in the rules' reasons.
@@ -112,118 +118,153 @@ def apply_updates(
     checks). Raises StoreError when the store cannot be used.
     """
     outcome = UpdateOutcome(items=len(updates))
-    pairs = [(update.tracking_type is None) != (update.tracking_code is None) for update in updates]
-    for update, alone in zip(updates, pairs, strict=True):
-        if alone:
-            outcome.refused.append(
-                Refusal(
-                    update.order_id,
-                    update.item_id,
-                    "tracking_type and tracking_code must be sent together",
-                    unknown=False,
-                )
+    if not updates:
+        return outcome
+    # The updates column by column (zip transposes the tuples in C).
+    columns = [np.array(column, dtype=object) for column in zip(*updates, strict=True)]
+    order_id, item_id, _shipped, _date, tracking_type, tracking_code = columns
+    alone = np.flatnonzero(pd.isna(tracking_type) != pd.isna(tracking_code))
+    for at in alone.tolist():
+        outcome.refused.append(
+            Refusal(
+                order_id[at],
+                item_id[at],
+                "tracking_type and tracking_code must be sent together",
+                unknown=False,
             )
-    if outcome.refused or not updates:
+        )
+    if outcome.refused:
         return outcome
     with store.begin() as connection, statement_deadline(connection, timeout):
-        ids = [update.item_id for update in updates]
-        state = pd.DataFrame.from_records(
-            lookup(connection, ids, lock=True), columns=list(LOOKUP_NAMES)
-        )
-        if scope is not None:
-            state = state[state["partner"] == scope]
-        state = state.set_index("item_id")
-        chunk = _chunk(updates, state)
-        decided = _decide(chunk, state, settings, scope, now)
-        refused = decided["outcome"].to_numpy() == REJECTED
-        if refused.any():
-            known = decided["item_id"].isin(state.index).to_numpy(dtype=bool)
-            for order_id, item_id, reason, is_known in zip(
-                decided["order_id"].to_numpy()[refused],
-                decided["item_id"].to_numpy()[refused],
-                decided["reason"].to_numpy()[refused],
-                known[refused],
-                strict=True,
-            ):
+        state = _state(lookup(connection, item_id.tolist(), lock=True), scope)
+        positions = state.index.get_indexer(pd.Index(item_id))  # -1: unknown (or out of scope)
+        chunk = _chunk(columns, state, positions)
+        decided = _decide(chunk, state, positions, settings, scope, now)
+        refused = np.flatnonzero(decided.outcome == REJECTED)
+        if refused.size:
+            for at in refused.tolist():
                 outcome.refused.append(
-                    Refusal(order_id, item_id, in_api_words(reason), unknown=not is_known)
+                    Refusal(
+                        order_id[at],
+                        item_id[at],
+                        in_api_words(decided.reason[at]),
+                        unknown=bool(positions[at] < 0),
+                    )
                 )
             return outcome  # the block ends without a change: nothing was written
-        applied = decided[decided["outcome"].to_numpy() == APPLIED]
-        outcome.modified = len(applied)
-        outcome.unchanged = len(decided) - len(applied)
-        if not applied.empty:
+        applied = np.flatnonzero(decided.outcome == APPLIED)
+        outcome.modified = applied.size
+        outcome.unchanged = len(updates) - applied.size
+        if applied.size:
             changes = list(
                 zip(
-                    applied["item_id"].tolist(),
-                    ["shipped"] * len(applied),
-                    applied["new_shipped_date"].tolist(),
-                    applied["new_carrier"].tolist(),
-                    applied["new_tracking_number"].tolist(),
-                    applied["row"].astype("int64").tolist(),
-                    strict=True,
+                    item_id[applied].tolist(),
+                    itertools.repeat("shipped"),
+                    decided.new_shipped_date[applied].tolist(),
+                    decided.new_carrier[applied].tolist(),
+                    decided.new_tracking_number[applied].tolist(),
+                    (applied + 1).tolist(),  # the item's row: its place in the update
                 )
             )
-            apply_shipments(connection, changes, AuditSource(None, source, email_requested), now)
+            notify = events.for_update(settings, email_requested=email_requested)
+            audit = AuditSource(None, source, email_requested, notify=notify)
+            apply_shipments(connection, changes, audit, now)
+            if notify.email:
+                outcome.emails = add_emails(
+                    connection, now, source=source, changed_at=now, partners=notify.email_partners
+                )
     return outcome
 
 
-def _chunk(updates: Sequence[ItemUpdate], state: pd.DataFrame) -> pd.DataFrame:
-    """The updates as an updated file's chunk, what was not sent filled from the store."""
-    item_id = np.array([update.item_id for update in updates], dtype=object)
-    current = state.reindex(item_id)
-    was_shipped = (current["status"] == "shipped").to_numpy(dtype=bool)
-    stored_date = (
-        pd.to_datetime(current["shipped_date"], errors="coerce")
-        .dt.strftime("%Y-%m-%d")
-        .fillna("")
-        .to_numpy(dtype=object)
-    )
-    stored_carrier = current["carrier"].fillna("").to_numpy(dtype=object)
-    stored_tracking = current["tracking_number"].fillna("").to_numpy(dtype=object)
-
-    def sent(values: list[str | None], stored: np.ndarray) -> np.ndarray:
-        given = np.array(values, dtype=object)
-        missing = np.array([value is None for value in values], dtype=bool)
-        return np.where(missing & was_shipped, stored, np.where(missing, "", given))
-
-    shipped_sent = [update.shipped for update in updates]
-    shipped = np.where(
-        np.array([value is None for value in shipped_sent], dtype=bool),
-        np.where(was_shipped, "true", ""),
-        np.array(["true" if value else "false" for value in shipped_sent], dtype=object),
-    )
+def _state(found: list[tuple[Any, ...]], scope: str | None) -> pd.DataFrame:
+    """The store's state of the items (tuples in LOOKUP_NAMES order) as validation takes
+    it, indexed by item_id, partner "" where none; only ``scope``'s items when given."""
+    # fromiter over the flattened rows: half the time of np.array(found), which inspects
+    # every tuple for nesting.
+    table = np.fromiter(
+        itertools.chain.from_iterable(found), dtype=object, count=len(found) * len(LOOKUP_NAMES)
+    ).reshape(len(found), len(LOOKUP_NAMES))
+    partner = table[:, LOOKUP_NAMES.index("partner")]
+    partner[pd.isna(partner)] = ""
+    if scope is not None:
+        table = table[partner == scope]
     return pd.DataFrame(
-        {
-            "order_id": np.array([update.order_id for update in updates], dtype=object),
-            "item_id": item_id,
-            "shipped": shipped.astype(object),
-            "shipped_date": sent([u.shipping_date for u in updates], stored_date),
-            "carrier": sent([u.tracking_type for u in updates], stored_carrier),
-            "tracking_number": sent([u.tracking_code for u in updates], stored_tracking),
-            "row": np.arange(1, len(updates) + 1, dtype=np.int64),
-        },
+        table[:, 1:],
+        index=pd.Index(table[:, 0], dtype=object, name=LOOKUP_NAMES[0]),
+        columns=list(LOOKUP_NAMES[1:]),
         dtype=object,
-    ).astype({"row": "int64"})
+        copy=False,
+    )
+
+
+CHUNK_COLUMNS = ("order_id", "item_id", "shipped", "shipped_date", "carrier", "tracking_number")
+
+
+def _chunk(columns: list[np.ndarray], state: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
+    """The updates (``columns`` as ItemUpdate has them) as an updated file's chunk, what
+    was not sent filled from the store; ``positions``: each item's row in ``state``."""
+    order_id, item_id, shipped_sent, date_sent, type_sent, code_sent = columns
+    known = positions >= 0
+    was_shipped = np.zeros(len(item_id), dtype=bool)
+    was_shipped[known] = state["status"].to_numpy(dtype=object)[positions[known]] == "shipped"
+
+    def sent(given: np.ndarray, stored_column: str) -> np.ndarray:
+        """What was sent; for an item already shipped, what the store holds where nothing
+        was sent; "" elsewhere."""
+        missing = pd.isna(given)
+        result = np.where(missing, "", given)
+        keep = np.flatnonzero(missing & was_shipped)
+        if keep.size:
+            stored = state[stored_column].iloc[positions[keep]]
+            if stored_column == "shipped_date":  # a date (PostgreSQL) or its text (SQLite)
+                stored = pd.to_datetime(stored, errors="coerce").dt.strftime("%Y-%m-%d")
+            result[keep] = stored.fillna("").to_numpy(dtype=object)
+        return result
+
+    shipped = np.where(
+        pd.isna(shipped_sent),
+        np.where(was_shipped, "true", ""),
+        np.where(np.equal(shipped_sent, True), "true", "false"),
+    )
+    table = np.empty((len(item_id), len(CHUNK_COLUMNS) + 1), dtype=object)
+    table[:, 0] = order_id
+    table[:, 1] = item_id
+    table[:, 2] = shipped
+    table[:, 3] = sent(date_sent, "shipped_date")
+    table[:, 4] = sent(type_sent, "carrier")
+    table[:, 5] = sent(code_sent, "tracking_number")
+    table[:, 6] = range(1, len(item_id) + 1)
+    return pd.DataFrame(table, columns=[*CHUNK_COLUMNS, "row"], dtype=object, copy=False)
 
 
 def _decide(
     chunk: pd.DataFrame,
     state: pd.DataFrame,
+    positions: np.ndarray,
     settings: Settings,
     scope: str | None,
     now: dt.datetime,
-) -> pd.DataFrame:
-    """validate() per partner of the items (each with its partner's rules); unknown items
+) -> Decisions:
+    """decide() per partner of the items (each with its partner's rules); unknown items
     with the scope's (they are refused as unknown whichever rules see them)."""
-    partner_of = state["partner"].reindex(chunk["item_id"]).to_numpy(dtype=object)
-    partner_of = np.where(pd.isna(partner_of), scope or "", partner_of)
-    decided = []
-    for partner in pd.unique(partner_of):
-        part = chunk[partner_of == partner]
+    known = positions >= 0
+    partner_of = np.full(len(chunk), scope or "", dtype=object)
+    partner_of[known] = state["partner"].to_numpy(dtype=object)[positions[known]]
+    partners = pd.unique(partner_of)
+    if len(partners) == 1:  # one partner's items (always so for a partner's key)
+        partner = str(partners[0])
         rules = _rules(settings, partner or None, now)
-        part_state = state[state["partner"].fillna("") == (partner or "")]
-        decided.append(
-            validate(part, part_state.assign(partner=part_state["partner"].fillna("")), rules)
+        if scope is not None:  # the state is the scope's: the places found hold
+            return decide(chunk, state, rules, positions=positions)
+        return decide(chunk, state[state["partner"] == partner], rules)
+    answers = [np.empty(len(chunk), dtype=object) for _field in Decisions._fields]
+    for partner in partners.tolist():
+        rows = np.flatnonzero(partner_of == partner)
+        part = decide(
+            chunk.iloc[rows],
+            state[state["partner"] == partner],
+            _rules(settings, partner or None, now),
         )
-    return pd.concat(decided).sort_values("row", kind="stable")
+        for answer, values in zip(answers, part, strict=True):
+            answer[rows] = values
+    return Decisions(*answers)

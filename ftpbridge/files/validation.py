@@ -13,6 +13,7 @@ of them, so that every problem of a row is reported at once.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -25,15 +26,28 @@ from ftpbridge.files.rows import (
     Terms,
     cut,
     day_text,
+    filled,
     per_distinct,
     quoted,
     text_column,
 )
 from ftpbridge.files.verdicts import NOTE, Verdict, Verdicts, append_reason
+from ftpbridge.textarrays import strip
+from ftpbridge.wording import format_example
 
 APPLIED, UNCHANGED, REJECTED = "applied", "unchanged", "rejected"
 
-__all__ = ["APPLIED", "REJECTED", "RULES", "UNCHANGED", "Terms", "Verdict", "validate"]
+__all__ = [
+    "APPLIED",
+    "REJECTED",
+    "RULES",
+    "UNCHANGED",
+    "Decisions",
+    "Terms",
+    "Verdict",
+    "decide",
+    "validate",
+]
 
 
 Rule = Callable[[Rows], Iterator[Verdict]]
@@ -100,7 +114,7 @@ def shipped_spelled(rows: Rows) -> Iterator[Verdict]:
 
 def item_known(rows: Rows) -> Iterator[Verdict]:
     """The item exists, belongs to this order and is routed to this partner."""
-    item_id, order_id, current = rows.item_id, rows.order_id, rows.current
+    item_id, order_id, stored_order = rows.item_id, rows.order_id, rows.stored("order_id")
     yield Verdict(
         ~rows.known,
         REJECTED,
@@ -113,31 +127,43 @@ def item_known(rows: Rows) -> Iterator[Verdict]:
         ),
     )
     yield Verdict(
-        rows.known & (current["order_id"].to_numpy(dtype=object) != order_id),
+        rows.known & (stored_order != order_id),
         REJECTED,
         lambda at: (
             "item "
             + item_id[at]
             + " belongs to order "
-            + current["order_id"].fillna("").to_numpy(dtype=object)[at]
+            + filled(stored_order)[at]
             + ", not "
             + cut(order_id[at])
         ),
     )
     partner = rows.terms.partner
     yield Verdict(
-        rows.known & (current["partner"].to_numpy(dtype=object) != partner),
+        rows.known & (rows.stored("partner") != partner),
         REJECTED,
         lambda at: "item " + item_id[at] + " is not routed to " + partner,
     )
 
 
 def not_shipped(rows: Rows) -> Iterator[Verdict]:
-    """shipped false: unchanged (the other columns ignored), but a file cannot un-ship."""
+    """shipped false: unchanged (the other columns ignored). For an item shipped since,
+    a row that asks for no change (false and nothing else filled in: the export it came
+    from, sent back late) is unchanged too; one that gives shipment details with false is
+    refused: a file cannot un-ship, the shop can by hand (``ftpbridge orders unship``)."""
+    yield Verdict(
+        ~rows.shipped & rows.was_shipped & ~rows.others_filled,
+        UNCHANGED,
+        "already shipped since this file was made; the row asks for no change",
+    )
+    item_id = rows.item_id
     yield Verdict(
         ~rows.shipped & rows.was_shipped,
         REJECTED,
-        "the item is already shipped; a file cannot un-ship it (ops can, by hand)",
+        lambda at: (
+            "the item is already shipped; a file cannot un-ship it (the shop can, by hand:"
+            " ftpbridge orders unship " + cut(item_id[at]) + ")"
+        ),
     )
     yield Verdict(
         ~rows.shipped & rows.others_filled,
@@ -174,12 +200,11 @@ def tracking_warning(rows: Rows) -> Iterator[Verdict]:
 
 def same_as_stored(rows: Rows) -> Iterator[Verdict]:
     """Already shipped with exactly these details: unchanged."""
-    current = rows.current
     yield Verdict(
         rows.was_shipped
         & (rows.stored_date == rows.dates)
-        & (current["carrier"].fillna("").to_numpy(dtype=object) == rows.carriers)
-        & (current["tracking_number"].fillna("").to_numpy(dtype=object) == rows.tracking),
+        & (filled(rows.stored("carrier")) == rows.carriers)
+        & (filled(rows.stored("tracking_number")) == rows.tracking),
         UNCHANGED,
         "already shipped with these details",
     )
@@ -223,7 +248,7 @@ def shipped(rows: Rows) -> Iterator[Verdict]:
 def shipped_date_checks(rows: Rows) -> Iterator[Verdict]:
     """shipped_date: present, a date in an accepted format (not a spreadsheet serial),
     not in the future, not before the order."""
-    date_text, dates, ship_day = rows.date_text, rows.dates, rows.ship_day
+    date_text, dates = rows.date_text, rows.dates
     no_date = np.isnat(dates)
     yield Verdict(date_text == "", REJECTED, "shipped_date is empty; it is required when shipped")
     serial = per_distinct(
@@ -237,7 +262,7 @@ def shipped_date_checks(rows: Rows) -> Iterator[Verdict]:
             " format the column as a date (YYYY-MM-DD)"
         ),
     )
-    accepted = ", ".join(["YYYY-MM-DD", *rows.terms.date_formats])
+    accepted = ", ".join(["YYYY-MM-DD", *map(format_example, rows.terms.date_formats)])
     yield Verdict(
         (date_text != "") & ~serial & no_date,
         REJECTED,
@@ -252,20 +277,17 @@ def shipped_date_checks(rows: Rows) -> Iterator[Verdict]:
     yield Verdict(
         ~no_date & (dates > np.datetime64(rows.terms.latest_date, "s")),
         REJECTED,
-        lambda at: "shipped_date " + ship_day[at] + " is in the future",
+        lambda at: "shipped_date " + cut(date_text[at], 40) + " is in the future",
     )
-    order_day = (
-        pd.to_datetime(rows.current["order_created_at"], utc=True, format="ISO8601")
-        .dt.tz_convert(rows.terms.timezone)
-        .dt.tz_localize(None)
-        .dt.normalize()
-        .to_numpy(dtype="datetime64[s]")
-    )
+    order_day = rows.order_day
     yield Verdict(
         ~no_date & ~np.isnat(order_day) & (dates < order_day),
         REJECTED,
         lambda at: (
-            "shipped_date " + ship_day[at] + " is before the order date " + day_text(order_day[at])
+            "shipped_date "
+            + cut(date_text[at], 40)
+            + " is before the order date "
+            + day_text(order_day[at])
         ),
     )
 
@@ -275,7 +297,7 @@ def carrier_checks(rows: Rows) -> Iterator[Verdict]:
     carrier_text = rows.carrier_text
     yield Verdict(carrier_text == "", REJECTED, "carrier is empty; it is required when shipped")
     yield Verdict(
-        (carrier_text != "") & rows.carrier_names.isna().to_numpy(dtype=bool),
+        (carrier_text != "") & pd.isna(rows.carrier_names),
         REJECTED,
         lambda at: (
             "carrier "
@@ -332,6 +354,37 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+class Decisions(NamedTuple):
+    """What :func:`decide` says about each row of a chunk, as numpy arrays in row order:
+    the outcome, its reason (with the row's warnings), the warnings alone ("" where none: a
+    row applied anyway), and the normalised new values (new_shipped_date as YYYY-MM-DD
+    text, new_carrier, new_tracking_number)."""
+
+    outcome: np.ndarray
+    reason: np.ndarray
+    warning: np.ndarray
+    new_shipped_date: np.ndarray
+    new_carrier: np.ndarray
+    new_tracking_number: np.ndarray
+
+
+def decide(
+    chunk: pd.DataFrame, state: pd.DataFrame, terms: Terms, *, positions: np.ndarray | None = None
+) -> Decisions:
+    """Decide every row of ``chunk`` by RULES, in order; the first outcome for a row wins.
+    ``chunk`` and ``state`` as :func:`validate` takes them; the answers as arrays.
+    ``positions``: each row's item's place in ``state`` (-1: unknown), when the caller
+    has found them already."""
+    rows = Rows(chunk, state, terms, positions)
+    verdicts = Verdicts(rows.size)
+    for rule in RULES:
+        for verdict in rule(rows):
+            verdicts.apply(verdict)
+    outcome, reason = verdicts.finished()
+    warning = strip(verdicts.note, "; ")
+    return Decisions(outcome, reason, warning, rows.ship_day, rows.carriers, rows.tracking)
+
+
 def validate(chunk: pd.DataFrame, state: pd.DataFrame, terms: Terms) -> pd.DataFrame:
     """Decide every row of ``chunk`` by RULES, in order; the first outcome for a row wins.
 
@@ -342,19 +395,13 @@ def validate(chunk: pd.DataFrame, state: pd.DataFrame, terms: Terms) -> pd.DataF
     order_id, partner, status, shipped_date (date or None), carrier, tracking_number,
     order_created_at (aware datetime).
 
-    Returns the chunk with columns outcome, reason, and the normalised new values
-    new_shipped_date (YYYY-MM-DD text), new_carrier, new_tracking_number.
+    Returns the chunk with columns outcome, reason (with the row's warnings), warning (the
+    warnings alone, "" where none: a row applied anyway), and the normalised new values
+    new_shipped_date (YYYY-MM-DD text), new_carrier, new_tracking_number (see
+    :func:`decide` for the same answers as arrays).
     """
-    rows = Rows(chunk, state, terms)
-    verdicts = Verdicts(rows.size)
-    for rule in RULES:
-        for verdict in rule(rows):
-            verdicts.apply(verdict)
-    outcome, reason = verdicts.finished()
+    decisions = decide(chunk, state, terms)
     result = chunk.copy()
-    result["outcome"] = outcome
-    result["reason"] = reason
-    result["new_shipped_date"] = rows.ship_day
-    result["new_carrier"] = rows.carriers
-    result["new_tracking_number"] = rows.tracking
+    for name, values in zip(Decisions._fields, decisions, strict=True):
+        result[name] = values
     return result

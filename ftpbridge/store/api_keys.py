@@ -5,8 +5,9 @@ bits). Only its SHA-256 is stored. A slow password hash (bcrypt, argon2) is made
 passwords people choose, which can be guessed; a 256-bit random key cannot be, so a fast
 hash protects it as well, costs microseconds per request instead of tens of milliseconds,
 and lets the store find the key by its hash through a unique index (no per-key compare
-loop, nothing in memory: every replica checks the same table, and a revoked key stops
-working at once everywhere).
+loop; every replica checks the same table, each remembering a valid key for a few
+seconds at most, so a revoked key stops working everywhere within those seconds: see
+web/keycache.py).
 
 Names are unique for ever (a revoked key keeps its row): the audit trail says
 ``api:NAME``, and a name must always mean one key.
@@ -146,8 +147,8 @@ def all_keys(connection: Connection) -> list[ApiKey]:
 
 
 def revoke(connection: Connection, name: str, now: dt.datetime) -> ApiKey:
-    """Revoke the named key (it stops working at once). Raises UsageError when there is
-    no such key or it is revoked already."""
+    """Revoke the named key (the service stops taking it within [api] key_cache_seconds).
+    Raises UsageError when there is no such key or it is revoked already."""
     row = connection.execute(select(api_keys).where(api_keys.c.name == name)).first()
     if row is None:
         raise UsageError(
@@ -178,3 +179,12 @@ def needs_touch(key: ApiKey, now: dt.datetime) -> bool:
 def touch(connection: Connection, key: ApiKey, now: dt.datetime) -> None:
     """Record that the key was used now (call only when :func:`needs_touch`)."""
     connection.execute(update(api_keys).where(api_keys.c.id == key.id).values(last_used_at=now))
+
+
+def find_active_by_id(connection: Connection, key_id: int) -> ApiKey | None:
+    """The unrevoked key with this id, or None (the console's session names its key by id:
+    a revoked key ends every session signed in with it, on every replica)."""
+    row = connection.execute(
+        select(api_keys).where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+    ).first()
+    return _row(row) if row is not None else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 from collections.abc import Iterable, Iterator
 from importlib import resources
 from pathlib import Path
@@ -18,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
 from ftpbridge.errors import StoreError
+from ftpbridge.logs import redact_text
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -27,10 +29,13 @@ def utcnow() -> dt.datetime:
 
 
 def _redact(url: str) -> str:
+    """The URL for people: its password hidden, in the user part and in the query string
+    (``?password=...``) alike, by the one redaction of every message (logs.redact_text)."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
         return "<unparseable store URL>"
+    return redact_text(shown)
 
 
 def _alembic_config() -> Config:
@@ -175,6 +180,35 @@ def _sqlite_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN")
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of an SQLite URL; None for another database, an in-memory one
+    or a URL that cannot be read (opening it says what is wrong)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def _create_private(database: Path) -> None:
+    """Create the SQLite file (and its folder) readable by its owner only, whatever the
+    umask: it holds customers' names and addresses. SQLite gives its -wal and -shm files
+    the database file's permissions. An existing file is left as it is."""
+    folder = database.parent
+    try:
+        if not folder.exists():
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor = os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StoreError(f"cannot create the store {database}: {exc.strerror}") from None
+    os.fchmod(descriptor, 0o600)  # O_CREAT's mode passes through the umask
+    os.close(descriptor)
+
+
 def open_store(url: str, *, migrate: bool = True) -> Store:
     """Open the store at ``url`` (an SQLAlchemy URL) and, by default, migrate it to head.
 
@@ -183,7 +217,7 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     shown = _redact(url)
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         raise StoreError(
             f"the store URL {shown} is not a valid database URL",
             hint="use e.g. sqlite:///ftpbridge.db or postgresql+psycopg://user@host/db",
@@ -194,13 +228,7 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            folder = Path(database).parent
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(
-                    f"cannot create the folder {folder} for the store: {exc.strerror}"
-                ) from None
+            _create_private(Path(database))
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     else:
         # A running job uses up to two connections at once (its lock's and its work's):

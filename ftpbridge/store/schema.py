@@ -102,8 +102,10 @@ items = Table(
     Column("first_exported_at", UTCDateTime(), nullable=True),
     Column("last_exported_at", UTCDateTime(), nullable=True),
     Column("updated_at", UTCDateTime(), nullable=False),
-    Index("ix_items_partner_status", "partner", "status"),
+    # (migration 0010) a partner's items by status, and their orders from the index alone
+    Index("ix_items_partner_status_order", "partner", "status", "order_id"),
     Index("ix_items_order_id", "order_id"),
+    Index("ix_items_tracking_number", "tracking_number"),  # migration 0009: the console
 )
 
 # The ledger of exchanged files. ``import_key`` is the file's sha256 for imports and NULL
@@ -195,6 +197,9 @@ sightings = Table(
     Column("mtime", String(40), nullable=True),
     Column("first_seen_at", UTCDateTime(), nullable=False),
     Column("stable_since", UTCDateTime(), nullable=False),
+    # Polls in a row that could not take the file, and why (migration 0006, issue 12).
+    Column("failures", Integer, nullable=False, default=0, server_default="0"),
+    Column("last_error", Text, nullable=True),
 )
 
 # Per partner and job ("export", "poll"): how the last runs went, for alerts and status.
@@ -304,3 +309,66 @@ stock_changes = Table(
 
 # sold_unshipped_quantity / sold_shipped_quantity sum the items of a SKU (migration 0007).
 Index("ix_items_sku_id_status", items.c.sku_id, items.c.status)
+
+
+# --------------------------------------------------------------------------- issue 16
+# The ops console (migration 0009): the secret its session cookies are signed with, kept in
+# the store so that every replica verifies what another signed (see store/sessions.py), and
+# the sessions signed out before they expired.
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("purpose", String(40), primary_key=True),
+    Column("secret", String(128), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+console_signouts = Table(
+    "console_signouts",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Index("ix_console_signouts_expires_at", "expires_at"),
+)
+# --------------------------------------------------------------------------- issue 15
+# The outbox (migration 0008): shipment events written in the transaction of the change
+# (store/items.py apply_shipments, store/outbox.py add_emails) and sent afterwards
+# (notify/). See store/outbox.py for the states and the claiming of events.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(40), nullable=False, unique=True),
+    Column("channel", String(10), nullable=False),  # "webhook" | "email"
+    Column("type", String(40), nullable=False),
+    Column("partner", String(100), nullable=True),
+    Column("order_id", String(64), nullable=False),
+    Column("item_id", String(64), nullable=True),
+    Column("change_id", Integer, nullable=True),
+    Column("file_id", Integer, nullable=True),
+    Column("source", String(300), nullable=True),
+    Column("item_status", String(20), nullable=True),
+    Column("shipped_date", Text, nullable=True),
+    Column("carrier", Text, nullable=True),
+    Column("tracking_number", Text, nullable=True),
+    Column("recipient", String(320), nullable=True),
+    Column("payload", Text, nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("state", String(12), nullable=False),  # "pending" | "delivered" | "dead"
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("pending_since", UTCDateTime(), nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("lease_until", UTCDateTime(), nullable=True),
+    Column("leased_by", String(200), nullable=True),
+    Column("last_attempt_at", UTCDateTime(), nullable=True),
+    Column("delivered_at", UTCDateTime(), nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("last_response", Text, nullable=True),
+    Index("ix_outbox_queue", "channel", "state", "id"),
+    Index("ix_outbox_order", "order_id", "channel", "state", "id"),
+    Index("ix_outbox_lease", "lease_until"),
+    Index("ix_outbox_delivered", "delivered_at"),
+)
+# The changes of one file, or of one API update (file_id NULL, its time): for e-mails.
+Index("ix_item_changes_file", item_changes.c.file_id, item_changes.c.changed_at)

@@ -86,6 +86,55 @@ def forget(connection: Connection, partner: str, name: str) -> None:
     )
 
 
+# --------------------------------------------------------------------------- issue 12
+# Files a poll could not take (a download refused, too slow, not a regular file): counted
+# on their sighting, so that one bad entry is retried a bounded number of times and never
+# blocks the others (see exchange/poll.py).
+
+
+def record_failure(
+    connection: Connection, partner: str, name: str, now: dt.datetime, *, error: str
+) -> int:
+    """Count one more failed take of ``name``; return how many polls in a row failed it."""
+    key = and_(sightings.c.partner == partner, sightings.c.name == name)
+    row = connection.execute(select(sightings.c.failures).where(key)).first()
+    if row is None:
+        connection.execute(
+            insert(sightings).values(
+                partner=partner,
+                name=name,
+                first_seen_at=now,
+                stable_since=now,
+                failures=1,
+                last_error=error,
+            )
+        )
+        return 1
+    failures = int(row.failures or 0) + 1
+    connection.execute(update(sightings).where(key).values(failures=failures, last_error=error))
+    return failures
+
+
+def failures_of(connection: Connection, partner: str) -> dict[str, tuple[int, str | None]]:
+    """The partner's files that failed at least once: name → (failures, last error)."""
+    rows = connection.execute(
+        select(sightings.c.name, sightings.c.failures, sightings.c.last_error).where(
+            sightings.c.partner == partner, sightings.c.failures > 0
+        )
+    )
+    return {row.name: (int(row.failures), row.last_error) for row in rows}
+
+
+def forget_unlisted(connection: Connection, partner: str, listed: Iterable[str]) -> None:
+    """Forget the failures of files no longer in the inbox (taken away by someone)."""
+    names = set(listed)
+    gone = [name for name in failures_of(connection, partner) if name not in names]
+    if gone:
+        connection.execute(
+            delete(sightings).where(sightings.c.partner == partner, sightings.c.name.in_(gone))
+        )
+
+
 def job_finished(
     connection: Connection,
     partner: str,

@@ -6,21 +6,33 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 from ftpbridge.durable import temporary_beside
-from ftpbridge.errors import RemoteNotFoundError, RemotePermissionError, TransportError
+from ftpbridge.errors import (
+    ListingTooLongError,
+    NotAFileError,
+    RemoteNotFoundError,
+    RemotePermissionError,
+    TooLargeError,
+    TransportError,
+)
 from ftpbridge.transport.base import (
     ConnectionParams,
     CrossDirectoryRenameError,
+    LocalSink,
     RemoteFile,
+    TransferWatch,
     part_path,
     safe_entries,
     same_directory,
 )
+
+BLOCK_SIZE = 1024 * 1024
 
 
 class LocalTransport:
@@ -32,6 +44,7 @@ class LocalTransport:
         if params.path is None:
             raise TransportError("local transport: no directory given (path is empty)")
         self._root = Path(params.path)
+        self._params = params
 
     def describe(self) -> str:
         """Return ``local:///absolute/root``."""
@@ -77,10 +90,18 @@ class LocalTransport:
     def list(self, directory: str) -> list[RemoteFile]:
         """Return the entries of ``directory``; unsafe names are skipped with a warning."""
         path = self._resolve(directory)
-        entries = []
+        limit = self._params.max_listing_entries
+        entries: list[RemoteFile] = []
         try:
             with os.scandir(path) as iterator:
                 for entry in iterator:
+                    if len(entries) >= limit:
+                        raise ListingTooLongError(
+                            f"local: the folder {directory!r} holds more than {limit:,}"
+                            " entries (max_listing_entries); nothing was taken from it",
+                            hint="move old files away, or raise max_listing_entries in the"
+                            " partner's table",
+                        )
                     try:
                         info = entry.stat()
                     except OSError:
@@ -98,22 +119,54 @@ class LocalTransport:
             raise self._error("list", directory, error) from error
         return safe_entries(entries, directory=directory, transport=self.describe())
 
-    def download(self, remote_path: str, local_path: Path) -> int:
-        """Copy the file to ``local_path`` via a temporary file; return bytes written."""
+    def download(self, remote_path: str, local_path: Path, *, max_bytes: int | None = None) -> int:
+        """Copy the file to ``local_path`` via a temporary file; return bytes written.
+
+        Only a regular file inside the root is read (a link leading out of it is refused,
+        and a named pipe is never waited on: it is opened without blocking and refused),
+        bounded like every transport's download (see Transport.download)."""
         source = self._resolve(remote_path)
+        what = f"local: the copy of {remote_path!r}"
         try:
-            with temporary_beside(local_path) as temporary:
-                shutil.copyfile(source, temporary)
-                written = temporary.stat().st_size
-                os.replace(temporary, local_path)
-            return written
+            descriptor = os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError as error:
             raise self._error("download", remote_path, error) from error
+        with os.fdopen(descriptor, "rb", buffering=0) as handle:
+            try:
+                info = os.fstat(descriptor)
+                if not stat.S_ISREG(info.st_mode):
+                    raise NotAFileError(
+                        f"local: {remote_path!r} is not a regular file; it cannot be taken",
+                        hint="put plain files in the shared folder",
+                    )
+                if max_bytes is not None and info.st_size > max_bytes:
+                    raise TooLargeError(
+                        f"{what}: the file is {info.st_size:,} bytes, over the limit"
+                        " (max_file_bytes); not copied",
+                        size=info.st_size,
+                        limit=max_bytes,
+                    )
+                watch = TransferWatch(
+                    what,
+                    min_rate=self._params.min_rate_bytes,
+                    grace=self._params.timeout,
+                    max_bytes=max_bytes,
+                )
+                with temporary_beside(local_path) as temporary:
+                    with LocalSink(temporary, watch) as sink:
+                        while block := handle.read(BLOCK_SIZE):
+                            sink.write(block)
+                        sink.close()
+                    written = temporary.stat().st_size
+                    os.replace(temporary, local_path)
+                return written
+            except OSError as error:
+                raise self._error("download", remote_path, error) from error
 
     def upload(self, local_path: Path, remote_path: str) -> None:
         """Copy ``local_path`` to ``.<name>.part`` next to the target, then rename onto it."""
         target = self._resolve(remote_path)
-        temporary = self._resolve(part_path(remote_path))
+        temporary = self._resolve(part_path(remote_path))  # this upload's own name
         try:
             shutil.copyfile(local_path, temporary)
             os.replace(temporary, target)

@@ -25,7 +25,7 @@ from ftpbridge import __version__, metrics
 from ftpbridge.errors import FtpbridgeError, RequestError, StoreError
 from ftpbridge.settings import Settings
 from ftpbridge.store import Store
-from ftpbridge.web import health, intake, orders, skus, updates
+from ftpbridge.web import console, health, intake, orders, skus, updates
 from ftpbridge.web.context import ApiContext
 
 logger = structlog.get_logger()
@@ -60,6 +60,7 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     app.include_router(skus.router)
     app.include_router(health.router)
     _install_error_handlers(app)
+    console.install(app, settings, store)  # the ops console (issue 16): /console
     app.add_middleware(RequestLog)
     return app
 

@@ -12,6 +12,7 @@ import asyncio
 import base64
 import binascii
 import math
+from dataclasses import replace
 from typing import Annotated
 
 import structlog
@@ -60,6 +61,18 @@ def _verify(context: ApiContext, key: str) -> ApiKey | None:
     if found is not None and api_keys.needs_touch(found, now):
         with context.store.begin() as connection:
             api_keys.touch(connection, found, now)
+        found = replace(found, last_used_at=now)
+    if found is not None:
+        context.keys.put(key, found)
+    return found
+
+
+def _remembered(context: ApiContext, key: str) -> ApiKey | None:
+    """The key from the process's cache (see :mod:`ftpbridge.web.keycache`), unless its
+    last use is due to be written (once a minute: then the store is asked and told)."""
+    found = context.keys.get(key)
+    if found is None or api_keys.needs_touch(found, utcnow()):
+        return None
     return found
 
 
@@ -67,7 +80,11 @@ async def require_key(request: Request) -> ApiKey:
     """The request's valid API key, or RequestError 401 (after the address's delay)."""
     context = context_of(request)
     scheme, user, key = _credentials(request)
-    found = await run_in_threadpool(_verify, context, key) if key else None
+    found = (
+        (_remembered(context, key) or await run_in_threadpool(_verify, context, key))
+        if key
+        else None
+    )
     address = request.client.host if request.client else "unknown"
     if found is not None:
         context.throttle.succeeded(address)

@@ -8,6 +8,7 @@ from fastapi import Request
 
 from ftpbridge.settings import ApiSettings, Settings
 from ftpbridge.store import Store
+from ftpbridge.web.keycache import KeyCache
 from ftpbridge.web.throttle import FailureThrottle
 
 
@@ -16,6 +17,10 @@ class ApiContext:
     settings: Settings
     store: Store
     throttle: FailureThrottle = field(default_factory=FailureThrottle)
+    keys: KeyCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.keys = KeyCache(self.settings.api.key_cache_seconds)
 
     @property
     def api(self) -> ApiSettings:

@@ -25,10 +25,10 @@ from ftpbridge.store.search import (
     SORT_COLUMNS,
     OrderSearch,
     OrdersPage,
-    check_term,
     find_orders,
     find_orders_and_acknowledge,
 )
+from ftpbridge.store.terms import check_term
 from ftpbridge.web import schemas
 from ftpbridge.web.auth import Key, require_writer
 from ftpbridge.web.context import ApiContext, context_of

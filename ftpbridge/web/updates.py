@@ -87,14 +87,21 @@ def _optional_text(item: dict[str, Any], name: str, where: str, limit: int = 100
 
 def parse_update(orders_value: Any, api: Any) -> list[ItemUpdate]:
     """``{"orders": [{"id":.., "items": [{"id":.., ...}]}]}`` → one ItemUpdate per item;
-    RequestError naming the place of the first mistake."""
+    RequestError naming the place of the first mistake.
+
+    Each item goes through :func:`_plain_item` first, which reads the shape nearly every
+    client sends (text values, one of status/shipped) in one short step; anything else
+    goes through the field-by-field checks (:func:`_checked_item`), which raise the error
+    naming the field. Both give the same ItemUpdate wherever the first gives one (a test
+    holds them together): a 1,000-item update spent 3.4 ms here with only the second."""
     if not isinstance(orders_value, list) or not orders_value:
         raise RequestError(
             'orders must be a non-empty list, e.g. {"orders": [{"id": 14, "items":'
             ' [{"id": 21, "status": "shipped", ...}]}]}'
         )
     updates: list[ItemUpdate] = []
-    seen: dict[str, str] = {}
+    seen: set[str] = set()
+    limit = api.max_update_items
     for order_position, order in enumerate(orders_value):
         where = f"orders[{order_position}]"
         if not isinstance(order, dict):
@@ -109,34 +116,102 @@ def parse_update(orders_value: Any, api: Any) -> list[ItemUpdate]:
         if not isinstance(order_items, list) or not order_items:
             raise RequestError(f"{where}.items must be a non-empty list")
         for item_position, item in enumerate(order_items):
-            place = f"{where}.items[{item_position}]"
-            if not isinstance(item, dict):
-                raise RequestError(f"{place} must be an object")
-            unknown = [name for name in item if name not in ITEM_KEYS]
-            if unknown:
-                raise RequestError(
-                    f"{place}: unknown field {str(unknown[0])[:60]!r}",
-                    hint=f"an item has: {', '.join(ITEM_KEYS)}",
-                )
-            item_id = _identifier(item.get("id"), f"{place}.id")
-            if item_id in seen:
-                raise RequestError(
-                    f"item {item_id} appears twice ({seen[item_id]} and {place}); send it once"
-                )
-            seen[item_id] = place
-            updates.append(
-                ItemUpdate(
-                    order_id=order_id,
-                    item_id=item_id,
-                    shipped=_status(item, place),
-                    shipping_date=_optional_text(item, "shipping_date", place, 40),
-                    tracking_type=_optional_text(item, "tracking_type", place, 40),
-                    tracking_code=_optional_text(item, "tracking_code", place, 100),
-                )
-            )
-            if len(updates) > api.max_update_items:
-                raise _too_many(api.max_update_items)
+            update = _plain_item(order_id, item)
+            if update is None:  # the field-by-field checks, in the order they report
+                place = f"{where}.items[{item_position}]"
+                item_id = _checked_id(item, place)
+                if item_id in seen:
+                    raise _twice(orders_value, item_id, place)
+                update = _checked_item(order_id, item_id, item, place)
+            elif update.item_id in seen:
+                raise _twice(orders_value, update.item_id, f"{where}.items[{item_position}]")
+            seen.add(update.item_id)
+            updates.append(update)
+            if len(updates) > limit:
+                raise _too_many(limit)
     return updates
+
+
+_ITEM_KEY_SET = frozenset(ITEM_KEYS)
+_SPELLED = {"shipped": True, "pending": False}
+
+
+def _plain_item(order_id: str, item: Any) -> ItemUpdate | None:
+    """The item as :func:`_checked_item` reads it, when it has the usual shape: an object
+    of known fields, a text id, at most one of status/shipped ("shipped"/"pending" or a
+    boolean), texts or nulls elsewhere. None for anything else (no error is raised here).
+    Written out field by field: it runs once per item."""
+    if type(item) is not dict or not _ITEM_KEY_SET.issuperset(item):
+        return None
+    get = item.get
+    item_id = get("id")
+    if type(item_id) is not str:
+        return None
+    item_id = item_id.strip()
+    if not item_id or len(item_id) > 64:
+        return None
+    status, shipped = get("status"), get("shipped")
+    if status is not None and shipped is not None:
+        return None
+    meaning = status if status is not None else shipped
+    if meaning is not None and type(meaning) is not bool:
+        if type(meaning) is not str or meaning not in _SPELLED:
+            return None
+        meaning = _SPELLED[meaning]
+    day, kind, code = get("shipping_date"), get("tracking_type"), get("tracking_code")
+    if day is not None:
+        if type(day) is not str or len(day := day.strip()) > 40:
+            return None
+    if kind is not None:
+        if type(kind) is not str or len(kind := kind.strip()) > 40:
+            return None
+    if code is not None:
+        if type(code) is not str or len(code := code.strip()) > 100:
+            return None
+    return ItemUpdate(order_id, item_id, meaning, day, kind, code)
+
+
+def _checked_id(item: Any, place: str) -> str:
+    """The item's id, after its shape; RequestError naming ``place`` and what is wrong."""
+    if not isinstance(item, dict):
+        raise RequestError(f"{place} must be an object")
+    unknown = [name for name in item if name not in ITEM_KEYS]
+    if unknown:
+        raise RequestError(
+            f"{place}: unknown field {str(unknown[0])[:60]!r}",
+            hint=f"an item has: {', '.join(ITEM_KEYS)}",
+        )
+    return _identifier(item.get("id"), f"{place}.id")
+
+
+def _twice(orders_value: list[Any], item_id: str, place: str) -> RequestError:
+    """The error for ``item_id`` sent again at ``place``, naming where it came first (found
+    again only now: the usual update has no such item, and pays nothing for the places)."""
+    first = next(
+        f"orders[{order_position}].items[{item_position}]"
+        for order_position, order in enumerate(orders_value)
+        for item_position, item in enumerate(order["items"])
+        if _item_id(item) == item_id
+    )
+    return RequestError(f"item {item_id} appears twice ({first} and {place}); send it once")
+
+
+def _item_id(item: Any) -> str | None:
+    """The id of an item read before (so it has one), as the checks read it."""
+    value = item.get("id")
+    return str(value).strip() if isinstance(value, int | str) else None
+
+
+def _checked_item(order_id: str, item_id: str, item: dict[str, Any], place: str) -> ItemUpdate:
+    """The item's other fields, one by one; RequestError naming ``place`` and the field."""
+    return ItemUpdate(
+        order_id=order_id,
+        item_id=item_id,
+        shipped=_status(item, place),
+        shipping_date=_optional_text(item, "shipping_date", place, 40),
+        tracking_type=_optional_text(item, "tracking_type", place, 40),
+        tracking_code=_optional_text(item, "tracking_code", place, 100),
+    )
 
 
 def _too_many(limit: int) -> RequestError:
@@ -237,7 +312,7 @@ async def _run_updates(
     return json_response(
         {
             "response": {
-                "email": 0,
+                "email": 1 if outcome.emails else 0,
                 "modified": 1 if outcome.modified else 0,
                 "items_modified": outcome.modified,
             },

@@ -17,8 +17,9 @@ API_STEPS = [
 
 
 def test_api_rows_have_both_sides(tmp_path: Path) -> None:
-    """--api-only --lines 3000: the two View Orders rows and the update row, each with
-    ftpbridge's and the floor's figures; the 1,000-item update shipped about 1,000 items."""
+    """--api-only --lines 3000: the two View Orders rows and the update row, on SQLite and
+    on PostgreSQL, each with ftpbridge's and the floor's figures; each 1,000-item update
+    shipped about 1,000 items."""
     target = tmp_path / "result.json"
     completed = subprocess.run(
         [sys.executable, "-m", "bench", "--lines", "3000", "--api-only", "--api-requests",
@@ -35,12 +36,14 @@ def test_api_rows_have_both_sides(tmp_path: Path) -> None:
     result = json.loads(target.read_text(encoding="utf-8"))
     steps = {step["step"]: step for step in result["steps"]}
     assert list(steps)[:2] == API_STEPS
-    update = result["steps"][2]
-    assert update["step"].startswith("api update of 1,0")
-    assert 1_000 <= update["lines"] <= 1_003
+    assert list(steps)[3:5] == [name + " (PostgreSQL)" for name in API_STEPS]
+    for update in (result["steps"][2], result["steps"][5]):
+        assert update["step"].startswith("api update of 1,0")
+        assert 1_000 <= update["lines"] <= 1_003
+    assert result["steps"][5]["step"].endswith("(PostgreSQL)")
     for step in result["steps"]:
         assert step["ftpbridge_s"] > 0 and step["floor_s"] > 0 and step["ratio"] > 0, step
-    for name in API_STEPS:
+    for name in [*API_STEPS, *(name + " (PostgreSQL)" for name in API_STEPS)]:
         details = steps[name]["details"]
         assert details["requests"] == 32 and details["requests_per_s"] > 0
         assert details["items_in_store"] == 3000

@@ -35,7 +35,7 @@ def run_bench(tmp_path: Path, *arguments: str) -> tuple[subprocess.CompletedProc
     target = tmp_path / "result.json"
     completed = subprocess.run(
         [sys.executable, "-m", "bench", "--lines", "2000", "--json", str(target),
-         "--work", str(tmp_path), "--skip-postgres", "--skip-api", *arguments],
+         "--work", str(tmp_path), "--skip-postgres", "--skip-api", "--skip-console", *arguments],
         cwd=REPOSITORY,
         capture_output=True,
         text=True,
@@ -65,7 +65,7 @@ def table_steps(output: str) -> list[str]:
 def test_tiny_run_prints_the_table_and_writes_json(tmp_path: Path) -> None:
     """--lines 2000 --skip-transfers: every core step is in the table and in the JSON, with
     seconds, floors, ratios and peak RSS; the store and files are cleaned up."""
-    completed, result = run_bench(tmp_path, "--skip-transfers")
+    completed, result = run_bench(tmp_path, "--skip-transfers", "--skip-notify")
     assert table_steps(completed.stdout) == CORE_STEPS
     assert [step["step"] for step in result["steps"]] == CORE_STEPS
     assert result["lines"] == 2000
@@ -103,7 +103,7 @@ def test_inventory_only_runs_just_the_inventory_rows(tmp_path: Path) -> None:
 @pytest.mark.skipif(os.geteuid() != 0, reason="the SFTP transfer needs root to start sshd")
 def test_tiny_run_with_a_small_transfer(tmp_path: Path) -> None:
     """--transfer-mb 1: FTP, FTPS and SFTP uploads and downloads join the table and JSON."""
-    completed, result = run_bench(tmp_path, "--transfer-mb", "1")
+    completed, result = run_bench(tmp_path, "--transfer-mb", "1", "--skip-notify")
     steps = CORE_STEPS[:3] + TRANSFER_STEPS + CORE_STEPS[3:]  # the inventory rows last
     assert table_steps(completed.stdout) == steps
     assert [step["step"] for step in result["steps"]] == steps
@@ -112,3 +112,44 @@ def test_tiny_run_with_a_small_transfer(tmp_path: Path) -> None:
         # floor is only checked to be there.
         assert step["ftpbridge_s"] > 0 and isinstance(step["floor_s"], float), step
         assert step["details"]["mb"] == 1
+
+
+def test_console_row(tmp_path: Path) -> None:
+    """--console-only: the store is built and the console's Partners page row alone is
+    measured, next to its queries run alone (the page really rendered its 50 partners)."""
+    target = tmp_path / "result.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench", "--lines", "2000", "--json", str(target),
+         "--work", str(tmp_path), "--console-only", "--console-rounds", "2"],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(REPOSITORY)},
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    result = json.loads(target.read_text())
+    [step] = result["steps"]
+    assert step["step"] == "console Partners page, 50 partners (median)"
+    assert step["ftpbridge_s"] > 0 and step["floor_s"] > 0 and step["ratio"] > 0
+    assert step["details"]["items_in_store"] == 2000
+    assert len(step["details"]["runs_s"]) == 2
+def test_tiny_run_of_the_outbox_rows(tmp_path: Path) -> None:
+    """--notify-only: the import writing an event per line beside the import without, and
+    500 events delivered to the local receiver beside the receiver alone, all of them."""
+    completed, result = run_bench(
+        tmp_path, "--notify-only", "--notify-events", "500", "--repeat", "1"
+    )
+    steps = ["import with webhook events", "notify send (500 events)"]
+    assert table_steps(completed.stdout) == steps
+    imported, sent = result["steps"]
+    assert imported["details"]["events"] == 2000
+    assert imported["floor_s"] > 0 and imported["ratio"] > 0
+    assert sent["lines"] == 500
+    assert sent["details"]["posts"] == 5
+    assert sent["details"]["events_per_s"] > 0 and sent["details"]["floor_events_per_s"] > 0
+    # A wrong result (not every event delivered) is a problem; a missed speed target is not.
+    assert not [miss for miss in imported["misses"] + sent["misses"] if "delivered" in miss
+                or "events written" in miss]  # fmt: skip
+    assert [path.name for path in tmp_path.iterdir()] == ["result.json"]

@@ -376,3 +376,41 @@ def test_systemd_notifications(site: dict[str, Any], tmp_path: Path) -> None:
         done.set()
         listener.join()
         receiver.close()
+
+
+def test_a_clean_stop_removes_the_run_lock(site: dict[str, Any]) -> None:
+    """The SQLite run lock beside the store exists while the daemon runs and is gone after
+    SIGTERM; the next daemon starts as usual (issue 11 item 22)."""
+    lock = site["folder"] / "store.db.run-lock"
+    daemon = site["start"]()
+    wait_for(daemon.running, "the daemon to run")
+    assert lock.exists()
+    assert daemon.stop() == 0
+    assert not lock.exists()
+    again = site["start"]()
+    wait_for(again.running, "the second daemon to run")
+    assert again.stop() == 0
+    assert not lock.exists()
+
+
+def test_old_local_files_are_removed_at_start(site: dict[str, Any]) -> None:
+    """[daemon] keep_local_days: an archived copy older than that is gone once the daemon
+    has started; a recent one stays (issue 11 item 6)."""
+    import os
+    import time
+
+    archive = site["folder"] / "state" / "archive" / "acme"
+    archive.mkdir(parents=True)
+    old, recent = archive / "20250101T000000Z_old.csv", archive / "20261130T000000Z_new.csv"
+    for path in (old, recent):
+        path.write_text("x", encoding="utf-8")
+    stamp = time.time() - 200 * 86400
+    os.utime(old, (stamp, stamp))
+    config = site["folder"] / "config.toml"
+    text = config.read_text().replace('"info"', '"info"\nkeep_local_days = 90')
+    config.write_text(text)
+    daemon = site["start"]()
+    wait_for(lambda: not old.exists(), "the old copy to be removed")
+    assert daemon.stop() == 0
+    assert recent.exists()
+    assert any(event.get("event") == "old local files removed" for event in daemon.events())

@@ -117,8 +117,11 @@ def test_readme_flow(ftpbridge, workspace: Path) -> None:
 
     dry = ftpbridge("import", "--partner", "acme", updated.name, "--dry-run")
     assert dry.returncode == 1, dry.stdout
-    assert "2 applied, 14 unchanged, 1 rejected" in dry.stdout
-    assert "Dry run: nothing was changed." in dry.stdout
+    assert "17 rows: 2 would apply, 14 unchanged, 1 rejected" in dry.stdout
+    assert "Dry run: nothing was changed" in dry.stdout
+    dry_report = pd.read_csv(updated.with_name(updated.name + ".report.csv"), dtype=str)
+    assert sorted(set(dry_report["outcome"])) == ["rejected", "unchanged", "would apply"]
+    assert (dry_report["outcome"] == "would apply").sum() == 2
     assert shipped_items(workspace) == []
     assert store_rows(workspace, "SELECT count(*) FROM files WHERE direction = 'import'") == [(0,)]
 
@@ -126,11 +129,13 @@ def test_readme_flow(ftpbridge, workspace: Path) -> None:
     assert imported.returncode == 1, imported.stdout
     assert "2 applied, 14 unchanged, 1 rejected" in imported.stdout
     spreadsheet_row = rows["1009"] + 2
-    assert f"row {spreadsheet_row} (order 6, item 1009): carrier 'Pigeon Post' is unknown" in (
-        imported.stdout
-    )
+    assert (
+        f"Rejected 1 row, by reason:\n  row {spreadsheet_row} (order 6, item 1009): carrier"
+        " 'Pigeon Post' is unknown"
+    ) in imported.stdout
     report = pd.read_csv(updated.with_name(updated.name + ".report.csv"), dtype=str)
     assert list(report.columns) == ["row", "order_id", "item_id", "outcome", "reason"]
+    assert (report["outcome"] == "applied").sum() == 2  # the real import's report
     assert report.loc[report["item_id"] == "1009", "row"].item() == str(spreadsheet_row)
 
     everything = {item["item_id"]: item for item in listed(ftpbridge, "--filter", "all")}
@@ -235,7 +240,7 @@ def test_invalid_orders_file_lists_lines_and_loads_nothing(ftpbridge, workspace:
     (workspace / "bad.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     finished = ftpbridge("orders", "load", "bad.jsonl")
     assert finished.returncode == 2
-    assert finished.stderr.startswith("Error: bad.jsonl: 2 invalid line(s); nothing was loaded")
+    assert finished.stderr.startswith("Error: bad.jsonl: 2 invalid lines; nothing was loaded")
     assert "line 2: not valid JSON" in finished.stderr
     assert "line 5: items[1]: status must be text" in finished.stderr
     assert store_rows(workspace, "SELECT count(*) FROM items") == [(0,)]
@@ -248,7 +253,11 @@ def test_invalid_orders_file_lists_lines_and_loads_nothing(ftpbridge, workspace:
         (
             '[partners.acme]\ndefault = "yes please"\nhots = "x"\n',
             ("orders", "list"),
-            ["2 problem(s)", "partners.acme.default:", "partners.acme.hots: unknown key"],
+            [
+                "2 problems",
+                "partners.acme.default: must be true or false (no quotes) (it is 'yes please')",
+                "partners.acme.hots: unknown key (did you mean 'host'?)",
+            ],
         ),
         (None, ("export", "--partner", "nobody"), ["no partner named 'nobody'", "acme"]),
     ],

@@ -148,6 +148,25 @@ def test_poll_takes_settled_file_archives_it_and_uploads_its_report(
     assert sorted(path.name.split("_", 1)[1] for path in local) == [name, name + ".report.csv"]
 
 
+def test_the_ledger_names_the_local_copy_and_its_report(exchange: Any) -> None:
+    """A polled file's ledger entry names its copy in the local archive (local_path), with
+    its report beside it as NAME.report.csv: what the console offers for download."""
+    settings, store, case = exchange
+    partner = settings.partners["acme"]
+    export = export_and_upload(store, settings, partner).export
+    assert export is not None
+    fulfil(export.path, case.disk / "in" / "orders_updated_kept.csv", case)
+    assert [r.status for r in poll_once(store, settings, partner).imports] == ["applied"]
+    with store.connect() as connection:
+        local = connection.exec_driver_sql(
+            "SELECT local_path FROM files WHERE direction = 'import'"
+        ).scalar()
+    kept = Path(local)
+    assert kept.parent == settings.state_dir / "archive" / "acme"
+    assert kept.name.endswith("_orders_updated_kept.csv") and kept.is_file()
+    assert kept.with_name(kept.name + ".report.csv").is_file()
+
+
 def test_same_file_under_two_names_is_applied_once(exchange: Any) -> None:
     """The same updated file dropped twice under two names: applied once, both archived."""
     settings, store, case = exchange

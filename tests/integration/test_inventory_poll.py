@@ -160,3 +160,45 @@ def test_each_poll_takes_its_own_files_and_keeps_its_own_sightings(
     updated = poll_once(store, settings, acme, now=start + dt.timedelta(seconds=1.5))
     assert [result.file_name for result in updated.imports] == ["orders_updated_1.csv"]
     assert folder(case) == ["archive"]
+
+
+@pytest.mark.parametrize("transport_case", ["local"], indirect=True)
+def test_an_inventory_file_that_cannot_be_taken_is_counted_then_given_up(
+    warehouse: Any, tmp_path: Path
+) -> None:
+    """A FIFO named like an inventory file (a download refused while the server works):
+    counted on the inventory poll's own sightings and shown in status, the good file
+    taken beside it; at alert_after (2) polls it goes to errors/ with an inventory report
+    saying why, and its ledger row is an inventory file's, rejected."""
+    import os
+
+    settings, store, case = warehouse
+    settings = make_settings(tmp_path, case, store_url=settings.store_url, alert_after=2)
+    acme = settings.partners["acme"]
+    os.mkfifo(case.disk / "in" / "pipe_inventory.csv")
+    drop(case, "acme_inventory.csv", SNAPSHOT)
+    first = poll_inventory_once(store, settings, acme)
+    assert [result.file_name for result in first.imports] == ["acme_inventory.csv"]
+    assert "pipe_inventory.csv: could not be taken (1 of 2 tries)" in first.summary
+    assert first.exit_code == 1
+    status = next(row for row in partner_status(store, settings) if row["name"] == "acme")
+    assert [stuck["file"] for stuck in status["stuck_files"]] == ["pipe_inventory.csv"]
+    updated = poll_once(store, settings, acme)  # not the updated-file poll's file
+    assert "pipe_inventory" not in updated.summary and updated.exit_code == 0
+    second = poll_inventory_once(store, settings, acme)
+    assert [result.status for result in second.imports] == ["rejected_file"]
+    assert folder(case, "errors") == ["pipe_inventory.csv", "pipe_inventory.csv.report.csv"]
+    with (case.disk / "in" / "errors" / "pipe_inventory.csv.report.csv").open(
+        encoding="utf-8", newline=""
+    ) as handle:
+        [line] = list(csv.DictReader(handle))
+    assert line["outcome"] == "rejected" and "could not be taken in 2 polls" in line["reason"]
+    assert "sku" in line  # the inventory report's columns
+    with store.connect() as connection:
+        given_up = connection.execute(
+            select(files.c.direction, files.c.state).where(files.c.name == "pipe_inventory.csv")
+        ).all()
+    assert [tuple(row) for row in given_up] == [("inventory", "rejected")]
+    status = next(row for row in partner_status(store, settings) if row["name"] == "acme")
+    assert status["stuck_files"] == []
+    assert in_stock(store) == {"25": 24, "26": 3, "27": 8, "28": 5}

@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from ftpbridge.errors import RemoteNotFoundError, RemotePermissionError, TransportError
+from ftpbridge.errors import (
+    ListingTooLongError,
+    RemoteNotFoundError,
+    RemotePermissionError,
+    TooLargeError,
+    TransportError,
+)
 from ftpbridge.transport import is_partial_upload, move
 from tests.servers import FTP_PASSWORD, SFTP_PASSWORD, TransportCase
 
@@ -213,3 +219,65 @@ def test_partial_upload_names_are_recognisable(
     assert names == {".out.csv.part"}
     assert all(is_partial_upload(name) for name in names)
     assert not is_partial_upload("out.csv")
+
+
+# --------------------------------------------------------------------------- issue 12
+
+
+def test_download_over_max_bytes_is_refused_and_nothing_is_kept(
+    transport_case: TransportCase, tmp_path: Path
+) -> None:
+    """download(max_bytes=...) of a larger file raises TooLargeError (not retried: one
+    transfer at most) naming the limit; no local file, no temporary file is left."""
+    transport_case.put("big.csv", b"x" * 300_000)
+    target = tmp_path / "staging" / "big.csv"
+    with transport_case.open() as transport, pytest.raises(TooLargeError) as caught:
+        transport.download(transport_case.remote("big.csv"), target, max_bytes=100_000)
+    assert caught.value.transient is False
+    assert caught.value.limit == 100_000
+    assert caught.value.size > 100_000
+    assert not target.parent.exists() or os.listdir(target.parent) == []
+
+
+def test_download_within_max_bytes_works(transport_case: TransportCase, tmp_path: Path) -> None:
+    """A file of exactly max_bytes is downloaded whole."""
+    transport_case.put("exact.csv", b"y" * 100_000)
+    target = tmp_path / "exact.csv"
+    with transport_case.open() as transport:
+        assert transport.download(transport_case.remote("exact.csv"), target, max_bytes=100_000)
+    assert target.read_bytes() == b"y" * 100_000
+
+
+def test_listing_over_max_listing_entries_is_refused(transport_case: TransportCase) -> None:
+    """A folder with more entries than max_listing_entries: ListingTooLongError (not
+    retried), naming the setting; at the bound itself the listing works."""
+    for number in range(30):
+        transport_case.put(f"f{number:02d}.csv", b"")
+    with transport_case.open(max_listing_entries=30) as transport:
+        assert len(transport.list(transport_case.directory)) == 30
+    with (
+        transport_case.open(max_listing_entries=29) as transport,
+        pytest.raises(ListingTooLongError) as caught,
+    ):
+        transport.list(transport_case.directory)
+    assert caught.value.transient is False
+    assert "max_listing_entries" in caught.value.message
+
+
+def test_two_uploads_of_one_name_never_share_a_temporary_file(
+    transport_case: TransportCase, tmp_path: Path
+) -> None:
+    """Each upload attempt writes a temporary name of its own: a second upload of the same
+    name, started while the first one's temporary file is there, leaves that file alone;
+    both end under the final name, one after the other, complete."""
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    first.write_bytes(b"1" * 50_000)
+    second.write_bytes(b"2" * 60_000)
+    squatter = transport_case.put(".out.csv.part", b"someone else's upload in progress")
+    with transport_case.open() as transport:
+        transport.upload(first, transport_case.remote("out.csv"))
+        assert (transport_case.disk / "out.csv").read_bytes() == first.read_bytes()
+        transport.upload(second, transport_case.remote("out.csv"))
+    assert (transport_case.disk / "out.csv").read_bytes() == second.read_bytes()
+    assert squatter.read_bytes() == b"someone else's upload in progress"
+    assert sorted(os.listdir(transport_case.disk)) == [".out.csv.part", "out.csv"]

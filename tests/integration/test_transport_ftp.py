@@ -15,8 +15,20 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from ftpbridge.errors import AuthenticationError, TLSVerificationError, TransportError
-from ftpbridge.transport import ConnectionParams, CrossDirectoryRenameError, move, open_transport
+from ftpbridge.errors import (
+    AuthenticationError,
+    TargetExistsError,
+    TLSVerificationError,
+    TransportError,
+)
+from ftpbridge.transport import (
+    ConnectionParams,
+    CrossDirectoryRenameError,
+    is_partial_upload,
+    move,
+    open_transport,
+)
+from ftpbridge.transport.ftp import transport as ftp_transport
 from tests.servers import CertificateFiles, FTPServer, make_certificate, start_ftp_server
 
 
@@ -40,7 +52,7 @@ def holding_server(home: Path) -> Iterator[FTPServer]:
 def test_a_reader_never_sees_the_final_name_during_an_upload(
     holding_server: FTPServer, tmp_path: Path
 ) -> None:
-    """While an upload is in flight only '.<name>.part' is listed; the name appears at the
+    """While an upload is in flight only '.<name>.<random>.part' is listed; the name appears at the
     end. The server holds the upload half-way, so the listing is taken mid-upload."""
     local = tmp_path / "big.csv"
     local.write_bytes(os.urandom(1280 * 1024))
@@ -60,7 +72,10 @@ def test_a_reader_never_sees_the_final_name_during_an_upload(
     finally:
         holding_server.stats.release.set()
         uploader.join(timeout=60)
-    assert ".big.csv.part" in during
+    assert [name for name in during if name.startswith(".big.csv.")] == [
+        name for name in during if is_partial_upload(name)
+    ]
+    assert len(during) == 1 and is_partial_upload(next(iter(during)))
     assert "big.csv" not in during
     assert outcome.get("done")
     with open_transport("ftp", holding_server.params()) as reader:
@@ -139,6 +154,7 @@ def test_password_never_appears_in_repr_errors_or_logs(
 ) -> None:
     """The password is absent from repr(params), error texts and every captured log event."""
     wrong = "Wr0ng-Secret-Pass"
+    ftp_transport._warned.clear()  # the clear-text warning comes once per server and run
     with capture_logs() as logs:
         with (
             pytest.raises(AuthenticationError) as caught,
@@ -191,18 +207,25 @@ def test_rename_refused_across_directories_raises_a_distinct_error(
     assert os.listdir(home / "inbox") == []
 
 
-def test_upload_replaces_a_file_on_a_server_that_will_not_overwrite(
+def test_upload_never_deletes_a_file_the_server_will_not_overwrite(
     home: Path, tmp_path: Path
 ) -> None:
-    """If RNTO onto an existing file is refused, the target is deleted and the rename redone."""
+    """If RNTO onto an existing file is refused, the existing file is left alone (it may be
+    another upload's finished file: ftpbridge never deletes a file it did not write):
+    TargetExistsError, not retried, and the upload's temporary file is removed."""
     (home / "out.csv").write_bytes(b"old")
     local = tmp_path / "out.csv"
     local.write_bytes(b"new content")
     with start_ftp_server(home, refuse_rename_overwrite=True) as server:
-        with open_transport("ftp", server.params()) as transport:
+        with (
+            pytest.raises(TargetExistsError) as caught,
+            open_transport("ftp", server.params()) as transport,
+        ):
             transport.upload(local, "/out.csv")
-        assert server.stats.commands["DELE"] == 1
-    assert (home / "out.csv").read_bytes() == b"new content"
+        assert server.stats.commands["DELE"] == 1  # the temporary file, not out.csv
+        assert server.stats.commands["STOR"] == 1  # not retried
+    assert caught.value.transient is False
+    assert (home / "out.csv").read_bytes() == b"old"
     assert os.listdir(home) == ["out.csv"]
 
 
@@ -293,3 +316,19 @@ def test_ftps_without_verification_warns_on_every_connection(ftps_server: FTPSer
     warnings = [log for log in logs if "verification is off" in log["event"]]
     assert len(warnings) == 2
     assert all(log["log_level"] == "warning" for log in warnings)
+
+
+def test_the_clear_text_warning_is_given_once_per_server(home: Path) -> None:
+    """Plain FTP warns that the password travels in clear text once per server while the
+    process runs, not on every poll's connection (issue 11 item 21)."""
+    server = start_ftp_server(home)
+    try:
+        with capture_logs() as logs:
+            for _ in range(3):
+                with open_transport("ftp", server.params()) as transport:
+                    transport.list("/")
+        warnings = [log for log in logs if "clear text" in log["event"]]
+        assert len(warnings) == 1
+        assert warnings[0]["server"].endswith(f"127.0.0.1:{server.port}")
+    finally:
+        server.stop()

@@ -236,7 +236,7 @@ def test_upload_overwrites_with_posix_rename(sshd_server: SSHServer, tmp_path: P
     with open_transport("sftp", sshd_server.params()) as transport:
         transport.upload(local, f"{sshd_server.remote_root}/posix.csv")
     assert target.read_bytes() == b"new"
-    assert not (sshd_server.upload_dir / ".posix.csv.part").exists()
+    assert not list(sshd_server.upload_dir.glob(".posix.csv.*.part"))
 
 
 @pytest.fixture(scope="module")

@@ -37,6 +37,14 @@ RECORD = os.environ.get("FTPBRIDGE_RELIABILITY_RECORD") or None
 _REPORT_KEY = pytest.StashKey[dict[str, pytest.TestReport]]()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "hostile: a case of issue 12 (hostile servers, shares, configs, inputs): listed one"
+        " by one by scripts/reliability",
+    )
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     outcome = yield
@@ -52,6 +60,7 @@ class Figures:
 
     test: str
     rows: list[dict[str, Any]] = field(default_factory=list)
+    hostile: bool = False
 
     def fault(self, case: str, measured: Tally) -> None:
         self.rows.append({"kind": "fault", "case": case, **asdict(measured)})
@@ -65,7 +74,9 @@ class Figures:
 @pytest.fixture
 def figures(request: pytest.FixtureRequest) -> Iterator[Figures]:
     """Record this test's figures; written (with pass/fail) when the test ends."""
-    recorder = Figures(request.node.nodeid)
+    recorder = Figures(
+        request.node.nodeid, hostile=request.node.get_closest_marker("hostile") is not None
+    )
     yield recorder
     if RECORD is None:
         return
@@ -74,7 +85,12 @@ def figures(request: pytest.FixtureRequest) -> Iterator[Figures]:
     rows = recorder.rows or [{"kind": "none", "case": request.node.name}]
     with open(RECORD, "a", encoding="utf-8") as handle:
         for row in rows:
-            handle.write(json.dumps({"test": recorder.test, "passed": passed, **row}) + "\n")
+            handle.write(
+                json.dumps(
+                    {"test": recorder.test, "passed": passed, "hostile": recorder.hostile, **row}
+                )
+                + "\n"
+            )
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,10 @@ Every row is what a test measured, never a figure written by hand: a ``fault`` r
 every figure of ``support.Tally`` (None where a figure does not apply to the case), a
 ``bad_input`` row how many inputs were tried and how many were not handled (an exception,
 or a hostile input let through). A row without one of its figures is an error, not a zero.
+
+The cases against hostile servers, shares, configs and inputs of issue 12 (tests marked
+``hostile``) are listed one by one under the totals, each with what was lost, hung or not
+handled (rows of one case from several parametrisations summed).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ FAULT_FIGURES = (
     "updates_expected",
     "updates_lost",
     "partial_files",
+    "hung",
 )
 BAD_INPUT_FIGURES = ("tried", "unhandled")
 
@@ -40,6 +45,7 @@ class Summary:
     """The summed figures of one run; ``clean`` when it may exit 0."""
 
     figures: list[tuple[str, int]] = field(default_factory=list)
+    hostile: list[tuple[str, int, int, int]] = field(default_factory=list)
     failed_tests: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -76,10 +82,12 @@ def summarise(rows: list[dict[str, Any]]) -> Summary:
         ("files applied twice", _total(faults, "applied_twice")),
         ("updates lost", _total(faults, "updates_lost")),
         ("partial files", _total(faults, "partial_files")),
+        ("jobs hung", _total(faults, "hung")),
         ("bad inputs tried", _total(inputs, "tried")),
         ("bad inputs not handled", _total(inputs, "unhandled")),
     ]
     summary.failed_tests = sorted({row["test"] for row in rows if not row["passed"]})
+    summary.hostile = hostile_cases(rows)
     if not faults:
         summary.problems.append("no fault was injected")
     for label in (
@@ -87,6 +95,7 @@ def summarise(rows: list[dict[str, Any]]) -> Summary:
         "files applied twice",
         "updates lost",
         "partial files",
+        "jobs hung",
         "bad inputs not handled",
     ):
         if summary.figure(label):
@@ -97,11 +106,36 @@ def summarise(rows: list[dict[str, Any]]) -> Summary:
     return summary
 
 
+def hostile_cases(rows: list[dict[str, Any]]) -> list[tuple[str, int, int, int]]:
+    """(case, lost, hung, not handled) of each case recorded by a test marked ``hostile``,
+    in the order first seen; a case whose test failed counts as not handled."""
+    cases: dict[str, list[int]] = {}
+    for row in rows:
+        if not row.get("hostile") or row["kind"] == "none":
+            continue
+        failed = 0 if row["passed"] else 1
+        if row["kind"] == "fault":
+            lost = (row["files_lost"] or 0) + (row["updates_lost"] or 0)
+            figures = [lost, row["hung"] or 0, failed]
+        else:
+            figures = [0, 0, (row["unhandled"] or 0) + failed]
+        total = cases.setdefault(row["case"], [0, 0, 0])
+        for index, value in enumerate(figures):
+            total[index] += value
+    return [(case, lost, hung, unhandled) for case, (lost, hung, unhandled) in cases.items()]
+
+
 def render(summary: Summary, seconds: int) -> str:
     width = 40
     lines = ["", "ftpbridge reliability", "-" * width]
     lines += [f"{label:<28}{value:>12,}" for label, value in summary.figures]
     lines += [f"{'failed tests':<28}{len(summary.failed_tests):>12,}", "-" * width]
+    if summary.hostile:
+        lines.append("hostile servers, shares and configs (issue 12):")
+        lines.append(f"  {'case':<58} lost  hung  unhandled")
+        for case, lost, hung, unhandled in summary.hostile:
+            lines.append(f"  {case[:58]:<58} {lost:>4}  {hung:>4}  {unhandled:>9}")
+        lines.append("-" * width)
     lines.append(f"{'run time':<28}{seconds:>10} s")
     lines += [f"FAILED: {test}" for test in summary.failed_tests]
     return "\n".join(lines)

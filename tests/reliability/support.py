@@ -141,6 +141,7 @@ class Site:
         self.settings = build_settings(raw, config_path=self.config_path)
 
     raw: dict[str, Any] = field(default_factory=dict)
+    hung: int = 0  # jobs of this site that did not end (bounded_job)
 
 
 def make_site(
@@ -181,6 +182,9 @@ def make_site(
     return Site(folder, settings, store, disks, owners or {}, config_path, raw)
 
 
+PADDING_PER_ROW = 100_000
+
+
 def write_updated(
     store: Store,
     partner: str,
@@ -192,9 +196,11 @@ def write_updated(
 ) -> Path:
     """The updated file a fulfiller sends back for every open item of ``partner``.
 
-    ``padding``: that many extra bytes in an extra column, spread over the rows (to make a
-    transfer long enough to cut, stall or fill a disk). Written to a dot-name first and
-    renamed, as a careful fulfiller does.
+    ``padding``: that many extra bytes in an extra column (to make a transfer long enough
+    to cut, stall or fill a disk): up to 100 kB on each item's row, the rest on filler
+    rows whose other cells are empty (an import drops them), so that no row comes near
+    the 2 MB a row may take. Written to a dot-name first and renamed, as a careful
+    fulfiller does.
     """
     with store.connect() as connection:
         rows = connection.exec_driver_sql(
@@ -206,8 +212,12 @@ def write_updated(
             (partner,),
         ).fetchall()
     today = dt.datetime.now(dt.UTC).date().isoformat()
-    per_row = padding // max(1, len(rows))
-    temporary = target.with_name("." + target.name + ".writing")
+    per_row = min(padding // max(1, len(rows)), PADDING_PER_ROW)
+    filler = padding - per_row * len(rows)
+    # Within 255 bytes however long the target's name (long names are a case of their own).
+    temporary = target.with_name(
+        "." + target.name.encode()[:200].decode("utf-8", "ignore") + ".writing"
+    )
     with temporary.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\r\n")
         header = ["order_id", "item_id", "shipped", "shipped_date", "carrier", "tracking_number"]
@@ -215,6 +225,9 @@ def write_updated(
         for order_id, item_id in rows:
             row = [order_id, item_id, "TRUE", today, "UPS", tracking]
             writer.writerow([*row, "x" * per_row] if padding else row)
+        while filler > 0:
+            writer.writerow(["", "", "", "", "", "", "y" * min(filler, PADDING_PER_ROW)])
+            filler -= PADDING_PER_ROW
     give(temporary)
     temporary.rename(target)
     return target
@@ -240,6 +253,9 @@ class Tally:
     updates_expected: int | None
     updates_lost: int | None
     partial_files: int = 0
+    hung: int = 0
+    """Jobs that did not end by themselves (``bounded_job``): a hostile server must never
+    keep one running."""
 
 
 def tally(store: Store, *, files: int, shipped: int, tracking: str = UPS) -> Tally:
@@ -288,17 +304,32 @@ def no_partial_files(*folders: Path) -> list[str]:
     return found
 
 
+def local_exports(site: Site, partner: str = "acme") -> dict[str, Path]:
+    """Name on the server → the local file ftpbridge wrote, for every uploaded export (an
+    export's local file has a name of its own when an earlier one of the day kept it)."""
+    with site.store.connect() as connection:
+        rows = connection.exec_driver_sql(
+            driver_sql(
+                connection,
+                "select name, local_path from files where partner = ? and direction = 'export'"
+                " and state = 'uploaded'",
+            ),
+            (partner,),
+        ).fetchall()
+    return {str(name): Path(local_path) for name, local_path in rows}
+
+
 def outbox_complete(site: Site, partner: str = "acme") -> list[str]:
     """Problems with the partner's outbox: every file under a final name must be a complete
-    export, byte for byte what ftpbridge wrote locally."""
+    export, byte for byte what ftpbridge wrote locally and recorded as uploaded."""
     problems = []
-    local = site.settings.state_dir / "outgoing" / partner
+    local = local_exports(site, partner)
     for path in site.outbox(partner).iterdir():
         if path.name.startswith("."):
             problems.append(f"temporary file visible in the outbox: {path.name}")
             continue
-        original = local / path.name
-        if not original.exists() or original.read_bytes() != path.read_bytes():
+        original = local.get(path.name)
+        if original is None or not original.exists() or original.read_bytes() != path.read_bytes():
             problems.append(f"{path.name} in the outbox is not the complete export")
     return problems
 
@@ -322,12 +353,12 @@ def export_tally(site: Site, partner: str = "acme", *, expected_items: set[str])
     ``expected_items`` (the open items before the export: exporting acknowledges them).
     A second complete file is an export sent twice; a temporary or incomplete file under
     any name counts as partial."""
-    local = site.settings.state_dir / "outgoing" / partner
+    local = local_exports(site, partner)
     complete: list[Path] = []
     partial = 0
     for path in sorted(site.outbox(partner).iterdir()):
-        original = local / path.name
-        if path.name.startswith(".") or not original.exists():
+        original = local.get(path.name)
+        if path.name.startswith(".") or original is None or not original.exists():
             partial += 1
         elif original.read_bytes() != path.read_bytes():
             partial += 1
@@ -352,6 +383,7 @@ def record_and_check(figures: Any, case: str, measured: Tally, detail: Any = Non
     """Record ``measured`` for ``case``, then assert that nothing was lost, applied (or
     sent) twice or left partial: the figures and the test say the same thing."""
     figures.fault(case, measured)
+    assert measured.hung == 0, (measured, detail)
     assert measured.files_lost == 0, (measured, detail)
     assert not measured.applied_twice, (measured, detail)
     assert not measured.updates_lost, (measured, detail)
@@ -363,6 +395,7 @@ def assert_clean(site: Site, figures: Any, case: str, *, files: int, shipped: in
     measured = tally(site.store, files=files, shipped=shipped)
     leftovers = no_partial_files(*site.disks.values(), site.settings.state_dir)
     measured.partial_files = len(leftovers)
+    measured.hung = site.hung
     record_and_check(figures, case, measured, leftovers)
 
 
@@ -434,6 +467,25 @@ class JobRun:
 
     def text(self) -> str:
         return "\n".join(repr(entry) for entry in self.logs)
+
+
+# A job that has not ended after this long is hung (a hang detector for bounded_job, far
+# beyond any bound the job has: never a measure of speed).
+HANG_SECONDS = 600
+
+
+def bounded_job(site: Site, partner: str = "acme", kind: str = "poll") -> tuple[JobRun, int]:
+    """``job`` in a thread of its own: (its run, 1 if it had not ended after HANG_SECONDS,
+    else 0), so that a case against a hostile server records a hung job as a figure
+    instead of hanging the test run."""
+    outcome: dict[str, JobRun] = {}
+    thread = threading.Thread(target=lambda: outcome.update(run=job(site, partner, kind)))
+    thread.start()
+    thread.join(timeout=HANG_SECONDS)
+    if thread.is_alive():
+        site.hung += 1
+        return JobRun(None, []), 1
+    return outcome["run"], 0
 
 
 def job(site: Site, partner: str = "acme", kind: str = "poll") -> JobRun:

@@ -228,18 +228,22 @@ def test_stalled_download_times_out_then_completes(
 ) -> None:
     """A server that sends the first block of a file and then nothing (throttled to a
     crawl): every attempt ends after ``timeout``, nothing half-downloaded stays in staging,
-    nothing is applied; the same file from a healthy server is applied exactly once."""
+    nothing is applied; the server still lists its inbox, so it is this file that cannot
+    be taken (issue 12): counted on the file with the reason, in status, the poll itself
+    fine; the same file from a healthy server is applied exactly once."""
     site, server = two_partner_site(
         "ftp", tmp_path, request, bravo, throttle_bytes_per_second=2_000
     )
     site.drop(UPDATED, padding=400_000)
     site.rebuild(acme={"timeout": 1})
     run = job(site)
-    assert run.ok is False
+    assert run.ok is True, run.text()
     retries = run.retries()
     assert len(retries) == 3, run.text()  # four attempts, each ended by the timeout
     assert all("timed out" in str(entry.get("error")) for entry in retries), run.text()
-    assert "timed out" in (status_of(site)["last_error"] or "")
+    stuck = status_of(site)["stuck_files"]
+    assert [entry["file"] for entry in stuck] == [UPDATED]
+    assert "timed out" in (stuck[0]["last_error"] or "")
     assert tally(site.store, files=0, shipped=0).files_applied == 0
     healthy = start_ftp_server(server.home)
     request.addfinalizer(healthy.stop)
@@ -281,8 +285,10 @@ def test_ftp_connection_cut_mid_download(
     cuts: int, tmp_path: Path, request: pytest.FixtureRequest, bravo: FTPServer, figures: Figures
 ) -> None:
     """The data connection is cut after 50 kB of a 300 kB file: one cut is retried within
-    the poll; five cuts outlast the poll's four attempts, the poll fails (status, log,
-    nothing applied, nothing left in staging) and the next poll takes the file, once."""
+    the poll; five cuts outlast the poll's four attempts: the file is not taken (counted
+    on it with the reason, in status; the server still answers, so the poll itself is
+    fine: issue 12), nothing applied, nothing left in staging, and the next poll takes
+    the file, once."""
     site, _server = two_partner_site(
         "ftp", tmp_path, request, bravo, cut_data_after_bytes=50_000, cuts=cuts
     )
@@ -290,8 +296,8 @@ def test_ftp_connection_cut_mid_download(
     run = job(site)
     assert "retrying" in run.text()
     if cuts > 4:
-        assert run.ok is False
-        assert status_of(site)["consecutive_failures"] == 1
+        assert run.ok is True, run.text()
+        assert [entry["failures"] for entry in status_of(site)["stuck_files"]] == [1]
         assert tally(site.store, files=0, shipped=0).files_applied == 0
         assert no_partial_files(site.settings.state_dir) == []
         run = job(site)
@@ -377,7 +383,7 @@ def test_sftp_session_killed_mid_upload(
 
     thread = threading.Thread(target=upload)
     thread.start()
-    wait_for(lambda: (disk / "out" / ".big.csv.part").exists(), "the upload")
+    wait_for(lambda: list((disk / "out").glob(".big.csv.*.part")), "the upload")
     for pid in process_tree(sshd.process.pid):
         try:
             os.kill(pid, signal.SIGKILL)

@@ -10,7 +10,10 @@ from __future__ import annotations
 import csv
 import importlib.util
 import os
+import resource
 import shutil
+import subprocess
+import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ from ftpbridge.store import Store, open_store
 from tests.reliability.conftest import Figures
 from tests.reliability.support import (
     EXAMPLES,
+    FTPBRIDGE,
     ftp_table,
     job,
     make_site,
@@ -61,7 +65,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_the_corpus_and_its_expectations_match() -> None:
     """Every generated file has its expected outcome written down, and nothing more."""
     generated = set(_generator().corpus(__import__("datetime").date(2026, 11, 23)))
-    assert generated | {"over_max_file_bytes.csv"} == set(FILES)
+    assert generated | {"over_max_file_bytes.csv", "zip_bomb.xlsx"} == set(FILES)
 
 
 def store_counts(store: Store) -> tuple[int, int, int, int]:
@@ -84,6 +88,11 @@ def bytes_read_by_this_process() -> int:
         if line.startswith("rchar:"):
             return int(line.split()[1])
     raise AssertionError("no rchar in /proc/self/io")
+
+
+def peak_memory() -> int:
+    """The peak resident memory of this process so far, in bytes."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def check_report(result: ImportResult, report: Path) -> list[list[str]]:
@@ -124,6 +133,7 @@ def test_bad_file_through_import_file(
             shutil.copyfile(corpus[name], path)
         report = tmp_path / (name + ".report.csv")
         before_read = bytes_read_by_this_process()
+        peak_before = peak_memory()
         unhandled = 0
         try:
             result = import_file(
@@ -135,6 +145,9 @@ def test_bad_file_through_import_file(
         finally:
             figures.bad_input(f"import_file {name}", unhandled=unhandled)
         read = bytes_read_by_this_process() - before_read
+        # Memory stays flat (a workbook's reader runs in a child process with limits of
+        # its own): the peak of this process grows by less than 200 MB, whatever the file.
+        assert peak_memory() - peak_before < 200_000_000, "memory grew reading " + name
         assert result.status == expected["status"], result
         rows = check_report(result, report)
         shipped, audit_rows, applied_files, rejected_files = store_counts(store)
@@ -248,3 +261,92 @@ def test_hostile_name_on_openssh_is_skipped(
     assert staged == []
     measured = tally(site.store, files=1, shipped=17)
     assert (measured.files_lost, measured.applied_twice, measured.updates_lost) == (0, 0, 0)
+
+
+@pytest.mark.hostile
+def test_a_huge_rejected_cell_is_cut_in_the_report_and_the_summary(
+    corpus: dict[str, Path], tmp_path: Path, cli_subprocess: Any, figures: Figures
+) -> None:
+    """``ftpbridge import`` of a file whose rejected row holds a 200 KB item id (over the
+    128 KB a CSV reader takes): the good rows are applied, the summary lists the rejected
+    row with the id cut and marked (it never reads the report back), exit 1; the report
+    holds the cell cut to 1,000 characters, not 200 KB."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[store]\nurl = "sqlite:///{tmp_path / "store.db"}"\n'
+        f'[daemon]\nstate_dir = "{tmp_path / "state"}"\n[partners.acme]\ndefault = true\n',
+        encoding="utf-8",
+    )
+    loaded = cli_subprocess("--config", str(config), "orders", "load", str(EXAMPLES), cwd=tmp_path)
+    assert loaded.returncode == 0, loaded
+    path = tmp_path / "item_id_of_200kb.csv"
+    shutil.copyfile(corpus[path.name], path)
+    result = cli_subprocess("--config", str(config), "import", "--partner", "acme", str(path),
+                            cwd=tmp_path)  # fmt: skip
+    handled = result.returncode == 1 and "Internal error" not in result.stderr
+    figures.bad_input("a rejected cell of 200 KB (import summary)", unhandled=int(not handled))
+    assert handled, result
+    assert "2 applied" in result.stdout and "1 rejected" in result.stdout
+    assert "[cut: 200,000 characters]" in result.stdout
+    assert len(result.stdout) < 10_000
+    report = Path(str(path) + ".report.csv")
+    assert report.stat().st_size < 10_000
+    with report.open(encoding="utf-8", newline="") as handle:
+        cells = [cell for row in csv.reader(handle) for cell in row]
+    assert any(cell.endswith("… [cut: 200,000 characters]") for cell in cells)
+
+
+def child_peak_memory(arguments: list[str], cwd: Path) -> tuple[int, str, int]:
+    """Run ``ftpbridge ARGUMENTS`` as a process of its own: (exit code, output, peak
+    resident memory in bytes of that process alone, from wait4)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FTPBRIDGE_")}
+    with tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(
+            [FTPBRIDGE, *arguments], stdout=output, stderr=subprocess.STDOUT, env=env, cwd=cwd
+        )
+        _pid, status, usage = os.wait4(process.pid, 0)
+        output.seek(0)
+        text = output.read().decode("utf-8", "replace")
+    return os.waitstatus_to_exitcode(status), text, usage.ru_maxrss * 1024
+
+
+@pytest.mark.hostile
+def test_a_huge_cell_or_header_is_refused_with_memory_flat(
+    corpus: dict[str, Path], tmp_path: Path, cli_subprocess: Any, figures: Figures
+) -> None:
+    """``ftpbridge import`` of a file holding one cell of 30 MB, and of one whose header is
+    3,000,000 commas: each is rejected as a whole naming the row (or the header) and the
+    bound, and the command's peak memory stays within 64 MB of an ordinary import's
+    (before: pandas tokenized them, 5.5 GB for a 150 MB cell, 2.5 GB for ten million
+    commas)."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[store]\nurl = "sqlite:///{tmp_path / "store.db"}"\n'
+        f'[daemon]\nstate_dir = "{tmp_path / "state"}"\n[partners.acme]\ndefault = true\n',
+        encoding="utf-8",
+    )
+    base = ["--config", str(config)]
+    assert cli_subprocess(*base, "orders", "load", str(EXAMPLES), cwd=tmp_path).returncode == 0
+    ordinary = tmp_path / "mixed_line_endings.csv"
+    shutil.copyfile(corpus[ordinary.name], ordinary)
+    code, output, baseline = child_peak_memory(
+        [*base, "import", "--partner", "acme", str(ordinary)], tmp_path
+    )
+    assert code == 0, output
+    header = "order_id,item_id,shipped,shipped_date,carrier,tracking_number"
+    cell = tmp_path / "cell_of_30mb.csv"
+    with cell.open("w", encoding="utf-8", newline="") as handle:
+        handle.write(f"{header},note\r\n1,1001,TRUE,2026-11-23,UPS,1Z5R89390357567127,")
+        for _ in range(30):
+            handle.write("q" * 1_000_000)
+        handle.write("\r\n")
+    commas = tmp_path / "header_of_3m_commas.csv"
+    commas.write_text(header + "," * 3_000_000 + "\r\n1,1001,TRUE,,UPS,\r\n", encoding="utf-8")
+    unhandled = 0
+    for path, words in ((cell, "row 2 is longer than 2 MB"), (commas, "its header is longer")):
+        code, output, peak = child_peak_memory([*base, "import", "--partner", "acme", str(path)],
+                                         tmp_path)  # fmt: skip
+        ok = code == 2 and words in output and peak - baseline < 64 * 2**20
+        unhandled += not ok
+        assert ok, (path.name, code, output[-2000:], peak, baseline)
+    figures.bad_input("a 30 MB cell and a 3,000,000-comma header", tried=2, unhandled=unhandled)

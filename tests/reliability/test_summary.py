@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.reliability.summary import FAULT_FIGURES, RecordError, main, summarise
+from tests.reliability.summary import FAULT_FIGURES, RecordError, main, render, summarise
 from tests.reliability.support import Tally
 
 
@@ -48,6 +48,7 @@ def test_a_clean_run_sums_what_was_measured() -> None:
         (fault(applied_twice=2), "files applied twice: 2"),
         (fault(updates_lost=3), "updates lost: 3"),
         (fault(partial_files=1), "partial files: 1"),
+        (fault(hung=1), "jobs hung: 1"),
         (bad_input(unhandled=1), "bad inputs not handled: 1"),
         (fault(passed=False), "not every fault was survived"),
     ],
@@ -79,3 +80,19 @@ def test_a_row_missing_a_figure_is_an_error_not_a_zero(tmp_path: Path) -> None:
     record = tmp_path / "record.jsonl"
     record.write_text(json.dumps(row) + "\n")
     assert main([str(record), "1", "0"]) == 1
+
+
+def test_hostile_cases_are_listed_one_by_one() -> None:
+    """The cases of tests marked hostile are listed under the totals, once each, with what
+    each lost, hung or did not handle; other tests' rows are not."""
+    rows = [
+        {**fault(), "hostile": True, "case": "endless RETR (ftp)"},
+        {**bad_input(tried=2, unhandled=0), "hostile": True, "case": "endless MLSD answer"},
+        {**bad_input(tried=1, unhandled=0), "hostile": True, "case": "endless MLSD answer"},
+        {**fault(), "case": "a fault elsewhere"},
+    ]
+    summary = summarise(rows)
+    assert summary.hostile == [("endless RETR (ftp)", 0, 0, 0), ("endless MLSD answer", 0, 0, 0)]
+    text = render(summary, 1)
+    assert "endless RETR (ftp)" in text and "a fault elsewhere" not in text
+    assert "jobs hung" in text

@@ -383,9 +383,14 @@ def test_a_second_run_on_one_sqlite_store_refuses_to_start(tmp_path: Path) -> No
     config and state folder) exits with a message naming the store and PostgreSQL, while
     the first keeps running."""
 
+    share = tmp_path / "share"
+    share.mkdir()
+
     def config_with_state(state: Path) -> str:
+        # A partner on a local folder: run refuses to start with nothing to serve.
         return (
             f'[store]\nurl = "sqlite:///{tmp_path / "store.db"}"\n[daemon]\nstate_dir = "{state}"\n'
+            f'[partners.acme]\ntransport = "local"\npath = "{share}"\n'
         )
 
     (tmp_path / "replica-1").mkdir()

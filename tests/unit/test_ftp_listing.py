@@ -3,6 +3,8 @@ file-name safety rules every transport applies to what a server returns."""
 
 from __future__ import annotations
 
+import posixpath
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ftpbridge.transport import is_safe_name, remote_join
+from ftpbridge.transport import is_partial_upload, is_safe_name, remote_join
 from ftpbridge.transport.base import part_path, same_directory
 from ftpbridge.transport.ftp import parse_list_line, parse_mlsd_line
 
@@ -142,14 +144,20 @@ def test_a_safe_name_always_stays_inside_its_directory(name: str) -> None:
 
 
 def test_remote_join_and_part_path() -> None:
-    """remote_join() builds POSIX paths; part_path() is '.<name>.part' in the same directory."""
+    """remote_join() builds POSIX paths; part_path() is '.<name>.<random>.part' in the same
+    directory, a new one each time (two uploads of one name never share a temporary file),
+    within 255 bytes for the longest name."""
     assert remote_join("/inbox", "a.csv") == "/inbox/a.csv"
     assert remote_join("/inbox/", "a.csv") == "/inbox/a.csv"
     assert remote_join("/", "a.csv") == "/a.csv"
     assert remote_join("", "a.csv") == "a.csv"
     with pytest.raises(ValueError, match="safe"):
         remote_join("/inbox", "../etc/passwd")
-    assert part_path("/inbox/a.csv") == "/inbox/.a.csv.part"
-    assert part_path("a.csv") == ".a.csv.part"
+    assert re.fullmatch(r"/inbox/\.a\.csv\.[0-9a-f]{8}\.part", part_path("/inbox/a.csv"))
+    assert re.fullmatch(r"\.a\.csv\.[0-9a-f]{8}\.part", part_path("a.csv"))
+    assert part_path("a.csv") != part_path("a.csv")
+    longest = part_path("/inbox/" + "é" * 127 + ".c")
+    assert len(posixpath.basename(longest).encode()) <= 255
+    assert is_partial_upload(posixpath.basename(longest))
     assert same_directory("/inbox/a.csv", "/inbox/b.csv")
     assert not same_directory("/inbox/a.csv", "/inbox/archive/a.csv")

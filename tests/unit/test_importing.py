@@ -329,8 +329,9 @@ def test_missing_required_column_rejects_the_whole_file(loaded_store, settings, 
     assert "tracking_number" in entry["message"]
 
 
-def test_a_workbook_renamed_to_csv_is_rejected_as_a_whole(loaded_store, settings, tmp_path) -> None:
-    """An .xlsx sent as .csv is refused with a hint to save it as CSV."""
+def test_a_damaged_workbook_named_csv_is_rejected(loaded_store, settings, tmp_path) -> None:
+    """The start of an .xlsx sent as .csv: read as a workbook (by content), refused as one
+    that cannot be read, with a hint to save it again or as CSV."""
     result = run_import(loaded_store, settings, corpus_copy("xlsx_renamed.csv", tmp_path))
     assert (result.status, result.exit_code) == ("rejected_file", 2)
     assert "ZIP" in result.message
@@ -510,19 +511,47 @@ def test_exported_item_is_audited_from_acknowledged(loaded_store, settings, tmp_
 
 
 def test_unshipping_through_a_file_is_rejected(loaded_store, settings, tmp_path) -> None:
-    """shipped=false for an item already shipped is rejected; the item stays shipped."""
+    """shipped=false with shipment details for an item already shipped is rejected, naming
+    the command that un-ships by hand; the item stays shipped."""
     run_import(
         loaded_store,
         settings,
         write_csv(tmp_path / "a.csv", [["1", "1001", "TRUE", "2026-11-22", "UPS", UPS1]]),
     )
     result = run_import(
-        loaded_store, settings, write_csv(tmp_path / "b.csv", [["1", "1001", "FALSE", "", "", ""]])
+        loaded_store,
+        settings,
+        write_csv(tmp_path / "b.csv", [["1", "1001", "FALSE", "2026-11-22", "UPS", UPS1]]),
     )
     [line] = read_report(result)
     assert line["outcome"] == "rejected"
-    assert "cannot un-ship" in line["reason"]
+    assert "cannot un-ship it (the shop can, by hand: ftpbridge orders unship 1001)" in (
+        line["reason"]
+    )
     assert result.exit_code == 1
+    assert item_state(loaded_store)["1001"] == shipped("2026-11-22", "UPS", UPS1)
+
+
+def test_an_older_file_asking_for_no_change_is_unchanged(loaded_store, settings, tmp_path) -> None:
+    """The warehouse sends back an older file: its untouched rows still say shipped =
+    False for items shipped since. Such a row asks for no change: unchanged, not refused."""
+    run_import(
+        loaded_store,
+        settings,
+        write_csv(tmp_path / "a.csv", [["1", "1001", "TRUE", "2026-11-22", "UPS", UPS1]]),
+    )
+    result = run_import(
+        loaded_store,
+        settings,
+        write_csv(
+            tmp_path / "b.csv", [["1", "1001", "False", "", "", ""], ["1", "1002", "", "", "", ""]]
+        ),
+    )
+    assert [(line["outcome"], line["reason"]) for line in read_report(result)] == [
+        ("unchanged", "already shipped since this file was made; the row asks for no change"),
+        ("unchanged", "not shipped yet"),
+    ]
+    assert result.exit_code == 0
     assert item_state(loaded_store)["1001"] == shipped("2026-11-22", "UPS", UPS1)
 
 
@@ -832,12 +861,13 @@ def test_dry_run_changes_nothing(loaded_store, settings, tmp_path) -> None:
     assert (result.applied, result.rejected, result.exit_code) == (1, 1, 1)
     assert result.file_id is None
     assert snapshot(loaded_store) == before
-    assert outcomes(result) == [(2, "1001", "applied"), (3, "1002", "rejected")]
+    assert outcomes(result) == [(2, "1001", "would apply"), (3, "1002", "rejected")]
     assert [(change["item_id"], change["new_carrier"]) for change in result.preview] == [
         ("1001", "UPS")
     ]
     real = run_import(loaded_store, settings, path)
     assert (real.status, real.applied) == ("applied", 1)
+    assert outcomes(real) == [(2, "1001", "applied"), (3, "1002", "rejected")]
     assert item_state(loaded_store)["1001"] == shipped("2026-11-22", "UPS", UPS1)
 
 

@@ -417,7 +417,7 @@ def test_list_formats_through_the_command(run_cli, loaded_store) -> None:
         "carrier",
         "tracking_number",
     ]
-    assert lines[-1] == "4 item(s)"
+    assert lines[-1] == "4 items"
     as_csv = run_cli("orders", "list", "--partner", "ac", "--format", "csv")
     records = list(csv.DictReader(io.StringIO(as_csv.stdout)))
     assert [record["item_id"] for record in records] == ["1003", "1012", "1013", "1017"]

@@ -385,3 +385,36 @@ def test_report_cells_that_would_run_as_formulas_are_neutralised(
     path = write(tmp_path / "inventory.csv", 'sku,quantity\n"=HYPERLINK(""x"")",1\n')
     result = run(loaded_store, settings, path, configured=partner(settings, inventory_mode="delta"))
     assert report(result)[0]["sku"].startswith("'=")
+
+
+@sqlite_only
+def test_a_workbook_is_refused_with_what_to_send_instead(
+    loaded_store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    """A real .xlsx sent as an inventory file (the updated files' reader takes workbooks,
+    this one reads CSV): rejected as a whole, saying to send CSV; nothing changed."""
+    import xlsxwriter
+
+    set_stock(loaded_store, _25=10)
+    path = tmp_path / "inventory.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Stock")
+    sheet.write_row(0, 0, ["sku", "quantity"])
+    sheet.write_row(1, 0, ["007", 4])
+    book.close()
+    result = run(loaded_store, settings, path)
+    assert result.status == "rejected_file" and result.exit_code == 2
+    assert "is a workbook (xlsx), not a CSV file" in result.message
+    assert result.hint is not None and "CSV UTF-8" in result.hint
+    assert in_stock(loaded_store)["25"] == 10
+
+
+@sqlite_only
+def test_excel_sep_line_before_the_header_is_read(
+    loaded_store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    """Excel's ``sep=;`` first line names the delimiter; the header is the next line."""
+    path = write(tmp_path / "inventory.csv", "sep=;\r\nsku;quantity\r\n007;4\r\n55665;5\r\n")
+    result = run(loaded_store, settings, path, configured=partner(settings, inventory_mode="delta"))
+    assert (result.status, result.applied) == ("applied", 2)
+    assert in_stock(loaded_store)["25"] == 4 and in_stock(loaded_store)["26"] == 5

@@ -373,3 +373,58 @@ def test_other_stdlib_handlers_never_see_a_raw_secret_from_structlog(
     assert record.levelno == logging.ERROR
     assert PASSWORD not in caplog.text
     assert "ftp://u:***@h" in caplog.text
+
+
+# --- issue 11 item 21: readable lines for people, JSON for the service ------------------
+
+
+def test_commands_for_people_log_readable_lines_even_on_a_pipe(tmp_path: Path) -> None:
+    """A short command (for_people) on a pipe or file (cron mail, | less): readable
+    key=value lines without colour codes, not JSON."""
+    stream = (tmp_path / "log").open("w+", encoding="utf-8")
+    configure_logging(level="info", stream=stream, journald=False, for_people=True)
+    structlog.get_logger("t").warning("export uploaded", items=3, partner="acme")
+    stream.flush()
+    text = (tmp_path / "log").read_text(encoding="utf-8")
+    assert "export uploaded" in text and "items=3" in text and "partner=acme" in text
+    assert "\x1b[" not in text
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(text.splitlines()[0])
+    stream.close()
+
+
+def test_the_service_logs_json_off_a_terminal_and_people_get_json_in_the_journal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run/serve (not for_people) on a file: JSON lines; a command for people writing to
+    the journal (JOURNAL_STREAM names its stream): JSON with journald's priority prefix."""
+    path = tmp_path / "log"
+    with path.open("w+", encoding="utf-8") as stream:
+        configure_logging(level="info", stream=stream, journald=False)
+        structlog.get_logger("t").info("ftpbridge running", partners=["acme"])
+    assert _json_lines(path.read_text())[0]["event"] == "ftpbridge running"
+    journal = tmp_path / "journal"
+    with journal.open("w+", encoding="utf-8") as stream:
+        stat = os.fstat(stream.fileno())
+        monkeypatch.setenv("JOURNAL_STREAM", f"{stat.st_dev}:{stat.st_ino}")
+        configure_logging(level="info", stream=stream, for_people=True)
+        structlog.get_logger("t").warning("poll failed", partner="acme")
+    line = journal.read_text().splitlines()[0]
+    assert line.startswith("<4>{")
+    assert json.loads(line[3:])["event"] == "poll failed"
+@given(
+    st.lists(
+        st.sampled_from(
+            ["postgresql://app:pw@db/x", "password=hunter2", "token=abc&x=1", "://", "@", "=",
+             "user:pw@host", " ", "a", "é", "PASSWORD=***"]
+        ),
+        max_size=6,
+    ).map("".join)
+)
+def test_redact_text_skips_only_text_that_cannot_match(text: str) -> None:
+    """The "@"/"://" and "=" checks that let most values skip the regexes change nothing:
+    the answer is the regexes' own."""
+    from ftpbridge.logs import _SECRET_PAIR, _URL_USERINFO
+
+    expected = _SECRET_PAIR.sub(r"\g<key>=***", _URL_USERINFO.sub(r"\g<prefix>:***@", text))
+    assert redact_text(text) == expected

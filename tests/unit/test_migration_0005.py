@@ -54,8 +54,8 @@ def test_0005_up_and_down_keeps_the_orders(empty_store_url: str) -> None:
             " product_type, attributes, quantity, partner, status, updated_at) VALUES"
             " ('1001', '1', '', '', '', 'Hoodie', '', '', 1, 'acme', 'pending', '2026-11-11')"
         )
-    _migrate(store, "head")  # through 0005 (and the revisions after it: the code is head's)
-    assert store.revision()[0] == store.revision()[1]
+    _migrate(store, "0005")
+    assert store.revision()[0] == "0005"
     inspector = inspect(store.engine)
     assert "api_keys" in inspector.get_table_names()
     assert index_names(store) >= {
@@ -65,6 +65,8 @@ def test_0005_up_and_down_keeps_the_orders(empty_store_url: str) -> None:
     }
     with store.connect() as connection:
         assert connection.exec_driver_sql("SELECT product_id FROM items").scalar() == ""
+    # The code is head's (loading orders fills skus, 0007): up to head, and back down from it.
+    _migrate(store, "head")
     load_orders(store, EXAMPLES, list(settings.partners.values()))  # the new column is used
     _migrate(store, "0004", down=True)
     inspector = inspect(store.engine)
@@ -76,7 +78,8 @@ def test_0005_up_and_down_keeps_the_orders(empty_store_url: str) -> None:
         assert connection.exec_driver_sql("SELECT count(*) FROM items").scalar() == 18
     store.close()
     again = open_store(empty_store_url)
-    assert again.revision()[0] == again.revision()[1]
+    current, newest = again.revision()
+    assert current == newest and newest is not None and newest >= "0005"
     from ftpbridge.store import api_keys
 
     with again.begin() as connection:

@@ -49,3 +49,22 @@ def test_every_package_of_the_source_tree_is_shipped() -> None:
         for init in source.rglob("__init__.py")
     }
     assert found - listed == set()
+
+
+def test_the_consoles_templates_and_static_files_are_shipped() -> None:
+    """Every template and static file of the console matches a package-data pattern (a
+    file left out would be a broken page in an installed ftpbridge)."""
+    import fnmatch
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = project["tool"]["setuptools"]["package-data"]["ftpbridge.web.console"]
+    folder = ROOT / "ftpbridge" / "web" / "console"
+    shipped = [
+        path.relative_to(folder).as_posix()
+        for kind in ("templates", "static")
+        for path in (folder / kind).rglob("*")
+        if path.is_file()
+    ]
+    assert shipped
+    missing = [name for name in shipped if not any(fnmatch.fnmatch(name, p) for p in patterns)]
+    assert missing == []

@@ -126,12 +126,18 @@ def test_environment_can_add_a_partner(tmp_path: Path, monkeypatch) -> None:
 
 
 def test_environment_override_with_a_wrong_type_names_the_key(tmp_path: Path, monkeypatch) -> None:
-    """A bad value from the environment is reported like one from the file."""
+    """A bad value from the environment names the variable (and the key it sets)."""
     path = write(tmp_path, "[partners.x]\ndefault = true\n")
     monkeypatch.setenv("FTPBRIDGE_PARTNERS__X__PORT", "not-a-port")
     with pytest.raises(ConfigError) as caught:
         load_settings(path)
-    assert any(problem.startswith("partners.x.port:") for problem in caught.value.problems)
+    assert any(
+        problem.startswith(
+            "FTPBRIDGE_PARTNERS__X__PORT (environment variable, for partners.x.port)"
+        )
+        for problem in caught.value.problems
+    )
+    assert caught.value.message.startswith("the environment has 1 problem")
 
 
 def test_environment_overrides_the_store_url(tmp_path: Path, monkeypatch) -> None:
@@ -341,3 +347,59 @@ def test_settings_are_frozen(settings) -> None:
     """The settings object cannot be changed after validation."""
     with pytest.raises(Exception, match="frozen"):
         settings.partners["acme"].timezone = "UTC"
+
+
+def test_every_documented_credential_is_read(tmp_path: Path, monkeypatch) -> None:
+    """store-url, PARTNER-password, PARTNER-private-key, PARTNER-private-key-passphrase,
+    webhook-secret and smtp-password
+    (settings.CREDENTIALS, the names the unit, README and example document) are each read,
+    under their own name and as the unit's folder LoadCredential= names them
+    (ftpbridge_<name>); a value in the config wins over its credential."""
+    from ftpbridge.settings import CREDENTIAL_PREFIX, CREDENTIALS
+
+    assert set(CREDENTIALS) == {
+        "store-url",
+        "PARTNER-password",
+        "PARTNER-private-key",
+        "PARTNER-private-key-passphrase",
+        "webhook-secret",
+        "smtp-password",
+    }
+    for prefix in ("", CREDENTIAL_PREFIX):
+        credentials = tmp_path / f"credentials{prefix}"
+        credentials.mkdir()
+        url = f"postgresql://ftpbridge:pg-secret@db.example/ftpbridge{prefix}"
+        (credentials / f"{prefix}store-url").write_text(url + "\n", encoding="utf-8")
+        (credentials / f"{prefix}acme-password").write_text("pw\n", encoding="utf-8")
+        (credentials / f"{prefix}acme-private-key").write_text("KEY", encoding="utf-8")
+        (credentials / f"{prefix}acme-private-key-passphrase").write_text("pp", encoding="utf-8")
+        monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+        settings = build_settings({"partners": {"acme": {"transport": "sftp", "host": "h"}}})
+        acme = settings.partners["acme"]
+        assert settings.store_url == url
+        assert acme.secret_password() == "pw"
+        assert acme.key_file() == credentials / f"{prefix}acme-private-key"
+        assert acme.secret_passphrase() == "pp"
+        (credentials / f"{prefix}webhook-secret").write_text("whsec\n", encoding="utf-8")
+        (credentials / f"{prefix}smtp-password").write_text("smtp\n", encoding="utf-8")
+        assert settings.notify.secret_webhook_key() == "whsec"
+        assert settings.notify.email.secret_password() == "smtp"
+        configured = build_settings(
+            {
+                "store": {"url": "sqlite:////var/x.db"},
+                "partners": {"acme": {"private_key": "/keys/acme", "password": "cfg"}},
+            }
+        )
+        assert configured.store_url == "sqlite:////var/x.db"
+        assert configured.partners["acme"].key_file() == Path("/keys/acme")
+        assert configured.partners["acme"].secret_password() == "cfg"
+
+
+def test_no_credential_means_the_defaults(tmp_path: Path, monkeypatch) -> None:
+    """Without systemd (no $CREDENTIALS_DIRECTORY) or without the file: SQLite in the state
+    directory and no key."""
+    settings = build_settings({"daemon": {"state_dir": str(tmp_path)}, "partners": {"a": {}}})
+    assert settings.store_url == f"sqlite:///{tmp_path / 'ftpbridge.db'}"
+    assert settings.partners["a"].key_file() is None
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    assert settings.partners["a"].key_file() is None

@@ -5,6 +5,8 @@ the PostgreSQL bulk paths (a server-side cursor for export, COPY for import)."""
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -80,7 +82,7 @@ def test_migrations_create_the_newest_schema(empty_store_url: str) -> None:
         current, head = store.revision()
     finally:
         store.close()
-    assert current == head == "0007"
+    assert current == head == "0010"
 
 
 def test_upgrade_to_0003_keys_the_first_upload_of_each_day(empty_store_url: str) -> None:
@@ -226,14 +228,47 @@ def test_lock_key_is_stable_and_distinct() -> None:
     assert all(-(2**63) <= key < 2**63 for key in keys)
 
 
-def test_sqlite_lock_is_always_granted(tmp_path: Path) -> None:
-    """On SQLite (one daemon per file, by flock) the job lock is a no-op that grants."""
-    store = open_store(f"sqlite:///{tmp_path / 'one.db'}")
+def test_sqlite_lock_is_exclusive_per_partner_and_job(tmp_path: Path) -> None:
+    """On SQLite the job lock is an flock next to the database (issue 11 item 7): a second
+    holder, in this process or in another one on the same file, is refused while the
+    first holds it; other partners and jobs are not; the lock is free once let go, and a
+    holder that dies (killed) loses it with its process."""
+    url = f"sqlite:///{tmp_path / 'one.db'}"
+    store, other = open_store(url), open_store(url)
     try:
-        with job_lock(store, "acme", "poll") as first, job_lock(store, "acme", "poll") as second:
-            assert first and second
+        with job_lock(store, "acme", "export") as first:
+            assert first
+            with job_lock(other, "acme", "export") as second:
+                assert not second
+            with job_lock(other, "acme", "poll") as poll, job_lock(other, "ac", "export") as ac:
+                assert poll and ac
+            code = (
+                "import sys; from ftpbridge.store import open_store;"
+                " from ftpbridge.store.locks import job_lock\n"
+                "with job_lock(open_store(sys.argv[1]), 'acme', 'export') as held:\n"
+                "    print(held)"
+            )
+            result = subprocess.run(
+                [sys.executable, "-c", code, url], capture_output=True, text=True, check=True
+            )
+            assert result.stdout.strip() == "False"
+        with job_lock(other, "acme", "export") as after:
+            assert after
+        holder = subprocess.Popen(
+            [sys.executable, "-c", code.replace("print(held)", "print(held, flush=True);"
+             " sys.stdin.read()"), url],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "True"
+        with job_lock(store, "acme", "export") as while_alive:
+            assert not while_alive
+        holder.kill()
+        holder.wait()
+        with job_lock(store, "acme", "export") as after_death:
+            assert after_death
     finally:
         store.close()
+        other.close()
 
 
 @pytest.fixture

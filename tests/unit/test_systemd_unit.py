@@ -53,7 +53,7 @@ HARDENING: dict[str, list[str]] = {
     "RestrictNamespaces": ["yes"],
     "RestrictAddressFamilies": ["AF_UNIX AF_INET AF_INET6"],
     "SystemCallArchitectures": ["native"],
-    "SystemCallFilter": ["@system-service", "~@privileged @resources"],
+    "SystemCallFilter": ["@system-service", "~@privileged @resources", "setrlimit prlimit64"],
     "SystemCallErrorNumber": ["EPERM"],
     "MemoryDenyWriteExecute": ["yes"],
 }
@@ -77,6 +77,9 @@ KNOWN_KEYS = {
         "StateDirectory",
         "StateDirectoryMode",
         "ConfigurationDirectory",
+        "ConfigurationDirectoryMode",
+        "MemoryMax",
+        "TasksMax",
     },
     "Install": {"WantedBy"},
 }
@@ -141,13 +144,22 @@ def test_required_service_directives_are_present() -> None:
     assert _values("WantedBy", section="Install") == ["multi-user.target"]
 
 
-def test_load_credential_example_is_given() -> None:
-    """A LoadCredential= line (active or commented) shows how secrets reach the service."""
-    credential = re.compile(r"^#?\s*LoadCredential=[\w.-]+:/etc/ftpbridge/credentials/[\w.-]+$")
-    examples = [line for line in _lines() if credential.match(line.strip())]
-    assert "#LoadCredential=acme-ftp-password:/etc/ftpbridge/credentials/acme-ftp-password" in (
-        examples
-    )
+def test_credentials_folder_is_loaded_and_its_names_documented() -> None:
+    """One LoadCredential= hands the service every file of /etc/ftpbridge/credentials, and
+    the header names exactly the credentials settings.py reads (settings.CREDENTIALS)."""
+    from ftpbridge.settings import CREDENTIALS
+
+    assert _values("LoadCredential") == ["ftpbridge:/etc/ftpbridge/credentials"]
+    header = "\n".join(line for line in _lines() if line.startswith("#"))
+    documented = set(re.findall(r"^#\s+((?:PARTNER-)?[a-z][a-z-]+[a-z])\s{2,}", header, re.M))
+    assert documented == set(CREDENTIALS)
+    assert "secrets_dir" not in UNIT.read_text(encoding="utf-8")
+
+
+def test_resource_bounds_are_set() -> None:
+    """MemoryMax= and TasksMax= bound the whole service (issue 12's "found weak")."""
+    assert _values("MemoryMax") == ["2G"]
+    assert _values("TasksMax") == ["256"]
 
 
 def test_install_notes_name_the_venv_path_assumption() -> None:

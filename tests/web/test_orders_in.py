@@ -150,7 +150,7 @@ def test_run_polls_the_inbox_serves_the_api_and_stops_cleanly(
         _drop(inbox, "bad.jsonl", json.dumps(order(503, 5004)) + "\n{oops\n")
         wait_for(lambda: (inbox / "errors" / "bad.jsonl").exists(), "the bad file")
         problems = (inbox / "errors" / "bad.jsonl.report.txt").read_text()
-        assert "1 invalid line(s); nothing was loaded" in problems
+        assert "1 invalid line; nothing was loaded" in problems
         assert "line 2: not valid JSON" in problems
         with loaded_store.connect() as connection:
             ledger = connection.execute(

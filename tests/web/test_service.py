@@ -48,8 +48,13 @@ def test_keys_by_basic_and_bearer_and_what_a_wrong_one_gets(api: Api, run_cli) -
     assert refused.json()["reason"] == "the API key is unknown or was revoked"
     garbled = httpx.get(url + "/api/v1/order", headers={"Authorization": "Basic %%%"})
     assert garbled.status_code == 401
-    assert run_cli("api-key", "revoke", "acme-wms").exit_code == 0
-    assert httpx.get(url + "/api/v1/order", auth=("x", key)).status_code == 401
+    revoked = run_cli("api-key", "revoke", "acme-wms")
+    assert revoked.exit_code == 0
+    assert "the Orders API refuses it within 5 seconds" in revoked.stdout
+    wait_for(  # the service trusted the key for [api] key_cache_seconds (5) after its check
+        lambda: httpx.get(url + "/api/v1/order", auth=("x", key)).status_code == 401,
+        "the revoked key to be refused",
+    )
     log = api.service.log()
     assert key not in log and wrong not in log
     refusals = [e for e in api.service.events() if e.get("event") == "API key refused"]
@@ -57,6 +62,31 @@ def test_keys_by_basic_and_bearer_and_what_a_wrong_one_gets(api: Api, run_cli) -
     served = [e for e in api.service.events() if e.get("event") == "request"]
     assert {(e["status"], e["key"]) for e in served} >= {(200, "acme-wms"), (401, None)}
     assert all(isinstance(e["duration_ms"], float) for e in served)
+
+
+def test_a_revoked_key_works_no_longer_than_key_cache_seconds(
+    loaded_store, config_file: Path, run_cli
+) -> None:
+    """A process trusts a key the store found valid for [api] key_cache_seconds: revoked
+    meanwhile, it still works there (here 60 s, so the next request is surely within);
+    with 0 every request asks the store, and the next request after revoke is refused."""
+    keys = make_keys(loaded_store)
+    trusting = ServeProcess(config_file, env={"FTPBRIDGE_API__KEY_CACHE_SECONDS": "60"})
+    asking = ServeProcess(config_file, env={"FTPBRIDGE_API__KEY_CACHE_SECONDS": "0"})
+    try:
+        for service in (trusting, asking):
+            answer = httpx.get(service.url + "/api/v1/order", auth=("x", keys["acme-wms"]))
+            assert answer.status_code == 200
+        assert run_cli("api-key", "revoke", "acme-wms").exit_code == 0
+        still = httpx.get(trusting.url + "/api/v1/order", auth=("x", keys["acme-wms"]))
+        assert still.status_code == 200
+        refused = httpx.get(asking.url + "/api/v1/order", auth=("x", keys["acme-wms"]))
+        assert refused.status_code == 401
+        other = httpx.get(trusting.url + "/api/v1/order", auth=("x", keys["ac-wms"]))
+        assert other.status_code == 200  # a key not seen before is looked up, and works
+    finally:
+        trusting.close()
+        asking.close()
 
 
 def test_repeated_failures_from_one_address_are_slowed_down(api: Api) -> None:

@@ -99,6 +99,9 @@ def test_every_filter(api: Api, config_file: Path, tmp_path: Path) -> None:
     for name, wanted in expected.items():
         body = api.view(filter=name)
         assert set(item_ids(body)) == wanted, name
+        assert body["total_entries"] == len(body["response"]), name  # counted, not paged
+        scoped = api.view("acme-wms", filter=name)  # counted with the partner's condition
+        assert scoped["total_entries"] == len(scoped["response"]), name
     shipped = api.view(filter="shipped")["response"][0]["items"][0]
     assert shipped["shipped"] is True and shipped["shipping_date"] == TODAY.isoformat()
     assert (shipped["tracking_type"], shipped["tracking_code"]) == ("UPS", "1Z5R89390357567127")

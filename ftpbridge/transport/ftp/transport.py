@@ -15,6 +15,7 @@ import os
 import posixpath
 import socket
 import ssl
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -22,19 +23,26 @@ from typing import Any, Self, TypeVar
 
 import structlog
 
+from ftpbridge import deadlines
 from ftpbridge.durable import temporary_beside
 from ftpbridge.errors import (
     AuthenticationError,
     FtpbridgeError,
+    ListingTooLongError,
     RemoteNotFoundError,
     RemotePermissionError,
+    TargetExistsError,
     TLSVerificationError,
+    TooLargeError,
     TransportError,
 )
 from ftpbridge.transport.base import (
+    ATTEMPT_TIMEOUTS,
     ConnectionParams,
     CrossDirectoryRenameError,
+    LocalSink,
     RemoteFile,
+    TransferWatch,
     part_path,
     retrying,
     safe_entries,
@@ -45,11 +53,26 @@ from ftpbridge.transport.ftp.tls import ReusingFTP_TLS
 
 logger = structlog.get_logger()
 
+# The clear-text warning, given once per server and process (a service polls every few
+# minutes: the same warning on every connection would bury everything else).
+_warned: set[tuple[str, str]] = set()
+_warned_lock = threading.Lock()
+
+
+def _warn_once(message: str, server: str) -> None:
+    with _warned_lock:
+        if (message, server) in _warned:
+            return
+        _warned.add((message, server))
+    logger.warning(message, server=server, once="logged once per server while this runs")
+
 T = TypeVar("T")
 
 # Large blocks: ftplib's default of 8 KiB costs a third of the throughput on fast links.
 BLOCK_SIZE = 256 * 1024
 DEFAULT_PORT = 21
+# No line of a listing is this long (a 255-byte name and its facts take a few hundred).
+MAX_LISTING_LINE = 64 * 1024
 
 _NOT_FOUND_WORDS = (
     "no such",
@@ -127,9 +150,8 @@ class FTPTransport:
                 )
             ftp: ftplib.FTP = ReusingFTP_TLS(context=self._tls_context(), timeout=params.timeout)
         else:
-            logger.warning(
-                "plain FTP: the password and the files travel in clear text",
-                server=self.describe(),
+            _warn_once(
+                "plain FTP: the password and the files travel in clear text", self.describe()
             )
             # Plain FTP is a kind partners still ask for; the warning above says the cost.
             ftp = ftplib.FTP(timeout=params.timeout)  # noqa: S321
@@ -164,6 +186,7 @@ class FTPTransport:
         """Run ``operation(ftp)`` on a live connection, translating and retrying errors."""
 
         def attempt() -> Any:
+            deadlines.renew(ATTEMPT_TIMEOUTS * self._params.timeout)  # progress: a new try
             try:
                 return operation(self._connection())
             except FtpbridgeError:
@@ -260,27 +283,79 @@ class FTPTransport:
             entries.append(RemoteFile(name=name, size=size, mtime=self._mdtm(ftp, path)))
         return entries
 
-    @staticmethod
-    def _lines(ftp: ftplib.FTP, command: str) -> builtins.list[str]:
-        """Run a listing command; return its lines split on CRLF only (bare LF if no CRLF)."""
+    def _lines(self, ftp: ftplib.FTP, command: str) -> builtins.list[str]:
+        """Run a listing command; return its lines split on CRLF only (on bare LF when
+        there is no CRLF), read as a stream: ListingTooLongError past
+        ``max_listing_entries`` lines or ``max_listing_bytes`` bytes, TooSlowError when
+        the answer trickles."""
+        params = self._params
+        watch = TransferWatch(
+            f"{self.kind}: the listing {command!r} from {self.describe()}",
+            min_rate=params.min_rate_bytes,
+            grace=params.timeout,
+        )
+        lines: builtins.list[bytes] = []
+        pending = b""
+        separator: bytes | None = None
         ftp.voidcmd("TYPE A")
-        chunks = []
-        with ftp.transfercmd(command) as connection:
-            while chunk := connection.recv(BLOCK_SIZE):
-                chunks.append(chunk)
-            if isinstance(connection, ssl.SSLSocket):
-                try:
-                    connection.unwrap()
-                except (ssl.SSLError, OSError):
-                    # Some servers close an empty listing's data connection without a TLS
-                    # shutdown; the 226 on the control connection below says if it was whole.
-                    logger.debug("TLS data connection closed without shutdown", command=command)
+
+        def take(chunk: bytes) -> None:
+            nonlocal pending, separator
+            watch.add(len(chunk))
+            if watch.received > params.max_listing_bytes:
+                raise self._too_long(command, f"more than {params.max_listing_bytes:,} bytes")
+            pending += chunk
+            if separator is None:
+                # CRLF as soon as one is seen (a bare LF before it may be inside a name);
+                # bare LF once a line's worth of them came without any CRLF.
+                if b"\r\n" in pending:
+                    separator = b"\r\n"
+                elif b"\n" in pending and len(pending) > MAX_LISTING_LINE:
+                    separator = b"\n"
+            if separator is not None:
+                *complete, pending = pending.split(separator)
+                lines.extend(line for line in complete if line)
+            if len(pending) > MAX_LISTING_LINE:
+                raise self._too_long(command, f"a line longer than {MAX_LISTING_LINE:,} bytes")
+            if len(lines) > params.max_listing_entries:
+                raise self._too_long(command, f"more than {params.max_listing_entries:,} entries")
+
+        self._receive(ftp, command, take)
+        if separator is None:
+            separator = b"\r\n" if b"\r\n" in pending else b"\n"
+        lines.extend(line for line in pending.split(separator) if line)
+        if len(lines) > params.max_listing_entries:
+            raise self._too_long(command, f"more than {params.max_listing_entries:,} entries")
+        return [line.decode(ftp.encoding, "surrogateescape") for line in lines]
+
+    def _too_long(self, command: str, what: str) -> ListingTooLongError:
+        return ListingTooLongError(
+            f"{self.kind}: the answer to {command!r} from {self.describe()} holds {what}"
+            " (max_listing_entries); nothing was taken from that folder",
+            hint="ask the partner to clear the folder (move old files away), or raise"
+            " max_listing_entries in the partner's table",
+        )
+
+    def _receive(self, ftp: ftplib.FTP, command: str, take: Any) -> None:
+        """Run ``command`` on a data connection and give each block received to
+        ``take``. When ``take`` raises (a bound was hit), the data connection is closed
+        and the control connection dropped: the server may still be sending, and the next
+        operation starts on a fresh connection."""
+        try:
+            with ftp.transfercmd(command) as connection:
+                while chunk := connection.recv(BLOCK_SIZE):
+                    take(chunk)
+                if isinstance(connection, ssl.SSLSocket):
+                    try:
+                        connection.unwrap()
+                    except (ssl.SSLError, OSError):
+                        # Some servers close an empty listing's data connection without a TLS
+                        # shutdown; the 226 on the control connection says if it was whole.
+                        logger.debug("TLS data connection closed without shutdown", command=command)
+        except FtpbridgeError:
+            self._drop()
+            raise
         ftp.voidresp()
-        raw = b"".join(chunks)
-        separator = b"\r\n" if b"\r\n" in raw else b"\n"
-        return [
-            line.decode(ftp.encoding, "surrogateescape") for line in raw.split(separator) if line
-        ]
 
     @staticmethod
     def _size(ftp: ftplib.FTP, path: str) -> int | None:
@@ -308,14 +383,29 @@ class FTPTransport:
 
     # --- transfers
 
-    def download(self, remote_path: str, local_path: Path) -> int:
-        """Fetch ``remote_path`` into ``local_path`` (temp file + rename); return its size."""
+    def download(self, remote_path: str, local_path: Path, *, max_bytes: int | None = None) -> int:
+        """Fetch ``remote_path`` into ``local_path`` (temp file + rename); return its size.
+        Bounded by ``max_bytes`` and the minimum rate (see Transport.download)."""
+        params = self._params
+        what = f"{self.kind}: the download of {remote_path!r} from {self.describe()}"
 
         def operation(ftp: ftplib.FTP) -> int:
             expected = self._size(ftp, remote_path)
+            if max_bytes is not None and expected is not None and expected > max_bytes:
+                raise TooLargeError(
+                    f"{what}: the server announces {expected:,} bytes, over the limit"
+                    " (max_file_bytes); not downloaded",
+                    size=expected,
+                    limit=max_bytes,
+                )
+            watch = TransferWatch(
+                what, min_rate=params.min_rate_bytes, grace=params.timeout, max_bytes=max_bytes
+            )
             with temporary_beside(local_path) as temporary:
-                with temporary.open("wb") as handle:
-                    ftp.retrbinary(f"RETR {remote_path}", handle.write, blocksize=BLOCK_SIZE)
+                with LocalSink(temporary, watch) as sink:
+                    ftp.voidcmd("TYPE I")
+                    self._receive(ftp, f"RETR {remote_path}", sink.write)
+                    sink.close()
                 written = temporary.stat().st_size
                 if expected is not None and written != expected:
                     raise TransportError(
@@ -329,30 +419,43 @@ class FTPTransport:
         return result
 
     def upload(self, local_path: Path, remote_path: str) -> None:
-        """Store ``local_path`` as ``.<name>.part``, then rename it onto ``remote_path``."""
-        temporary = part_path(remote_path)
+        """Store ``local_path`` under a temporary name of this attempt's own
+        (``part_path``), then rename it onto ``remote_path``."""
+
+        left: list[str] = []  # temporary files of earlier attempts, not removed then
 
         def operation(ftp: ftplib.FTP) -> None:
+            for earlier in list(left):  # ours: written by this upload, cut off with its connection
+                if self._remove_quietly(ftp, earlier):
+                    left.remove(earlier)
+            temporary = part_path(remote_path)
             try:
                 with local_path.open("rb") as handle:
                     ftp.storbinary(f"STOR {temporary}", handle, blocksize=BLOCK_SIZE)
                 self._rename(ftp, temporary, remote_path)
             except BaseException:
-                self._remove_quietly(ftp, temporary)
+                if not self._remove_quietly(ftp, temporary):
+                    left.append(temporary)
                 raise
 
         self._run("upload to", remote_path, operation)
 
-    def _remove_quietly(self, ftp: ftplib.FTP, path: str) -> None:
+    def _remove_quietly(self, ftp: ftplib.FTP, path: str) -> bool:
+        """Remove ``path`` (a temporary file of ours); True when it is gone."""
         try:
             ftp.delete(path)
+        except ftplib.error_perm as error:
+            return any(word in str(error).lower() for word in _NOT_FOUND_WORDS)
         except (ftplib.Error, OSError, EOFError):
             logger.debug("could not remove temporary upload", path=path, server=self.describe())
+            return False
+        return True
 
     # --- file operations
 
     def rename(self, source: str, target: str) -> None:
-        """Rename ``source`` onto ``target`` (deleting ``target`` first if the server insists)."""
+        """Rename ``source`` onto ``target`` (replaced where the server replaces; never
+        deleted first: TargetExistsError where the server will not replace it)."""
         self._run(f"rename {source!r} to", target, lambda ftp: self._rename(ftp, source, target))
 
     def _rename(self, ftp: ftplib.FTP, source: str, target: str) -> None:
@@ -364,18 +467,21 @@ class FTPTransport:
         else:
             return
         if self._size(ftp, target) is not None:
-            # This server will not rename onto an existing file: remove it, try again.
-            ftp.delete(target)
-            self._rename_from(ftp, source)
-            ftp.voidcmd(f"RNTO {target}")
-        elif not same_directory(source, target):
+            # This server will not rename onto an existing file. Deleting it first would
+            # delete a file someone else wrote (another upload of the same name that just
+            # finished): leave it, and say so.
+            raise TargetExistsError(
+                f"{self.kind}: {self.describe()} will not replace {target!r}, which exists"
+                f" ({refused}); ftpbridge never deletes a file it did not write",
+                hint="remove or rename that file on the server if it is not wanted",
+            ) from refused
+        if not same_directory(source, target):
             raise CrossDirectoryRenameError(
                 f"{self.kind}: {self.describe()} refused to move {source!r} to {target!r} "
                 f"(another directory): {refused}",
                 hint="the file will be copied and the original deleted instead",
             ) from refused
-        else:
-            raise refused
+        raise refused
 
     def _rename_from(self, ftp: ftplib.FTP, source: str) -> None:
         try:

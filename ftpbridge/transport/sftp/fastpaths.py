@@ -32,14 +32,14 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 import paramiko
 import structlog
 from paramiko import sftp as protocol
 from paramiko.buffered_pipe import BufferedPipe
 
-from ftpbridge.errors import TransportError
+from ftpbridge.errors import ListingTooLongError, TransportError
 from ftpbridge.transport.base import RemoteFile
 from ftpbridge.transport.sftp.receive_buffer import ChunkedPipe
 
@@ -134,6 +134,22 @@ def choose_paths(channel: paramiko.Channel) -> PublicPaths:
     )
 
 
+class Sink(Protocol):
+    """Where a download's bytes go (a file, or a file behind the transfer's bounds)."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+
+def too_long(directory: str, limit: int) -> ListingTooLongError:
+    """The error for a folder holding more than ``limit`` entries."""
+    return ListingTooLongError(
+        f"sftp: the folder {directory!r} holds more than {limit:,} entries"
+        " (max_listing_entries); nothing was taken from it",
+        hint="ask the partner to clear the folder (move old files away), or raise"
+        " max_listing_entries in the partner's table",
+    )
+
+
 def remote_file(name: str, attributes: paramiko.SFTPAttributes) -> RemoteFile:
     """A listing entry from its name and SFTP attributes."""
     is_dir = attributes.st_mode is not None and stat.S_ISDIR(attributes.st_mode)
@@ -163,7 +179,7 @@ class PublicPaths:
         sftp: paramiko.SFTPClient,
         remote: paramiko.SFTPFile,
         size: int,
-        sink: BinaryIO,
+        sink: Sink,
         request_size: int,
     ) -> None:
         """Copy the first ``size`` bytes of ``remote`` into ``sink`` (bounded prefetch)."""
@@ -180,8 +196,13 @@ class PublicPaths:
         write-only inboxes refuse)."""
         sftp.putfo(source, path, confirm=False)
 
-    def listdir(self, sftp: paramiko.SFTPClient, directory: str) -> list[RemoteFile]:
-        """The entries of ``directory`` (without ``.`` and ``..``)."""
+    def listdir(
+        self, sftp: paramiko.SFTPClient, directory: str, *, limit: int | None = None
+    ) -> list[RemoteFile]:
+        """The entries of ``directory`` (without ``.`` and ``..``); ListingTooLongError
+        past ``limit`` entries. paramiko's public API reads a listing whole (its
+        ``listdir_iter`` cannot be left half-way without confusing the session): only
+        the fast path reads it as a stream."""
         try:
             listed = sftp.listdir_attr(directory)
         except UnicodeDecodeError as error:
@@ -192,6 +213,8 @@ class PublicPaths:
             )
             failure.transient = False
             raise failure from error
+        if limit is not None and len(listed) > limit:
+            raise too_long(directory, limit)
         return [remote_file(attributes.filename, attributes) for attributes in listed]
 
 
@@ -241,7 +264,7 @@ class FastPaths(PublicPaths):
         sftp: paramiko.SFTPClient,
         remote: paramiko.SFTPFile,
         size: int,
-        sink: BinaryIO,
+        sink: Sink,
         request_size: int,
     ) -> None:
         """Copy ``size`` bytes of ``remote`` into ``sink``, PIPELINE_DEPTH requests of
@@ -286,9 +309,12 @@ class FastPaths(PublicPaths):
             while block := source.read(BLOCK_SIZE):
                 remote.write(block)
 
-    def listdir(self, sftp: paramiko.SFTPClient, directory: str) -> list[RemoteFile]:
+    def listdir(
+        self, sftp: paramiko.SFTPClient, directory: str, *, limit: int | None = None
+    ) -> list[RemoteFile]:
         """The entries of ``directory``, names that are not UTF-8 kept (surrogate escapes,
-        which ``is_safe_name`` then refuses with a warning) instead of failing the listing."""
+        which ``is_safe_name`` then refuses with a warning) instead of failing the listing;
+        read as a stream: ListingTooLongError past ``limit`` entries."""
         request = self._internals.request
         kind, message = request(sftp, protocol.CMD_OPENDIR, directory.encode("utf-8"))
         if kind != protocol.CMD_HANDLE:
@@ -309,6 +335,8 @@ class FastPaths(PublicPaths):
                     attributes = self._internals.attributes_from_message(message)
                     if name not in (".", ".."):
                         entries.append(remote_file(name, attributes))
+                if limit is not None and len(entries) > limit:
+                    raise too_long(directory, limit)
         finally:
             request(sftp, protocol.CMD_CLOSE, handle)
         return entries

@@ -3,7 +3,8 @@
 A server's key must already be in the partner's known_hosts file (``params.known_hosts``),
 keyed as OpenSSH keys it (``host``, or ``[host]:port`` off port 22). An unknown or changed
 key is refused with its fingerprint as ``ssh-keygen -l`` prints it and what to do.
-``fetch_host_key`` and ``trust_host_key`` serve ``ftpbridge check --trust-host-key``.
+``fetch_host_key``, ``trust_host_key`` and ``replace_host_key`` serve ``ftpbridge check
+--trust-host-key [SHA256:...] [--replace-host-key]``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import paramiko
 import structlog
 
+from ftpbridge.durable import temporary_beside
 from ftpbridge.errors import FtpbridgeError, HostKeyError, TransportError
 from ftpbridge.transport.sftp.session import DEFAULT_PORT, start
 
@@ -112,8 +114,8 @@ def check_host_key(
             f"sftp: the host key of {entry} has CHANGED: the server now presents "
             f"{info.key_type} {info.fingerprint}, which does not match {where}; this may be "
             "an attack (someone in the middle) or a reinstalled server",
-            hint="confirm the new fingerprint with the partner, remove the old line from "
-            f"{where}, then run: ftpbridge check --partner NAME --trust-host-key",
+            hint=f"confirm {info.fingerprint} with the partner, then run: ftpbridge check"
+            f" --partner NAME --trust-host-key {info.fingerprint} --replace-host-key",
             **details,
         )
 
@@ -129,12 +131,52 @@ def fetch_host_key(host: str, port: int = DEFAULT_PORT, timeout: float = 30.0) -
         raise
     except (OSError, EOFError, paramiko.SSHException) as error:
         raise TransportError(
-            f"sftp: cannot fetch the host key of {host}:{port}: {error}"
+            f"sftp: cannot fetch the host key of {host}:{port}: {error}",
+            hint="check host and port, and that this machine may reach the server (firewall)",
         ) from error
     try:
         return key_info(transport.get_remote_server_key(), host_entry(host, port))
     finally:
         transport.close()
+
+
+def replace_host_key(known_hosts_path: Path, info: HostKeyInfo) -> int:
+    """Rewrite ``known_hosts_path`` without the lines that name ``info``'s server (plain
+    or hashed), then with ``info``'s line: the one key trusted for that server from now
+    on. Written whole or not at all, mode 0600. Returns how many lines were removed."""
+    kept: list[str] = []
+    removed = 0
+    for line in known_hosts_path.read_text(encoding="utf-8").splitlines():
+        fields = line.split()
+        if (
+            fields
+            and not line.lstrip().startswith(("#", "@"))
+            and _names(fields[0], info.host_entry)
+        ):
+            removed += 1
+            continue
+        kept.append(line)
+    kept.append(info.known_hosts_line)
+    with temporary_beside(known_hosts_path) as temporary:
+        temporary.write_text("\n".join(kept) + "\n", encoding="utf-8")
+        temporary.chmod(0o600)
+        os.replace(temporary, known_hosts_path)
+    logger.info(
+        "host key replaced", host=info.host_entry, fingerprint=info.fingerprint, removed=removed
+    )
+    return removed
+
+
+def _names(field: str, entry: str) -> bool:
+    """Whether the host field of a known_hosts line names ``entry`` (hashed names too)."""
+    for name in field.split(","):
+        if name.startswith("|1|"):
+            parts = name.split("|")
+            if len(parts) == 4 and paramiko.HostKeys.hash_host(entry, parts[2]) == name:
+                return True
+        elif name == entry:
+            return True
+    return False
 
 
 def trust_host_key(known_hosts_path: Path, info: HostKeyInfo) -> None:

@@ -98,10 +98,17 @@ def _private_key(path: Path, passphrase: str | None) -> paramiko.PKey:
         # paramiko annotates the password as str but passes it to cryptography, which takes
         # bytes only (a str fails for every encrypted key): the annotation is wrong.
         return paramiko.PKey.from_path(path, password)  # type: ignore[arg-type]  # see above
-    except paramiko.PasswordRequiredException as error:
+    except (paramiko.PasswordRequiredException, TypeError) as error:
+        # paramiko raises PasswordRequiredException for old PEM keys, and lets through the
+        # TypeError of cryptography ("Key is password-protected, but password was not
+        # provided") for keys in OpenSSH's own format, what ssh-keygen writes by default.
+        if isinstance(error, TypeError) and "password" not in str(error).lower():
+            raise
         raise AuthenticationError(
-            f"sftp: the private key {str(path)!r} is encrypted and no passphrase was given",
-            hint="set private_key_passphrase",
+            f"sftp: the private key {str(path)!r} is protected by a passphrase, and no"
+            " passphrase was given",
+            hint="set private_key_passphrase (or private_key_passphrase_file, or the"
+            " credential NAME-private-key-passphrase) in the partner's table",
         ) from error
     except (paramiko.SSHException, ValueError) as error:
         raise AuthenticationError(

@@ -21,17 +21,24 @@ from typing import Self, TypeVar
 import paramiko
 import structlog
 
+from ftpbridge import deadlines
 from ftpbridge.durable import temporary_beside
 from ftpbridge.errors import (
     FtpbridgeError,
+    NotAFileError,
     RemoteNotFoundError,
     RemotePermissionError,
+    TargetExistsError,
+    TooLargeError,
     TransportError,
 )
 from ftpbridge.transport.base import (
+    ATTEMPT_TIMEOUTS,
     ConnectionParams,
     CrossDirectoryRenameError,
+    LocalSink,
     RemoteFile,
+    TransferWatch,
     part_path,
     retrying,
     safe_entries,
@@ -119,6 +126,7 @@ class SFTPTransport:
         """Run ``operation(session)`` on a live session, translating and retrying errors."""
 
         def attempt() -> T:
+            deadlines.renew(ATTEMPT_TIMEOUTS * self._params.timeout)  # progress: a new try
             try:
                 return operation(self._connection())
             except FtpbridgeError:
@@ -160,22 +168,53 @@ class SFTPTransport:
 
     def list(self, directory: str) -> list[RemoteFile]:
         """Return the safe entries of ``directory``."""
+        limit = self._params.max_listing_entries
         entries = self._run(
-            "list", directory, lambda session: session.paths.listdir(session.sftp, directory)
+            "list",
+            directory,
+            lambda session: session.paths.listdir(session.sftp, directory, limit=limit),
         )
         return safe_entries(entries, directory=directory, transport=self.describe())
 
     # --- transfers
 
-    def download(self, remote_path: str, local_path: Path) -> int:
-        """Fetch ``remote_path`` (pipelined) into ``local_path``; return its size."""
+    def download(self, remote_path: str, local_path: Path, *, max_bytes: int | None = None) -> int:
+        """Fetch ``remote_path`` (pipelined) into ``local_path``; return its size. Only a
+        regular file is opened (a link is followed first), and the size it has once open
+        is what is read: over ``max_bytes``, nothing is (see Transport.download)."""
+        params = self._params
+        what = f"sftp: the download of {remote_path!r} from {self.describe()}"
 
         def operation(session: Session) -> int:
             sftp = session.sftp
+            # Opening a FIFO would block the server's process, and a folder opens but
+            # cannot be read: look at what the name leads to first.
+            mode = sftp.stat(remote_path).st_mode
+            if mode is not None and not stat.S_ISREG(mode):
+                raise NotAFileError(
+                    f"sftp: {remote_path!r} on {self.describe()} is not a regular file"
+                    f" ({_kind_of(mode)}); it cannot be downloaded",
+                    hint="ask the partner to put plain files in the inbox",
+                )
             with temporary_beside(local_path) as temporary:
-                with sftp.open(remote_path, "rb") as remote, temporary.open("wb") as handle:
+                with sftp.open(remote_path, "rb") as remote:
                     expected = remote.stat().st_size or 0
-                    session.paths.read(sftp, remote, expected, handle, session.read_size)
+                    if max_bytes is not None and expected > max_bytes:
+                        raise TooLargeError(
+                            f"{what}: the file is {expected:,} bytes once open, over the"
+                            " limit (max_file_bytes); not downloaded",
+                            size=expected,
+                            limit=max_bytes,
+                        )
+                    watch = TransferWatch(
+                        what,
+                        min_rate=params.min_rate_bytes,
+                        grace=params.timeout,
+                        max_bytes=max_bytes,
+                    )
+                    with LocalSink(temporary, watch) as sink:
+                        session.paths.read(sftp, remote, expected, sink, session.read_size)
+                        sink.close()
                 written = temporary.stat().st_size
                 if written != expected:
                     raise TransportError(
@@ -188,21 +227,25 @@ class SFTPTransport:
         return self._run("download", remote_path, operation)
 
     def upload(self, local_path: Path, remote_path: str) -> None:
-        """Write ``.<name>.part`` (pipelined), then rename it onto ``remote_path``."""
-        temporary = part_path(remote_path)
+        """Write a temporary name of this attempt's own (``part_path``, pipelined), then
+        rename it onto ``remote_path``."""
+
+        left: list[str] = []  # temporary files of earlier attempts, not removed then
 
         def operation(session: Session) -> None:
             sftp = session.sftp
+            for earlier in list(left):  # ours: written by this upload, cut off with its session
+                if _remove_quietly(sftp, earlier):
+                    left.remove(earlier)
+            temporary = part_path(remote_path)
             try:
                 with local_path.open("rb") as handle:
                     session.paths.write(sftp, handle, temporary, session.write_size)
                 self._rename(sftp, temporary, remote_path)
             except BaseException:
-                if self._ssh is not None and self._ssh.is_active():
-                    try:
-                        sftp.remove(temporary)
-                    except (OSError, EOFError, paramiko.SSHException):
-                        logger.debug("could not remove temporary upload", path=temporary)
+                alive = self._ssh is not None and self._ssh.is_active()
+                if not (alive and _remove_quietly(sftp, temporary)):
+                    left.append(temporary)
                 raise
 
         self._run("upload to", remote_path, operation)
@@ -233,9 +276,12 @@ class SFTPTransport:
             if error.errno in (errno.ENOENT, errno.EACCES):
                 raise
         if _exists(sftp, target):
-            sftp.remove(target)
-            sftp.rename(source, target)
-            return
+            # Never deleted to make room: it may be another upload's finished file.
+            raise TargetExistsError(
+                f"sftp: {self.describe()} will not replace {target!r}, which exists;"
+                " ftpbridge never deletes a file it did not write",
+                hint="remove or rename that file on the server if it is not wanted",
+            )
         if not same_directory(source, target):
             raise CrossDirectoryRenameError(
                 f"sftp: {self.describe()} refused to move {source!r} to {target!r} "
@@ -267,6 +313,29 @@ class SFTPTransport:
                         raise
 
         self._run("create directory", path, operation)
+
+
+def _kind_of(mode: int) -> str:
+    kinds = (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a device"),
+        (stat.S_ISBLK, "a device"),
+    )
+    return next((name for test, name in kinds if test(mode)), "not a plain file")
+
+
+def _remove_quietly(sftp: paramiko.SFTPClient, path: str) -> bool:
+    """Remove ``path`` (a temporary file of ours); True when it is gone."""
+    try:
+        sftp.remove(path)
+    except FileNotFoundError:
+        return True
+    except (OSError, EOFError, paramiko.SSHException):
+        logger.debug("could not remove temporary upload", path=path)
+        return False
+    return True
 
 
 def _exists(sftp: paramiko.SFTPClient, path: str) -> bool:

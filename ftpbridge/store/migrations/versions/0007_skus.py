@@ -17,7 +17,7 @@ Existing stores get empty tables: SKUs appear as orders with SKU data are loaded
 (``orders load``) or a catalogue is (``skus load``).
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-01
 """
 
@@ -29,7 +29,7 @@ from alembic import op
 from ftpbridge.store.schema import UTCDateTime
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

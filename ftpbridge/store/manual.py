@@ -1,0 +1,89 @@
+"""Item status changed by hand (``ftpbridge orders set-status`` and ``orders unship``): the
+shop's way to correct what a file or the API may not (a file cannot un-ship an item).
+
+Every change goes through :func:`ftpbridge.store.items.apply_shipments`, so it is in the
+audit trail like any other: one ``item_changes`` row per item, its source naming the
+command and who ran it, and the time. Leaving ``shipped`` clears the shipment details
+(the old ones stay in the audit trail); the item then goes in the next export again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from ftpbridge.errors import UsageError
+from ftpbridge.store.items import AuditSource, apply_shipments, lookup
+
+SETTABLE = ("pending", "acknowledged", "cancelled")
+"""Statuses set by hand. ``shipped`` needs a date, carrier and tracking number checked by
+the rules of a file row: a file or the Orders API sets it."""
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """What happened to one item: its status before, after (None: left as it was), and the
+    shipment it had (date, carrier, tracking number), which leaving ``shipped`` removed."""
+
+    item_id: str
+    order_id: str
+    before: str
+    after: str | None
+    shipment: tuple[str, str, str] | None = None
+
+
+def set_status(
+    connection: Connection,
+    item_ids: Sequence[str],
+    status: str,
+    *,
+    source: str,
+    now: dt.datetime,
+    only_shipped: bool = False,
+) -> list[StatusChange]:
+    """Give the items ``status`` (one of SETTABLE), in the caller's transaction, audited
+    with ``source``; an item already in it is left alone. ``only_shipped`` (``unship``):
+    every item must be shipped.
+
+    Raises UsageError naming the items that do not exist (or are not shipped, with
+    ``only_shipped``), and changes nothing then.
+    """
+    if status not in SETTABLE:
+        raise UsageError(
+            f"status {status!r} cannot be set by hand (one of {', '.join(SETTABLE)})",
+            hint="a shipment is recorded by an updated file or the Orders API",
+        )
+    wanted = list(dict.fromkeys(item_ids))
+    found = {row[0]: row for row in lookup(connection, wanted)}
+    unknown = [item for item in wanted if item not in found]
+    if unknown:
+        raise UsageError(
+            f"no item {', '.join(unknown[:10])}{' ...' if len(unknown) > 10 else ''} in the"
+            " store; nothing was changed",
+            hint="ftpbridge orders list --filter all shows the items (item_id column)",
+        )
+    if only_shipped:
+        not_shipped = [item for item in wanted if found[item][3] != "shipped"]
+        if not_shipped:
+            shown = ", ".join(f"{item} ({found[item][3]})" for item in not_shipped[:10])
+            raise UsageError(
+                f"not shipped, so nothing to undo: {shown}; nothing was changed",
+                hint="ftpbridge orders set-status ITEM --status pending|acknowledged|cancelled",
+            )
+    changes: list[StatusChange] = []
+    rows = []
+    for item in wanted:
+        _id, order_id, _partner, before, shipped_date, carrier, tracking, *_rest = found[item]
+        if before == status:
+            changes.append(StatusChange(item, order_id, before, None))
+            continue
+        shipment = None
+        if before == "shipped":
+            shipment = (str(shipped_date or ""), carrier or "", tracking or "")
+        changes.append(StatusChange(item, order_id, before, status, shipment))
+        rows.append((item, status, None, None, None, None))
+    apply_shipments(connection, rows, AuditSource(None, source), now)
+    return changes

@@ -62,6 +62,7 @@ def check_command(
 @friendly_errors
 def poll_command(state: Context, partners: tuple[str, ...]) -> None:
     """Take the updated files waiting on the partner's server once, import them, and exit."""
+    from ftpbridge.cli.progress import showing_transfers
     from ftpbridge.errors import TransportError
     from ftpbridge.exchange.jobs import record_by_hand
     from ftpbridge.exchange.poll import poll_once
@@ -82,7 +83,8 @@ def poll_command(state: Context, partners: tuple[str, ...]) -> None:
     worst = EXIT_OK
     for partner in chosen:
         try:
-            outcome = poll_once(state.store, state.settings, partner)
+            with showing_transfers("download"):  # the reports uploaded are small
+                outcome = poll_once(state.store, state.settings, partner)
         except TransportError as exc:
             record_by_hand(state.store, partner, "poll", exc.message)
             click.echo(f"Error: {partner.name}: {printable(exc.message)}", err=True)

@@ -147,6 +147,7 @@ def _say_what_it_did(result: ExportResult, export_mode: str, *, err: bool) -> No
 def _export_and_upload(
     state: Context, partner: str, force: bool, export_format: str | None
 ) -> None:
+    from ftpbridge.cli.progress import showing_transfers
     from ftpbridge.exchange.export import export_and_upload
     from ftpbridge.store.locks import job_lock
 
@@ -158,9 +159,10 @@ def _export_and_upload(
                 hint="wait for it to finish (ftpbridge status shows the last export)",
             )
         try:
-            outcome = export_and_upload(
-                state.store, state.settings, settings, force=force, export_format=export_format
-            )
+            with showing_transfers("upload"):
+                outcome = export_and_upload(
+                    state.store, state.settings, settings, force=force, export_format=export_format
+                )
         except AlreadyDoneError as done:
             click.echo(done.message)
             click.echo(f"To upload a second file anyway: {done.hint}")

@@ -70,6 +70,7 @@ def check_command(
 def poll_command(state: Context, partners: tuple[str, ...], kind: str) -> None:
     """Take the updated and inventory files waiting on the partner's server once, import
     them, and exit."""
+    from ftpbridge.cli.progress import showing_transfers
     from ftpbridge.errors import TransportError
     from ftpbridge.exchange.inventory import INVENTORY
     from ftpbridge.exchange.jobs import record_by_hand
@@ -99,7 +100,8 @@ def poll_command(state: Context, partners: tuple[str, ...], kind: str) -> None:
                 click.echo(f"{partner.name}: inventory files are off (inventory_pattern is empty)")
             continue
         try:
-            outcome = poll_once(state.store, state.settings, partner, kind=poll_kind)
+            with showing_transfers("download"):  # the reports uploaded are small
+                outcome = poll_once(state.store, state.settings, partner, kind=poll_kind)
         except TransportError as exc:
             record_by_hand(state.store, partner, poll_kind.job, exc.message)
             click.echo(f"Error: {partner.name}: {printable(exc.message)}", err=True)

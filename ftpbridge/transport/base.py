@@ -27,6 +27,12 @@ import tenacity
 from ftpbridge import deadlines
 from ftpbridge.durable import fitted_name
 from ftpbridge.errors import LocalFileError, TooLargeError, TooSlowError, TransportError
+from ftpbridge.transport.progress import (
+    Transfer,
+    TransferObserver,
+    current_observer,
+    transfer_of,
+)
 
 logger = structlog.get_logger()
 
@@ -271,11 +277,25 @@ def is_transient(error: BaseException) -> bool:
 class LocalSink:
     """A download's local file: every block counted by its TransferWatch first, and a
     failure to write it (a full disk) a LocalFileError, which no retry or other file can
-    help, never taken for the server's fault."""
+    help, never taken for the server's fault.
 
-    def __init__(self, path: Path, watch: TransferWatch) -> None:
+    Given the ``remote`` path (and its ``size`` when known), the transfer observer set for
+    this context, if any, is told of each block and of the end (``transport.progress``)."""
+
+    def __init__(
+        self,
+        path: Path,
+        watch: TransferWatch,
+        *,
+        remote: str | None = None,
+        size: int | None = None,
+    ) -> None:
         self._path = path
         self._watch = watch
+        observer = current_observer()  # looked up once: a block pays one `is None` test
+        self._told: tuple[TransferObserver, Transfer] | None = None
+        if observer is not None and remote is not None:
+            self._told = (observer, transfer_of("download", remote, size))
         try:
             self._handle = path.open("wb")
         except OSError as error:
@@ -284,9 +304,13 @@ class LocalSink:
     def write(self, data: bytes, /) -> int:
         self._watch.add(len(data))
         try:
-            return self._handle.write(data)
+            written = self._handle.write(data)
         except OSError as error:
             raise _local_error(self._path, error) from error
+        if self._told is not None:
+            observer, transfer = self._told
+            observer.advance(transfer, self._watch.received)
+        return written
 
     def close(self) -> None:
         try:
@@ -298,7 +322,12 @@ class LocalSink:
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._handle.close()
+        try:
+            self._handle.close()
+        finally:
+            if self._told is not None:
+                observer, transfer = self._told
+                observer.end(transfer)
 
 
 def _local_error(path: Path, error: OSError) -> LocalFileError:

@@ -31,6 +31,7 @@ from ftpbridge.transport.base import (
     safe_entries,
     same_directory,
 )
+from ftpbridge.transport.progress import current_observer, upload_source
 
 BLOCK_SIZE = 1024 * 1024
 
@@ -153,7 +154,9 @@ class LocalTransport:
                     max_bytes=max_bytes,
                 )
                 with temporary_beside(local_path) as temporary:
-                    with LocalSink(temporary, watch) as sink:
+                    with LocalSink(
+                        temporary, watch, remote=remote_path, size=info.st_size
+                    ) as sink:
                         while block := handle.read(BLOCK_SIZE):
                             sink.write(block)
                         sink.close()
@@ -168,7 +171,11 @@ class LocalTransport:
         target = self._resolve(remote_path)
         temporary = self._resolve(part_path(remote_path))  # this upload's own name
         try:
-            shutil.copyfile(local_path, temporary)
+            if current_observer() is None:
+                shutil.copyfile(local_path, temporary)  # the kernel's copy, as fast as it gets
+            else:  # block by block, each one told
+                with upload_source(local_path, remote_path) as source, temporary.open("wb") as out:
+                    shutil.copyfileobj(source, out, BLOCK_SIZE)
             os.replace(temporary, target)
         except OSError as error:
             temporary.unlink(missing_ok=True)

@@ -18,6 +18,7 @@ from structlog.testing import capture_logs
 
 from ftpbridge.errors import TransportError
 from ftpbridge.transport import open_transport
+from ftpbridge.transport.progress import Transfer, observing
 from ftpbridge.transport.sftp import fastpaths
 from ftpbridge.transport.sftp.receive_buffer import ChunkedPipe
 from tests.servers import SSHServer
@@ -45,14 +46,28 @@ def folder(sshd_server: SSHServer, request: pytest.FixtureRequest) -> Iterator[t
     yield disk, f"{sshd_server.remote_root}/{name}"
 
 
+class _Counts:
+    """A transfer observer keeping the byte counts told, per direction."""
+
+    def __init__(self) -> None:
+        self.told: dict[str, list[int]] = {"upload": [], "download": []}
+
+    def advance(self, transfer: Transfer, done: int) -> None:
+        self.told[transfer.direction].append(done)
+
+    def end(self, transfer: Transfer) -> None:
+        pass
+
+
 def _round_trip(sshd_server: SSHServer, folder: tuple[Path, str], tmp_path: Path) -> bool:
-    """Upload, list, download and rename a 5 MB file; check every byte; return which paths
-    the session used."""
+    """Upload, list, download and rename a 5 MB file; check every byte, and the progress
+    told of both transfers; return which paths the session used."""
     disk, remote = folder
     content = os.urandom(5_000_000)
     local = tmp_path / "up.bin"
     local.write_bytes(content)
-    with open_transport("sftp", sshd_server.params()) as transport:
+    counts = _Counts()
+    with open_transport("sftp", sshd_server.params()) as transport, observing(counts):
         transport.upload(local, f"{remote}/a.bin")
         listed = {entry.name: entry.size for entry in transport.list(remote)}
         written = transport.download(f"{remote}/a.bin", tmp_path / "down.bin")
@@ -63,6 +78,8 @@ def _round_trip(sshd_server: SSHServer, folder: tuple[Path, str], tmp_path: Path
     assert (tmp_path / "down.bin").read_bytes() == content
     assert (disk / "b.bin").read_bytes() == content
     assert sorted(path.name for path in disk.iterdir()) == ["b.bin"]
+    for told in counts.told.values():
+        assert len(told) > 1 and told == sorted(set(told)) and told[-1] == len(content)
     return fast
 
 

@@ -18,6 +18,7 @@ from ftpbridge.errors import (
     TransportError,
 )
 from ftpbridge.transport import is_partial_upload, move
+from ftpbridge.transport.progress import Transfer, observing
 from tests.servers import FTP_PASSWORD, SFTP_PASSWORD, TransportCase
 
 
@@ -281,3 +282,58 @@ def test_two_uploads_of_one_name_never_share_a_temporary_file(
     assert (transport_case.disk / "out.csv").read_bytes() == second.read_bytes()
     assert squatter.read_bytes() == b"someone else's upload in progress"
     assert sorted(os.listdir(transport_case.disk)) == [".out.csv.part", "out.csv"]
+
+
+class _Recorder:
+    """A transfer observer that keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.told: list[tuple[str, Transfer, int | None]] = []
+
+    def advance(self, transfer: Transfer, done: int) -> None:
+        self.told.append(("advance", transfer, done))
+
+    def end(self, transfer: Transfer) -> None:
+        self.told.append(("end", transfer, None))
+
+
+def _one_transfer(recorder: _Recorder) -> tuple[Transfer, list[int]]:
+    """The one transfer told of, and the byte counts it was told, checking it ended once."""
+    transfers = {id(transfer): transfer for _, transfer, _ in recorder.told}
+    assert len(transfers) == 1
+    assert [kind for kind, _, _ in recorder.told][-1] == "end"
+    assert [kind for kind, _, _ in recorder.told].count("end") == 1
+    counts = [done for kind, _, done in recorder.told if kind == "advance"]
+    return next(iter(transfers.values())), [count for count in counts if count is not None]
+
+
+def test_transfers_tell_the_observer_each_block_up_to_the_size(
+    transport_case: TransportCase, tmp_path: Path
+) -> None:
+    """With an observer set (``transport.progress.observing``), an upload and a download
+    tell it their name, direction, size and the bytes moved after each block, growing to
+    the file's size, then their end; once it is unset, it is told nothing more."""
+    content = os.urandom(3_000_000)
+    local = tmp_path / "big.csv"
+    local.write_bytes(content)
+    upload, download = _Recorder(), _Recorder()
+    with transport_case.open() as transport:
+        with observing(upload):
+            transport.upload(local, transport_case.remote("big.csv"))
+        with observing(download):
+            transport.download(transport_case.remote("big.csv"), tmp_path / "back.csv")
+        told = len(upload.told) + len(download.told)
+        transport.upload(local, transport_case.remote("again.csv"))  # none set any more
+        transport.download(transport_case.remote("again.csv"), tmp_path / "again.csv")
+    assert len(upload.told) + len(download.told) == told
+    assert (tmp_path / "back.csv").read_bytes() == content
+    for recorder, direction in ((upload, "upload"), (download, "download")):
+        transfer, counts = _one_transfer(recorder)
+        assert (transfer.direction, transfer.name, transfer.size) == (
+            direction,
+            "big.csv",
+            len(content),
+        )
+        assert len(counts) >= 3  # block by block
+        assert counts == sorted(set(counts)) and counts[0] > 0
+        assert counts[-1] == len(content)

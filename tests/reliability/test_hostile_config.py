@@ -57,7 +57,10 @@ def test_a_password_in_the_store_url_query_is_never_printed(
     """A store URL carrying its password as ``?password=`` (a server nobody listens on):
     the Error line, and with --debug the traceback too, show the URL with the password
     masked."""
-    text = f'[store]\nurl = "postgresql://bob@127.0.0.1:1/orders?password={SECRET}"\n'
+    text = (
+        f'[store]\nurl = "postgresql://bob@127.0.0.1:1/orders?password={SECRET}"\n'
+        "[partners.acme]\n"  # status with no partner stops before opening the store
+    )
     args = ("--debug", "status") if debug else ("status",)
     result = run_config(cli_subprocess, tmp_path, text, *args)
     leaked = SECRET in result.stdout + result.stderr

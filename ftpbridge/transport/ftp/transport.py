@@ -50,6 +50,7 @@ from ftpbridge.transport.base import (
 )
 from ftpbridge.transport.ftp.listing import parse_ftp_time, parse_list_line, parse_mlsd_line
 from ftpbridge.transport.ftp.tls import ReusingFTP_TLS
+from ftpbridge.transport.progress import upload_source
 
 logger = structlog.get_logger()
 
@@ -402,7 +403,7 @@ class FTPTransport:
                 what, min_rate=params.min_rate_bytes, grace=params.timeout, max_bytes=max_bytes
             )
             with temporary_beside(local_path) as temporary:
-                with LocalSink(temporary, watch) as sink:
+                with LocalSink(temporary, watch, remote=remote_path, size=expected) as sink:
                     ftp.voidcmd("TYPE I")
                     self._receive(ftp, f"RETR {remote_path}", sink.write)
                     sink.close()
@@ -430,7 +431,7 @@ class FTPTransport:
                     left.remove(earlier)
             temporary = part_path(remote_path)
             try:
-                with local_path.open("rb") as handle:
+                with upload_source(local_path, remote_path) as handle:
                     ftp.storbinary(f"STOR {temporary}", handle, blocksize=BLOCK_SIZE)
                 self._rename(ftp, temporary, remote_path)
             except BaseException:

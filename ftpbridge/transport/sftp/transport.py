@@ -44,6 +44,7 @@ from ftpbridge.transport.base import (
     safe_entries,
     same_directory,
 )
+from ftpbridge.transport.progress import upload_source
 from ftpbridge.transport.sftp.hostkeys import check_host_key, host_entry, known_keys
 from ftpbridge.transport.sftp.session import (
     DEFAULT_PORT,
@@ -212,7 +213,9 @@ class SFTPTransport:
                         grace=params.timeout,
                         max_bytes=max_bytes,
                     )
-                    with LocalSink(temporary, watch) as sink:
+                    with LocalSink(
+                        temporary, watch, remote=remote_path, size=expected
+                    ) as sink:
                         session.paths.read(sftp, remote, expected, sink, session.read_size)
                         sink.close()
                 written = temporary.stat().st_size
@@ -239,7 +242,7 @@ class SFTPTransport:
                     left.remove(earlier)
             temporary = part_path(remote_path)
             try:
-                with local_path.open("rb") as handle:
+                with upload_source(local_path, remote_path) as handle:
                     session.paths.write(sftp, handle, temporary, session.write_size)
                 self._rename(sftp, temporary, remote_path)
             except BaseException:

@@ -24,6 +24,10 @@ Steps, each in a fresh process so that its peak RSS (VmHWM) is its own:
   same import without events, and the outbox's throughput (``--notify-events`` events
   delivered to a local receiver) next to the receiver alone (``--skip-notify`` leaves
   them out, ``--notify-only`` runs only them).
+- inventory: a warehouse's snapshot of ``--inventory-lines`` lines (500,000) through
+  ``import_inventory``, next to ``read_csv`` plus one ``executemany`` UPDATE by the
+  warehouse SKU (``bench/inventory.py``), also at a quarter and half the lines to show
+  peak RSS flat in the file's size (``--skip-inventory``, ``--inventory-only``).
 
 The table's ratio is ftpbridge's time over the floor's (lower is better; for transfers
 1/ratio is ftpbridge's share of the floor's throughput). A missed target says by how much.
@@ -83,6 +87,7 @@ API_UPDATE = (Target("ratio", 2.0, "≤ 2× floor"),)
 CONSOLE = (Target("ratio", 2.0, "≤ 2× its queries alone"),)
 NOTIFY_IMPORT = (Target("ratio", 1.5, "≤ 1.5× the import without events"),)
 NOTIFY_SEND_RATE = 1_000.0  # events per second, at least
+INVENTORY = (Target("ratio", 2.0, "≤ 2× floor"),)
 
 
 @dataclass
@@ -300,6 +305,10 @@ def run(arguments: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
     rows: list[Row] = []
     info: dict[str, Any] = {"work": str(work)}
     try:
+        if arguments.inventory_only:
+            info["orders"], info["build_s"] = 0, 0.0
+            rows.extend(_inventory_rows(arguments, work))
+            return rows, info
         base = work / "base.db"
         _say(f"building a store with {lines:,} lines in {work} ...")
         built = run_isolated(steps.build, database=base, lines=lines, now=now)
@@ -469,6 +478,8 @@ def run(arguments: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
         rows.append(row)
         if not arguments.skip_api:
             rows.extend(_api_rows(arguments, work, base, lines))
+        if not arguments.skip_inventory:
+            rows.extend(_inventory_rows(arguments, work))
         if not arguments.skip_console:
             rows.append(_console_row(arguments, work, base))
     finally:
@@ -628,6 +639,56 @@ def _api_measured_rows(measured: dict[str, Any], suffix: str) -> list[Row]:
     return rows
 
 
+def _inventory_rows(arguments: argparse.Namespace, work: Path) -> list[Row]:
+    from bench import inventory
+
+    lines = arguments.inventory_lines
+    rows: list[Row] = []
+    for size in sorted({max(1, lines // 4), max(1, lines // 2), lines}):
+        rounds = arguments.repeat if size == lines else 1
+        _say(f"inventory snapshot of {size:,} lines (best of {rounds}) ...")
+        base, snapshot = work / f"inventory-{size}.db", work / f"inventory-{size}.csv"
+        run_isolated(inventory.build, database=base, lines=size)
+        written = run_isolated(inventory.snapshot_file, path=snapshot, lines=size)
+        ours_db, floor_db = work / "inventory-ours.db", work / "inventory-floor.db"
+        ours_runs, floor_runs = [], []
+        for _round in range(rounds):
+            copy_database(base, ours_db)
+            copy_database(base, floor_db)
+            ours_runs.append(
+                run_isolated(
+                    inventory.ours, database=ours_db, path=snapshot, report=work / "stock.csv"
+                )
+            )
+            floor_runs.append(run_isolated(inventory.floor, database=floor_db, path=snapshot))
+        # The full size against its floor; the smaller sizes are there for peak RSS, which
+        # must stay flat: the full size's at most 1.25x the quarter's.
+        targets: tuple[Target, ...] = ()
+        if size == lines:
+            targets = INVENTORY
+            if rows:
+                flat = 1.25 * (rows[0].peak_rss_mb or 0)
+                targets += (Target("rss_mb", flat, f"RSS ≤ 1.25× the {rows[0].lines:,} run's"),)
+        row = _rounds_row(
+            f"inventory snapshot {size:,}",
+            ours_runs,
+            floor_runs,
+            size,
+            targets,
+            {"bytes": written["bytes"], "floor": "read_csv + executemany UPDATE by factory_sku"},
+        )
+        for run in ours_runs:
+            if run["status"] != "applied" or run["applied"] != size:
+                row.problems.append(
+                    f"{run['status']}: applied {run['applied']} of {size}"
+                    f" (rejected {run['rejected']}) {run['message']}".strip()
+                )
+                break
+        rows.append(row)
+        (work / f"inventory-{size}.db").unlink(missing_ok=True)
+    return rows
+
+
 def _console_row(arguments: argparse.Namespace, work: Path, base: Path) -> Row:
     from bench.console import PARTNERS, console_bench
 
@@ -708,6 +769,20 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--api-update-rounds", type=int, default=5, help="1,000-item updates measured (5)"
     )
     parser.add_argument(
+        "--inventory-lines",
+        type=int,
+        default=None,
+        help="lines (and SKUs) of the inventory snapshot (500,000, or --lines if fewer)",
+    )
+    parser.add_argument(
+        "--skip-inventory", action="store_true", help="leave out the inventory snapshot rows"
+    )
+    parser.add_argument(
+        "--inventory-only",
+        action="store_true",
+        help="run only the inventory snapshot rows (no order store is built)",
+    )
+    parser.add_argument(
         "--skip-console", action="store_true", help="leave out the console's Partners page row"
     )
     parser.add_argument(
@@ -737,6 +812,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--lines must be at least 1")
     if arguments.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if arguments.inventory_lines is None:
+        arguments.inventory_lines = min(500_000, arguments.lines)
+    if arguments.inventory_lines < 1:
+        parser.error("--inventory-lines must be at least 1")
     return arguments
 
 
@@ -745,7 +824,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     rows, info = run(arguments)
     text = table(rows)
-    print(f"ftpbridge benchmark: {arguments.lines:,} order lines ({info['orders']:,} orders)")
+    if arguments.inventory_only:
+        print(f"ftpbridge benchmark: inventory, {arguments.inventory_lines:,} lines")
+    else:
+        print(f"ftpbridge benchmark: {arguments.lines:,} order lines ({info['orders']:,} orders)")
     print(text)
     record = {
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -1,10 +1,12 @@
 """``ftpbridge run``: the scheduled service.
 
 APScheduler 3 ``BlockingScheduler`` with a thread pool (``[daemon] workers``). Per enabled
-partner with a transport: an export job on ``export_cron`` in the partner's time zone, and
-a poll job every ``poll_interval`` seconds. Jobs coalesce, never overlap themselves, and
-one partner's failing server never delays another's jobs (each job has its own timeout
-through the transport, and jobs run side by side in the pool).
+partner with a transport: an export job on ``export_cron`` in the partner's time zone, a
+poll job every ``poll_interval`` seconds, and an inventory job (the warehouse's stock
+files) every ``inventory_interval`` seconds unless ``inventory_pattern`` is empty. Jobs
+coalesce, never overlap themselves, and one partner's failing server never delays
+another's jobs (each job has its own timeout through the transport, and jobs run side by
+side in the pool).
 
 - A day's export missed while the daemon was down runs at start-up when the ledger shows
   no upload for that partner's current day; a failed upload is retried with backoff until
@@ -215,7 +217,7 @@ class Daemon:
         self._schedule_notify()
         for job in self.scheduler.get_jobs():
             # Pending retries survive a reload (they look the partner up when they run).
-            if job.id.startswith(("export:", "poll:")):
+            if job.id.startswith(("export:", "poll:", "inventory:")):
                 job.remove()
         now = utcnow()
         for partner in self.partners():
@@ -238,6 +240,16 @@ class Daemon:
                 next_run_time=now,
                 replace_existing=True,
             )
+            if partner.inventory_pattern:  # the warehouse's stock files (issue 14)
+                self.scheduler.add_job(
+                    self._job,
+                    IntervalTrigger(seconds=partner.inventory_interval, timezone=dt.UTC),
+                    args=("inventory", partner.name),
+                    id=f"inventory:{partner.name}",
+                    name=f"inventory {partner.name}",
+                    next_run_time=now,
+                    replace_existing=True,
+                )
             if at_start and self._export_missed(partner, cron, now):
                 logger.info("today's export was missed; running it now", partner=partner.name)
                 self._schedule_once("export", partner.name, now)

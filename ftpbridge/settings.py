@@ -188,6 +188,38 @@ class PartnerSettings(_Strict):
     # (fulfillers usually e-mail them themselves, hence off).
     notify_customers: bool = False
 
+    # Inventory (issue 14): the warehouse's stock file in the inbox, polled on its own
+    # schedule; "" as the pattern turns it off.
+    inventory_pattern: str = "*inventory*"
+    inventory_interval: float = Field(3600, gt=0)
+    inventory_mode: Literal["snapshot", "delta"] = "snapshot"
+    inventory_max_zeroed: float = 0.5
+    """The largest share of the partner's SKUs in stock a snapshot may set to 0 (0.5 or
+    "50%"); a snapshot that would zero more is held, not applied."""
+    low_stock_threshold: int = Field(5, ge=0, le=1_000_000_000)
+    """A SKU of this partner is low on stock when its free stock (in stock, less reserve,
+    less sold but not shipped) is at most this (``skus list --low-stock``, the console)."""
+
+    @field_validator("inventory_max_zeroed", mode="before")
+    @classmethod
+    def _share(cls, value: Any) -> float:
+        if isinstance(value, str):  # "50%", or a number from an environment variable
+            text = value.strip()
+            try:
+                share = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+            except ValueError:
+                share = -1.0
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            share = float(value)
+        else:
+            share = -1.0
+        if not 0 <= share <= 1:
+            raise ValueError(
+                f"{value!r} is not a share: write a fraction from 0 to 1 (0.5) or a"
+                ' percentage ("50%")'
+            )
+        return share
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

@@ -12,6 +12,7 @@ from ftpbridge.cli import (  # noqa: F401  (registers the commands)
     orders,
     partners,
     service,
+    skus,
     store,
 )
 from ftpbridge.cli.app import main

@@ -58,14 +58,23 @@ def check_command(
 # `poll` always polls once and exits (`ftpbridge run` polls on a schedule); `--once` was once
 # required, and cron lines written then still pass it: accepted, hidden, changes nothing.
 @click.option("--once", is_flag=True, hidden=True, expose_value=False)
+@click.option(
+    "--kind",
+    type=click.Choice(["all", "updated", "inventory"]),
+    default="all",
+    show_default=True,
+    help="Which files to take: updated files, inventory files, or both.",
+)
 @pass_state
 @friendly_errors
-def poll_command(state: Context, partners: tuple[str, ...]) -> None:
-    """Take the updated files waiting on the partner's server once, import them, and exit."""
+def poll_command(state: Context, partners: tuple[str, ...], kind: str) -> None:
+    """Take the updated and inventory files waiting on the partner's server once, import
+    them, and exit."""
     from ftpbridge.cli.progress import showing_transfers
     from ftpbridge.errors import TransportError
+    from ftpbridge.exchange.inventory import INVENTORY
     from ftpbridge.exchange.jobs import record_by_hand
-    from ftpbridge.exchange.poll import poll_once
+    from ftpbridge.exchange.poll import UPDATED, poll_once
     from ftpbridge.logs import redact_text, shown
 
     def printable(text: str) -> str:
@@ -80,19 +89,29 @@ def poll_command(state: Context, partners: tuple[str, ...]) -> None:
         raise UsageError(
             "no partner has a transport to poll", hint="set transport in a [partners.NAME] table"
         )
+    kinds = {"all": (UPDATED, INVENTORY), "updated": (UPDATED,), "inventory": (INVENTORY,)}
     worst = EXIT_OK
-    for partner in chosen:
+    unreachable: set[str] = set()
+    for partner, poll_kind in [(p, k) for p in chosen for k in kinds[kind]]:
+        if partner.name in unreachable:  # said once already
+            continue
+        if poll_kind is INVENTORY and not partner.inventory_pattern:
+            if kind == "inventory":
+                click.echo(f"{partner.name}: inventory files are off (inventory_pattern is empty)")
+            continue
         try:
             with showing_transfers("download"):  # the reports uploaded are small
-                outcome = poll_once(state.store, state.settings, partner)
+                outcome = poll_once(state.store, state.settings, partner, kind=poll_kind)
         except TransportError as exc:
-            record_by_hand(state.store, partner, "poll", exc.message)
+            record_by_hand(state.store, partner, poll_kind.job, exc.message)
             click.echo(f"Error: {partner.name}: {printable(exc.message)}", err=True)
             if exc.hint:
                 click.echo(f"Try: {printable(exc.hint)}", err=True)
             worst = max(worst, EXIT_UNAVAILABLE)
+            unreachable.add(partner.name)
             continue
-        record_by_hand(state.store, partner, "poll", None)  # status: a poll, as the daemon's
+        # status: a poll (or an inventory poll), as the daemon's
+        record_by_hand(state.store, partner, poll_kind.job, None)
         click.echo(outcome.summary)
         worst = max(worst, outcome.exit_code)
     sys.exit(worst)

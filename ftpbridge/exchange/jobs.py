@@ -1,6 +1,6 @@
-"""A partner's job as the service runs it: one export or poll cycle under the partner's
-job lock (one replica at a time), never raising, its outcome recorded in the store, and
-an ``alert`` logged after ``alert_after`` failures in a row.
+"""A partner's job as the service runs it: one export, poll or inventory cycle under the
+partner's job lock (one replica at a time), never raising, its outcome recorded in the
+store, and an ``alert`` logged after ``alert_after`` failures in a row.
 
 Every cycle runs with a deadline (``ftpbridge.deadlines``): a lease of
 ``ATTEMPT_TIMEOUTS`` x the partner's ``timeout``, renewed by each transport attempt, each
@@ -21,6 +21,7 @@ import structlog
 from ftpbridge import deadlines, metrics
 from ftpbridge.errors import AlreadyDoneError, FtpbridgeError
 from ftpbridge.exchange.export import export_and_upload
+from ftpbridge.exchange.inventory import poll_inventory_once
 from ftpbridge.exchange.poll import poll_once
 from ftpbridge.settings import PartnerSettings, Settings
 from ftpbridge.store import Store
@@ -75,6 +76,8 @@ def _run_locked(
         with deadlines.job_deadline(partner.name, job, ATTEMPT_TIMEOUTS * partner.timeout):
             if job == "export":
                 outcome = export_and_upload(store, settings, partner)
+            elif job == "inventory":
+                outcome = poll_inventory_once(store, settings, partner, stop=stop)
             else:
                 outcome = poll_once(store, settings, partner, stop=stop)
         logger.info(

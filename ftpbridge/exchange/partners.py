@@ -1,17 +1,20 @@
-"""What a partner's cycles share: its transport, its layout, remote folders, the outcome.
+"""What a partner's cycles share: its transport, its layout, remote folders, the outcome,
+the kinds of file a poll takes.
 
 The exchange package is the only place where a transport, a file and the store meet:
 ``export`` (export, then upload atomically), ``poll`` (list, settle, download, import,
-archive, report), ``check`` (the connection test), ``status`` (how each partner does) and
-``jobs`` (a cycle as the service runs it).
+archive, report), ``inventory`` (the same poll for a warehouse's inventory files),
+``check`` (the connection test), ``status`` (how each partner does) and ``jobs`` (a cycle
+as the service runs it). :class:`PollKind` says what a poll takes and how it applies it.
 """
 
 from __future__ import annotations
 
 import itertools
 import posixpath
-from collections.abc import Container
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ftpbridge.durable import fitted_name
 from ftpbridge.errors import EXIT_OK, UsageError
@@ -19,6 +22,7 @@ from ftpbridge.files.exporting import ExportResult
 from ftpbridge.files.importing import ImportResult
 from ftpbridge.files.layouts import Layout, load_layout
 from ftpbridge.settings import PartnerSettings, Settings
+from ftpbridge.store import Store
 from ftpbridge.transport import ConnectionParams, Transport, open_transport
 
 
@@ -107,3 +111,27 @@ class CycleOutcome:
     @property
     def summary(self) -> str:
         return "\n".join(self.lines) if self.lines else f"{self.partner}: nothing to do"
+
+
+@dataclass(frozen=True)
+class PollKind:
+    """What a poll takes from the inbox and how it applies one file.
+
+    ``name``: "updated" or "inventory" (the words of the summaries); ``job``: the job it
+    runs as ("poll", "inventory"); ``pattern``: the partner's glob for such files;
+    ``apply(store, settings, partner, local copy, report path, name)``: import the staged
+    copy, writing the report; ``refuse(store, partner name, name, size, error,
+    report_path=, now=)``: record a file rejected unread (over the size limit, or given
+    up on after failed takes); ``describe``: one line about a file taken."""
+
+    name: str
+    job: str
+    pattern: Callable[[PartnerSettings], str]
+    apply: Callable[[Store, Settings, PartnerSettings, Path, Path, str], ImportResult]
+    refuse: Callable[..., ImportResult]
+    describe: Callable[[ImportResult], str]
+
+    def sightings_key(self, partner: str) -> str:
+        """Whose sightings a listing records: each kind counts its own files settling
+        (a poll forgets the sightings of files it no longer lists)."""
+        return partner if self.name == "updated" else f"{partner}:{self.name}"

@@ -9,6 +9,10 @@ sighting, tried again at the next poll, and given up on once it failed ``alert_a
 polls in a row: moved to ``errors_dir`` with a report saying why, or, when the server will
 not let it be moved either, skipped from then on with an alert. Crash safety is the
 steps' (see ``taking``).
+
+A poll takes one kind of file (:class:`~ftpbridge.exchange.partners.PollKind`): updated
+files (``UPDATED``, the default) or a warehouse's inventory files (``exchange/inventory.py``),
+each with its own pattern, sightings, apply and refusal; every other step is the same.
 """
 
 from __future__ import annotations
@@ -23,16 +27,17 @@ from pathlib import Path
 import structlog
 
 from ftpbridge.errors import EXIT_ATTENTION, TransportError
-from ftpbridge.exchange.partners import CycleOutcome, partner_transport
+from ftpbridge.exchange.partners import CycleOutcome, PollKind, partner_transport
 from ftpbridge.exchange.taking import (
     DONE_SUFFIX,
     REPORT_SUFFIX,
     CannotTake,
     give_up,
+    import_updated,
     take,
 )
 from ftpbridge.faults import crashpoint
-from ftpbridge.files.importing import ImportResult
+from ftpbridge.files.importing import ImportResult, refuse_unread
 from ftpbridge.logs import shown
 from ftpbridge.settings import PartnerSettings, Settings
 from ftpbridge.store import Store
@@ -42,19 +47,27 @@ from ftpbridge.transport import RemoteFile, Transport, is_partial_upload
 
 logger = structlog.get_logger()
 
-__all__ = ["DONE_SUFFIX", "REPORT_SUFFIX", "is_candidate", "poll_once"]
+__all__ = ["DONE_SUFFIX", "REPORT_SUFFIX", "UPDATED", "is_candidate", "poll_once"]
 
 
-def is_candidate(entry: RemoteFile, partner: PartnerSettings) -> bool:
-    """A file in the inbox that the partner means for us: matches ``updated_pattern``,
-    is not a directory, an upload in progress, a marker or one of our reports."""
+def is_candidate(entry: RemoteFile, partner: PartnerSettings, kind: PollKind | None = None) -> bool:
+    """A file in the inbox that the partner means for us: matches the kind's pattern
+    (``updated_pattern`` by default), is not a directory, an upload in progress, a marker
+    or one of our reports. A file named like an inventory file is never an updated file."""
     name = entry.name
     if entry.is_dir or is_partial_upload(name):
         return False
     lowered = name.casefold()
     if lowered.endswith(REPORT_SUFFIX) or lowered.endswith(DONE_SUFFIX):
         return False
-    return fnmatch.fnmatchcase(lowered, partner.updated_pattern.casefold())
+    kind = kind or UPDATED
+    pattern = kind.pattern(partner)
+    if not pattern or not fnmatch.fnmatchcase(lowered, pattern.casefold()):
+        return False
+    inventory = partner.inventory_pattern
+    return kind.name != "updated" or not (
+        inventory and fnmatch.fnmatchcase(lowered, inventory.casefold())
+    )
 
 
 def poll_once(
@@ -64,25 +77,29 @@ def poll_once(
     *,
     now: dt.datetime | None = None,
     stop: Callable[[], bool] = lambda: False,
+    kind: PollKind | None = None,
 ) -> CycleOutcome:
-    """List the partner's inbox once and take every settled updated file.
+    """List the partner's inbox once and take every settled file of ``kind`` (updated
+    files by default).
 
     ``stop`` is asked between files: a daemon shutting down takes no new file. A file
     that cannot be taken is counted and reported (exit code 1); the others are taken.
     Raises TransportError when the server cannot be used (files already taken stay done).
     """
     now = now or utcnow()
-    outcome = CycleOutcome(partner.name, "poll")
+    kind = kind or UPDATED
+    outcome = CycleOutcome(partner.name, kind.job)
     transport = partner_transport(settings, partner)
     inbox = partner.inbox_dir
+    key = kind.sightings_key(partner.name)
     with _staging(settings, partner), transport:
         crashpoint("list")
         entries = transport.list(inbox)
-        candidates = {entry.name: entry for entry in entries if is_candidate(entry, partner)}
-        ready = _settled(store, partner, entries, candidates, now)
+        candidates = {e.name: e for e in entries if is_candidate(e, partner, kind)}
+        ready = _settled(store, partner, key, entries, candidates, now)
         with store.begin() as connection:
-            forget_unlisted(connection, partner.name, (entry.name for entry in entries))
-            failed = failures_of(connection, partner.name)
+            forget_unlisted(connection, key, (entry.name for entry in entries))
+            failed = failures_of(connection, key)
         waiting = len(candidates) - len(ready)
         if waiting:
             logger.info(
@@ -96,29 +113,33 @@ def poll_once(
             if stop():
                 break
             with structlog.contextvars.bound_contextvars(file=shown(name)):
-                line = _take_one(store, settings, partner, transport, candidates[name], failed)
+                line = _take_one(
+                    store, settings, partner, transport, candidates[name], failed, kind
+                )
             if isinstance(line, ImportResult):
                 outcome.imports.append(line)
-                outcome.lines.append(_describe(line))
-                if line.status == "rejected_file" or line.rejected:
+                outcome.lines.append(kind.describe(line))
+                if line.status in ("rejected_file", "held") or line.rejected:
                     outcome.exit_code = max(outcome.exit_code, EXIT_ATTENTION)
             else:
                 outcome.lines.append(line)
                 if not line.endswith(": gone before it was downloaded"):
                     outcome.exit_code = max(outcome.exit_code, EXIT_ATTENTION)
     if not outcome.imports and not outcome.lines:
-        outcome.lines.append(f"{partner.name}: no updated files waiting in {shown(inbox)}")
+        outcome.lines.append(f"{partner.name}: no {kind.name} files waiting in {shown(inbox)}")
     return outcome
 
 
 def _settled(
     store: Store,
     partner: PartnerSettings,
+    key: str,
     entries: list[RemoteFile],
     candidates: dict[str, RemoteFile],
     now: dt.datetime,
 ) -> list[str]:
-    """The candidates ready to take: with their ``.done`` marker, or settled."""
+    """The candidates ready to take: with their ``.done`` marker, or settled (sightings
+    recorded under ``key``, the kind's)."""
     if partner.done_marker:
         markers = {
             entry.name[: -len(DONE_SUFFIX)] for entry in entries if entry.name.endswith(DONE_SUFFIX)
@@ -129,7 +150,7 @@ def _settled(
         for entry in candidates.values()
     ]
     with store.begin() as connection:
-        return sorted(observe(connection, partner.name, listed, now, partner.settle_seconds))
+        return sorted(observe(connection, key, listed, now, partner.settle_seconds))
 
 
 def _take_one(
@@ -139,6 +160,7 @@ def _take_one(
     transport: Transport,
     entry: RemoteFile,
     failed: dict[str, tuple[int, str | None]],
+    kind: PollKind,
 ) -> ImportResult | str:
     """Take one file; what it came to, or a line saying why it was not taken."""
     name = entry.name
@@ -151,9 +173,9 @@ def _take_one(
             " on the server to have it taken again"
         )
     try:
-        result = take(store, settings, partner, transport, entry)
+        result = take(store, settings, partner, transport, entry, kind)
     except CannotTake as exc:
-        return _failed(store, settings, partner, transport, entry, exc.error)
+        return _failed(store, settings, partner, transport, entry, exc.error, kind)
     if result is None:
         return f"{partner.name}: {shown(name)}: gone before it was downloaded"
     return result
@@ -166,10 +188,12 @@ def _failed(
     transport: Transport,
     entry: RemoteFile,
     error: TransportError,
+    kind: PollKind,
 ) -> ImportResult | str:
     """Count a failed take of ``entry``; at ``alert_after`` give it up (errors_dir)."""
+    key = kind.sightings_key(partner.name)
     with store.begin() as connection:
-        tries = record_failure(connection, partner.name, entry.name, utcnow(), error=error.message)
+        tries = record_failure(connection, key, entry.name, utcnow(), error=error.message)
     logger.warning(
         "file could not be taken; the others are",
         error=error.message,
@@ -185,11 +209,11 @@ def _failed(
     message = f"{partner.name}: {shown(entry.name)} could not be taken in {tries} polls in a row"
     try:
         result = give_up(
-            store, settings, partner, transport, entry, tries=tries, reason=error.message
+            store, settings, partner, transport, entry, kind, tries=tries, reason=error.message
         )
     except TransportError as exc:
         with store.begin() as connection:
-            record_failure(connection, partner.name, entry.name, utcnow(), error=exc.message)
+            record_failure(connection, key, entry.name, utcnow(), error=exc.message)
         logger.error(
             "alert",
             message=f"{message}, nor moved to {partner.errors_dir}: skipped from now on",
@@ -235,3 +259,13 @@ def _describe(result: ImportResult) -> str:
 
 def _rows(count: int) -> str:
     return f"{count} row" if count == 1 else f"{count} rows"
+
+
+UPDATED = PollKind(
+    name="updated",
+    job="poll",
+    pattern=lambda partner: partner.updated_pattern,
+    apply=import_updated,
+    refuse=refuse_unread,
+    describe=_describe,
+)

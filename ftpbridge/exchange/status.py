@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from ftpbridge.exchange.inventory import INVENTORY
 from ftpbridge.logs import shown
 from ftpbridge.settings import Settings
 from ftpbridge.store import Store, ledger
@@ -56,21 +57,27 @@ def partner_status(
         for name, partner in settings.partners.items():
             exports = ledger.recent(connection, partner=name, direction="export", limit=1)
             imports = ledger.recent(connection, partner=name, direction="import", limit=1)
+            stock = ledger.recent(connection, partner=name, direction="inventory", limit=1)
             poll = jobs.get((name, "poll"), {})
             export = jobs.get((name, "export"), {})
+            inventory = jobs.get((name, "inventory"), {})
             failures = max(
-                poll.get("consecutive_failures", 0), export.get("consecutive_failures", 0)
+                state.get("consecutive_failures", 0) for state in (poll, export, inventory)
             )
-            errors = [state for state in (poll, export) if state.get("last_error_at")]
+            errors = [state for state in (poll, export, inventory) if state.get("last_error_at")]
             last_error = max(errors, key=lambda state: state["last_error_at"]) if errors else None
             polled = poll.get("last_success_at")
             scheduled = partner.enabled and partner.transport is not None
             stale = scheduled and (
                 polled is None or (now - polled).total_seconds() > partner.stale_seconds
             )
-            stuck = failures_of(connection, name)
+            # The inventory files the poll could not take are counted under their own key.
+            stuck = failures_of(connection, name) | failures_of(
+                connection, INVENTORY.sightings_key(name)
+            )
             last_export = exports[0] if exports else None
             last_import = imports[0] if imports else None
+            last_stock = stock[0] if stock else None
             result.append(
                 {
                     "name": name,
@@ -99,6 +106,18 @@ def partner_status(
                             "at": _iso(last_import["created_at"]),
                         }
                         if last_import
+                        else None
+                    ),
+                    "last_inventory": (
+                        {
+                            "file": last_stock["name"],
+                            "state": last_stock["state"],
+                            "applied": last_stock["rows_applied"],
+                            "rejected": last_stock["rows_rejected"],
+                            "message": last_stock["message"],
+                            "at": _iso(last_stock["created_at"]),
+                        }
+                        if last_stock
                         else None
                     ),
                     "imports_24h": totals.get(
@@ -209,6 +228,14 @@ def render(rows: list[dict[str, Any]]) -> list[str]:
             )
         )
         lines.append(f"  last poll:    {row['last_poll'] or 'never'}")
+        stock = row["last_inventory"]
+        if stock:
+            state = stock["state"].upper() if stock["state"] == "held" else stock["state"]
+            lines.append(
+                f"  last stock:   {shown(stock['file'])} ({state}: {stock['applied']} applied,"
+                f" {stock['rejected']} rejected) at {stock['at']}"
+                + (f"; {shown(stock['message'])}" if stock["message"] else "")
+            )
         day = row["imports_24h"]
         lines.append(
             f"  last 24 h:    {plural(day['files'], 'file')} imported: {day['applied']} applied,"

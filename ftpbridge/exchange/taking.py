@@ -3,7 +3,11 @@ download → import → report upload → archive → keep locally → forget (`
 up on a file that cannot be taken (``give_up``: rejected as a whole, to ``errors_dir``).
 
 The poll cycle (``poll``) lists the inbox and calls these for each file; the steps were in
-poll.py until issue 12 made both halves grow.
+poll.py until issue 12 made both halves grow. Every step is the same for each kind of file
+a poll takes (:class:`~ftpbridge.exchange.partners.PollKind`: updated files, inventory
+files); the kind says whose sightings, how a file is applied (``import_updated`` for
+updated files) and how one is refused unread. (About 400 lines: the six steps and the two
+refusals read best in order, in one place.)
 
 Crash safety comes from the order of the steps: the remote file is archived only after
 the import committed, and an import is keyed on the file's sha256. A process killed
@@ -30,10 +34,10 @@ from ftpbridge.errors import (
     TooLargeError,
     TransportError,
 )
-from ftpbridge.exchange.partners import free_name, partner_layout, remote_dir
+from ftpbridge.exchange.partners import PollKind, free_name, partner_layout, remote_dir
 from ftpbridge.faults import crashpoint
 from ftpbridge.files import events
-from ftpbridge.files.importing import ImportResult, import_file, refuse_unread, too_large
+from ftpbridge.files.importing import ImportResult, import_file, too_large
 from ftpbridge.files.reports import write_note_report
 from ftpbridge.files.validation import UNCHANGED
 from ftpbridge.settings import PartnerSettings, Settings
@@ -67,6 +71,7 @@ def take(
     partner: PartnerSettings,
     transport: Transport,
     entry: RemoteFile,
+    kind: PollKind,
 ) -> ImportResult | None:
     """Take one settled file, one crash-safe step after the other:
 
@@ -80,25 +85,28 @@ def take(
     stops there, and nothing of it is kept). None when the file is gone from the inbox
     before it could be downloaded: nothing to take, not a failure. Raises CannotTake when
     this file's download failed while the server still answers; TransportError when the
-    server does not.
+    server does not. ``kind`` applies the file (and refuses one over the limit).
     """
     taking = _Taking.of(settings, partner, entry)
-    result = _refuse_if_too_large(store, settings, partner, taking)
+    result = _refuse_if_too_large(store, settings, partner, taking, kind)
     if result is None:
         try:
-            downloaded = _download(store, settings, partner, transport, taking)
+            downloaded = _download(store, settings, partner, transport, taking, kind)
         except TooLargeError as exc:
-            result = _refuse_sent_too_much(store, partner, taking, exc)
+            result = _refuse_sent_too_much(store, partner, taking, exc, kind)
         else:
             if not downloaded:
                 return None
             crashpoint("download")
-            result = _import(store, settings, partner, taking)
+            # Step 2, import: the job may take this long more (ftpbridge.deadlines).
+            size = taking.local.stat().st_size
+            deadlines.renew(partner.timeout + size * IMPORT_SECONDS_PER_BYTE)
+            result = kind.apply(store, settings, partner, taking.local, taking.report, taking.name)
     place = _archive_place(transport, partner, result, entry.name)
     _upload_report(transport, result, taking, place)
     _archive(transport, partner, taking, place, settings.daemon.max_file_bytes)
     kept = _keep_locally(settings, partner, taking, place.name)
-    _forget(store, partner, result, taking, place, kept)
+    _forget(store, partner, result, taking, place, kept, kind)
     return result
 
 
@@ -108,6 +116,7 @@ def give_up(
     partner: PartnerSettings,
     transport: Transport,
     entry: RemoteFile,
+    kind: PollKind,
     *,
     tries: int,
     reason: str,
@@ -122,7 +131,7 @@ def give_up(
         f" {reason}",
         hint="fix the file on the server (or its permissions) and put it back in the inbox",
     )
-    result = refuse_unread(
+    result = kind.refuse(
         store,
         partner.name,
         entry.name,
@@ -135,7 +144,7 @@ def give_up(
     _upload_report(transport, result, taking, place)
     _archive(transport, partner, taking, place, settings.daemon.max_file_bytes)
     kept = _keep_locally(settings, partner, taking, place.name)
-    _forget(store, partner, result, taking, place, kept)
+    _forget(store, partner, result, taking, place, kept, kind)
     return result
 
 
@@ -183,7 +192,7 @@ class _Place:
 
 
 def _refuse_if_too_large(
-    store: Store, settings: Settings, partner: PartnerSettings, taking: _Taking
+    store: Store, settings: Settings, partner: PartnerSettings, taking: _Taking, kind: PollKind
 ) -> ImportResult | None:
     """A file listed over ``max_file_bytes`` is rejected as a whole before it is read:
     never download what we would refuse anyway. None for a file to download."""
@@ -191,7 +200,7 @@ def _refuse_if_too_large(
     if taking.size is None or taking.size <= limit:
         return None
     error = too_large(taking.name, taking.size, limit, not_done="downloaded")
-    result = refuse_unread(
+    result = kind.refuse(
         store,
         partner.name,
         taking.name,
@@ -205,7 +214,7 @@ def _refuse_if_too_large(
 
 
 def _refuse_sent_too_much(
-    store: Store, partner: PartnerSettings, taking: _Taking, error: TooLargeError
+    store: Store, partner: PartnerSettings, taking: _Taking, error: TooLargeError, kind: PollKind
 ) -> ImportResult:
     """The server sent more than ``max_file_bytes`` (whatever it announced): the download
     was stopped, nothing of it kept; the file is rejected as a whole, like one listed
@@ -217,7 +226,7 @@ def _refuse_sent_too_much(
         " stopped and nothing of it was kept",
         hint="split the file, or raise [daemon] max_file_bytes",
     )
-    result = refuse_unread(
+    result = kind.refuse(
         store,
         partner.name,
         taking.name,
@@ -237,6 +246,7 @@ def _download(
     partner: PartnerSettings,
     transport: Transport,
     taking: _Taking,
+    kind: PollKind,
 ) -> bool:
     """Step 1, download into staging, stopped past ``max_file_bytes`` (TooLargeError).
     False when the partner renamed or removed the file since the listing (its sighting is
@@ -251,31 +261,30 @@ def _download(
         if not _still_listed(transport, partner.inbox_dir, taking.name):
             logger.warning("file gone from the inbox before it was downloaded; skipped")
             with store.begin() as connection:
-                forget(connection, partner.name, taking.name)
+                forget(connection, kind.sightings_key(partner.name), taking.name)
             return False
         raise CannotTake(exc) from exc
     return True
 
 
-def _import(
-    store: Store, settings: Settings, partner: PartnerSettings, taking: _Taking
+def import_updated(
+    store: Store, settings: Settings, partner: PartnerSettings, local: Path, report: Path, name: str
 ) -> ImportResult:
-    """Step 2, import: validate and apply in one transaction, the report written beside
-    the staged copy (a file already processed gets a one-line report saying so)."""
-    size = taking.local.stat().st_size
-    deadlines.renew(partner.timeout + size * IMPORT_SECONDS_PER_BYTE)
+    """Step 2 for an updated file (``UPDATED``'s apply): validate and apply in one
+    transaction, the report written beside the staged copy (a file already processed gets
+    a one-line report saying so)."""
     result = import_file(
         store,
         partner,
         partner_layout(settings, partner),
-        taking.local,
-        report_path=taking.report,
+        local,
+        report_path=report,
         max_file_bytes=settings.daemon.max_file_bytes,
-        source_name=taking.name,
+        source_name=name,
         notify=events.for_file(settings.notify, partner),
     )
     if result.status == "already_processed":
-        write_note_report(taking.report, UNCHANGED, result.message)
+        write_note_report(report, UNCHANGED, result.message)
     _log_imported(result)
     return result
 
@@ -294,9 +303,11 @@ def _log_imported(result: ImportResult) -> None:
 def _archive_place(
     transport: Transport, partner: PartnerSettings, result: ImportResult, name: str
 ) -> _Place:
-    """Where the file and its report go: ``errors_dir`` for a file rejected as a whole,
-    else ``archive_dir``; the file's own name unless the folder holds it already."""
-    wanted = partner.errors_dir if result.status == "rejected_file" else partner.archive_dir
+    """Where the file and its report go: ``errors_dir`` for a file rejected as a whole (or
+    an inventory snapshot held), else ``archive_dir``; the file's own name unless the
+    folder holds it already."""
+    refused = result.status in ("rejected_file", "held")
+    wanted = partner.errors_dir if refused else partner.archive_dir
     directory = remote_dir(partner.inbox_dir, wanted)
     transport.makedirs(directory)
     present = frozenset(existing.name for existing in transport.list(directory))
@@ -367,12 +378,13 @@ def _forget(
     taking: _Taking,
     place: _Place,
     kept: Path | None,
+    kind: PollKind,
 ) -> None:
     """Step 6, forget: drop the file's sighting, and note in the ledger where it went: the
     remote archive, and the local copy (the console offers it for download, its report
     beside it as ``NAME.report.csv``)."""
     with store.begin() as connection:
-        forget(connection, partner.name, taking.name)
+        forget(connection, kind.sightings_key(partner.name), taking.name)
         if result.file_id is not None and result.status != "already_processed":
             where = {"local_path": str(kept)} if kept is not None else {}
             ledger.change(connection, result.file_id, utcnow(), remote_path=place.path, **where)

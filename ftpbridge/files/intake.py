@@ -31,6 +31,7 @@ from ftpbridge.settings import PartnerSettings
 from ftpbridge.store import Store
 from ftpbridge.store.engine import utcnow
 from ftpbridge.store.orders import LoadSummary, upsert_orders
+from ftpbridge.store.sku_catalogue import upsert_from_items
 from ftpbridge.wording import plural, quoted
 
 ADDRESS_FIELDS = (
@@ -198,6 +199,7 @@ def parse_order(
             if status == "acknowledged":
                 status = "pending"
             warehouse_sku = _identifier(raw.get("factory_sku"), "factory_sku", required=False)
+            _identifier(raw.get("campaign_id"), "campaign_id", required=False)  # checked only
             sku_id = _identifier(raw.get("sku_id"), "sku_id", required=False)
             item_rows.append(
                 {
@@ -243,6 +245,7 @@ class ParsedOrders:
     orders: list[dict[str, Any]] = field(default_factory=list)
     items: list[dict[str, Any]] = field(default_factory=list)
     problems: list[OrderProblem] = field(default_factory=list)
+    campaigns: list[tuple[str, str]] = field(default_factory=list)  # (sku id, campaign id)
 
 
 def parse_orders(
@@ -297,7 +300,20 @@ def parse_orders(
         item_places.update((row["id"], order_places[order["id"]]) for row in order_items)
         parsed.orders.append(order)
         parsed.items.extend(order_items)
+        parsed.campaigns.extend(item_campaigns(record, order_items))
     return parsed
+
+
+def item_campaigns(
+    record: Mapping[str, Any], order_items: list[dict[str, Any]]
+) -> list[tuple[str, str]]:
+    """(sku id, campaign id) of the items of a checked order (``parse_order``'s rows of
+    ``record``) that name both: the campaigns their SKUs are sold in (issue 14)."""
+    return [
+        (row["sku_id"], str(raw["campaign_id"]).strip())
+        for row, raw in zip(order_items, record["items"], strict=True)
+        if row["sku_id"] and raw.get("campaign_id") not in (None, "")
+    ]
 
 
 def store_orders(
@@ -309,7 +325,10 @@ def store_orders(
     """Load parsed orders (no problems) in one transaction: new ones inserted, known ones
     updated (a load never un-ships). ``also`` runs in the same transaction (a ledger row)."""
     with store.begin() as connection:
-        summary = upsert_orders(connection, parsed.orders, parsed.items, utcnow())
+        now = utcnow()
+        summary = upsert_orders(connection, parsed.orders, parsed.items, now)
+        # Items with SKU data create or update their SKUs (issue 14).
+        upsert_from_items(connection, parsed.items, now, campaigns=parsed.campaigns)
         if also is not None:
             also(connection)
     routed: dict[str, int] = {}

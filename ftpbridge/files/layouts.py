@@ -116,12 +116,17 @@ class Layout:
 
 
 def match_headers(
-    name: str, headers: Sequence[str], accepted: Mapping[str, str]
+    name: str,
+    headers: Sequence[str],
+    accepted: Mapping[str, str],
+    *,
+    required: Sequence[str] = REQUIRED_ON_IMPORT,
 ) -> dict[str, int]:
     """Map a file's header cells to fields: field → column position (0-based).
 
     ``name``: the file's name, for messages; ``accepted``: normalised header → field
-    (:meth:`Layout.accepted_headers`). Raises :class:`InputFileError` when a required column
+    (:meth:`Layout.accepted_headers`); ``required``: the fields that must be there (an
+    updated file's by default). Raises :class:`InputFileError` when a required column
     is missing or two columns mean the same field. A CSV header and a workbook's header row
     are matched by this one function, so both give the same messages.
     """
@@ -137,7 +142,7 @@ def match_headers(
             )
             continue
         positions[field] = position
-    missing = [field for field in REQUIRED_ON_IMPORT if field not in positions]
+    missing = [field for field in required if field not in positions]
     if missing:
         found = ", ".join(repr(h.strip()) for h in headers[:30]) or "none"
         raise InputFileError(

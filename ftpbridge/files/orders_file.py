@@ -26,11 +26,18 @@ from typing import Any
 import numpy as np
 
 from ftpbridge.errors import InputFileError, OrdersFileError
-from ftpbridge.files.intake import LoadResult, OrderProblem, _LineError, parse_order
+from ftpbridge.files.intake import (
+    LoadResult,
+    OrderProblem,
+    _LineError,
+    item_campaigns,
+    parse_order,
+)
 from ftpbridge.settings import PartnerSettings
 from ftpbridge.store import Store
 from ftpbridge.store.engine import utcnow
 from ftpbridge.store.orders import LoadSummary, upsert_orders
+from ftpbridge.store.sku_catalogue import upsert_from_items
 
 BATCH_ORDERS = 5_000
 PROBLEMS_KEPT = 200  # OrdersFileError shows the first 50 and counts the rest
@@ -125,6 +132,7 @@ def load_orders_file(
         with store.begin() as connection:
             batch_orders: list[dict[str, Any]] = []
             batch_items: list[dict[str, Any]] = []
+            batch_campaigns: list[tuple[str, str]] = []
             # Ids in this batch: one given twice within a batch is left out of it (the end
             # of the pass reports it, and nothing is kept); across batches a repeat is an
             # update, rolled back just the same.
@@ -133,9 +141,12 @@ def load_orders_file(
             def flush() -> None:
                 if batch_orders and not problem_count:
                     summary = upsert_orders(connection, batch_orders, batch_items, now)
+                    # Items with SKU data create or update their SKUs (issue 14).
+                    upsert_from_items(connection, batch_items, now, campaigns=batch_campaigns)
                     totals.add(summary, batch_items)
                 batch_orders.clear()
                 batch_items.clear()
+                batch_campaigns.clear()
                 batch_ids.clear()
 
             for number, record in _records(path, size, progress):
@@ -168,6 +179,7 @@ def load_orders_file(
                 batch_ids.update(keys)
                 batch_orders.append(order)
                 batch_items.extend(order_items)
+                batch_campaigns.extend(item_campaigns(record, order_items))
                 if len(batch_orders) >= BATCH_ORDERS:
                     flush()
             flush()

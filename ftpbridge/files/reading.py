@@ -26,7 +26,7 @@ import csv
 import hashlib
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -235,6 +235,24 @@ def detect_shape(path: Path, facts: FileFacts, layout: Layout) -> CsvShape:
         return CsvShape(
             "utf-8", ",", REQUIRED_ON_IMPORT, fields, sheet.text, sheet.first_row, sheet.note
         )
+    delimiter, headers, skip = read_header(path, facts, expected=REQUIRED_ON_IMPORT)
+    positions = match_headers(path.name, headers, layout.accepted_headers())
+    return CsvShape(facts.encoding, delimiter, tuple(headers), positions, skip=skip)
+
+
+def read_header(
+    path: Path, facts: FileFacts, *, expected: Sequence[str]
+) -> tuple[str, list[str], int]:
+    """The file's delimiter, header cells and the lines before the header (1: Excel's
+    ``sep=`` line). Raises InputFileError for a workbook (read as CSV only: an inventory
+    file, a catalogue), text in no encoding we read, an empty header line or a header of
+    more than ``MAX_COLUMNS`` columns (``expected``: the columns the hint names)."""
+    if facts.workbook:
+        raise InputFileError(
+            f"{path.name} is a workbook ({facts.workbook}), not a CSV file",
+            hint="save the sheet as 'CSV UTF-8' and send that; its first line must name the"
+            " columns: " + ", ".join(expected),
+        )
     sample = _first_record(path, facts.encoding)
     if facts.encoding == "cp1252":
         try:
@@ -252,7 +270,7 @@ def detect_shape(path: Path, facts: FileFacts, layout: Layout) -> CsvShape:
     if not header_line.strip():
         raise InputFileError(
             f"{path.name} has no header row on its {'second' if skip else 'first'} line",
-            hint="the first line must name the columns: " + ", ".join(REQUIRED_ON_IMPORT),
+            hint="the first line must name the columns: " + ", ".join(expected),
         )
     counts = {delimiter: header_line.count(delimiter) for delimiter in DELIMITERS}
     delimiter = max(DELIMITERS, key=lambda d: counts[d])
@@ -270,8 +288,14 @@ def detect_shape(path: Path, facts: FileFacts, layout: Layout) -> CsvShape:
         headers = next(csv.reader(io.StringIO(header_line), delimiter=delimiter))
     except (csv.Error, StopIteration):
         headers = header_line.split(delimiter)
-    positions = match_headers(path.name, headers, layout.accepted_headers())
-    return CsvShape(facts.encoding, delimiter, tuple(headers), positions, skip=skip)
+    return delimiter, headers, skip
+
+
+def map_headers(path: Path, headers: Sequence[str], accepted: Mapping[str, str]) -> dict[str, int]:
+    """field → column position, from ``accepted`` (normalised header → field), no column
+    required (the caller says which it needs). Raises InputFileError when two columns mean
+    the same field."""
+    return match_headers(path.name, headers, accepted, required=())
 
 
 def iter_chunks(

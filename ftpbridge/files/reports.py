@@ -53,22 +53,45 @@ def default_report_path(path: Path) -> Path:
     return path.with_name(path.name + ".report.csv")
 
 
-def write_note_report(path: Path, outcome: str, reason: str) -> None:
+def write_note_report(
+    path: Path,
+    outcome: str,
+    reason: str,
+    *,
+    columns: tuple[str, ...] = REPORT_COLUMNS,
+) -> None:
     """Write a report of one line saying ``outcome`` and ``reason`` for the whole file (no
-    row: the file was rejected as a whole, or already processed), atomically."""
+    row: the file was rejected as a whole, or already processed), atomically. ``columns``:
+    the report's columns (an inventory report has its own), with outcome and reason."""
     with temporary_beside(path) as temporary, temporary.open("wb") as handle:
-        writer = ReportWriter(handle)
-        writer.write_rows([("", "", "", outcome, cut_text(reason))])
+        writer = ReportWriter(handle, columns=columns)
+        writer.write_rows([note_row(columns, outcome, cut_text(reason))])
         writer.close()
         replace_durably(temporary, path)
 
 
-class ReportWriter:
-    """The per-row report, as CSV (UTF-8, CRLF) streamed chunk by chunk."""
+def note_row(columns: tuple[str, ...], outcome: str, reason: str) -> tuple[str, ...]:
+    """A report line about the whole file: only ``outcome`` and ``reason`` filled in."""
+    values = {"outcome": outcome, "reason": reason}
+    return tuple(values.get(name, "") for name in columns)
 
-    def __init__(self, handle: Any) -> None:
+
+class ReportWriter:
+    """The per-row report, as CSV (UTF-8, CRLF) streamed chunk by chunk. ``columns``: the
+    report's columns (the import's by default); ``echoed``: those copied from someone
+    else's cells, which are made safe to open in a spreadsheet."""
+
+    def __init__(
+        self,
+        handle: Any,
+        *,
+        columns: tuple[str, ...] = REPORT_COLUMNS,
+        echoed: tuple[str, ...] = _ECHOED,
+    ) -> None:
+        self._columns = columns
+        self._echoed = echoed
         self._text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
-        csv.writer(self._text, lineterminator="\r\n").writerow(REPORT_COLUMNS)
+        csv.writer(self._text, lineterminator="\r\n").writerow(columns)
 
     def write(self, decided: pd.DataFrame) -> None:
         # What to_csv writes through, given the columns directly: the same bytes, faster.
@@ -77,16 +100,20 @@ class ReportWriter:
         columns = [
             (
                 neutralise_formulas(cut_cells(decided[name]))
-                if name in _ECHOED
-                else cut_cells(decided[name])
-                if name == "reason"
+                if name in self._echoed or name == "reason"
                 else decided[name]
             ).to_numpy(dtype=object)
-            for name in REPORT_COLUMNS
+            for name in self._columns
         ]
         csv.writer(self._text, lineterminator="\r\n").writerows(zip(*columns, strict=True))
 
-    def write_rows(self, rows: list[tuple[Any, ...]]) -> None:
+    def write_rows(self, rows: list[tuple[Any, ...]], *, made_safe: bool = False) -> None:
+        """Write whole lines, each text cell made safe to open in a spreadsheet (one at a
+        time: for a few lines). ``made_safe``: the caller made them so already, column by
+        column (the inventory report's many lines: files/inventory.py)."""
+        if made_safe:
+            csv.writer(self._text, lineterminator="\r\n").writerows(rows)
+            return
         safe = [
             tuple(
                 neutralise_formulas(pd.Series([cell], dtype=object)).iloc[0]

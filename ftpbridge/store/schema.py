@@ -8,9 +8,11 @@ import datetime as dt
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -237,6 +239,76 @@ api_keys = Table(
 Index("ix_orders_natural_id", func.length(orders.c.id), orders.c.id)
 Index("ix_orders_created_at", orders.c.created_at)
 Index("ix_orders_email_lower", func.lower(orders.c.email))
+
+
+# --------------------------------------------------------------------------- issue 14
+# SKUs with stock (migration 0007). ``id`` is the shop's sku id (text, like every id),
+# ``factory_sku`` the warehouse's SKU (Topspin's "Warehouse SKU": what inventory files
+# name), ``partner`` the fulfiller that stocks it (NULL: none yet). Quantities are never
+# negative (checked by the database too). ``sold_unshipped_quantity`` and
+# ``sold_shipped_quantity`` are not kept: they are sums over the items (store/skus.py).
+skus = Table(
+    "skus",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("product_name", String(500), nullable=False, default=""),
+    Column("product_id", String(64), nullable=False, default=""),
+    Column("attributes", String(500), nullable=False, default=""),
+    Column("factory_sku", String(100), nullable=False, default=""),
+    Column("upc", String(64), nullable=False, default=""),
+    Column("weight", Float, nullable=True),
+    Column("weight_unit", String(2), nullable=False, default=""),
+    Column("available", Boolean, nullable=False, default=True),
+    Column("in_stock_quantity", Integer, nullable=False, default=0),
+    Column("reserve_quantity", Integer, nullable=False, default=0),
+    Column("max_backorder_quantity", Integer, nullable=False, default=0),
+    Column("partner", String(100), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    CheckConstraint("in_stock_quantity >= 0", name="ck_skus_in_stock_quantity"),
+    CheckConstraint("reserve_quantity >= 0", name="ck_skus_reserve_quantity"),
+    CheckConstraint("max_backorder_quantity >= 0", name="ck_skus_max_backorder_quantity"),
+    Index("ix_skus_factory_sku_partner", "factory_sku", "partner"),
+    Index("ix_skus_partner", "partner"),
+    Index("ix_skus_updated_at", "updated_at"),
+)
+
+# The campaigns a SKU is sold in (View SKUs' ``campaign_id``): learnt from the items of
+# loaded orders (their ``campaign_id``) and from ``skus load``.
+sku_campaigns = Table(
+    "sku_campaigns",
+    metadata,
+    Column("sku_id", String(64), primary_key=True),
+    Column("campaign_id", String(64), primary_key=True),
+    Index("ix_sku_campaigns_campaign_id", "campaign_id"),
+)
+
+# The stock audit trail: one row per change of a SKU's quantities, each before and after.
+# Who: ``file_id`` (the inventory file's ledger row, whose name and time it holds; then
+# ``source`` and ``changed_at`` are NULL, as in item_changes) or ``source`` ("api:NAME",
+# "command:skus load FILE") with ``changed_at``. ``row_number``: the file's row (NULL
+# for a SKU a snapshot set to 0 because the file did not list it).
+stock_changes = Table(
+    "stock_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sku_id", String(64), nullable=False),
+    Column("file_id", Integer, nullable=True),
+    Column("row_number", Integer, nullable=True),
+    Column("source", String(300), nullable=True),
+    Column("changed_at", UTCDateTime(), nullable=True),
+    Column("old_in_stock_quantity", Integer, nullable=True),
+    Column("new_in_stock_quantity", Integer, nullable=True),
+    Column("old_reserve_quantity", Integer, nullable=True),
+    Column("new_reserve_quantity", Integer, nullable=True),
+    Column("old_max_backorder_quantity", Integer, nullable=True),
+    Column("new_max_backorder_quantity", Integer, nullable=True),
+    Index("ix_stock_changes_sku_id", "sku_id"),
+    Index("ix_stock_changes_file_id", "file_id"),
+)
+
+# sold_unshipped_quantity / sold_shipped_quantity sum the items of a SKU (migration 0007).
+Index("ix_items_sku_id_status", items.c.sku_id, items.c.status)
 
 
 # --------------------------------------------------------------------------- issue 16

@@ -25,7 +25,7 @@ from ftpbridge import __version__, metrics
 from ftpbridge.errors import FtpbridgeError, RequestError, StoreError
 from ftpbridge.settings import Settings
 from ftpbridge.store import Store
-from ftpbridge.web import console, health, intake, orders, updates
+from ftpbridge.web import console, health, intake, orders, skus, updates
 from ftpbridge.web.context import ApiContext
 
 logger = structlog.get_logger()
@@ -45,8 +45,9 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
         title="ftpbridge Orders API",
         version=__version__,
         description=(
-            "Topspin's Orders API (View Orders, Update Orders, batch_update) over the"
-            " ftpbridge store, plus ftpbridge's own paths: POST /api/v1/orders (orders in),"
+            "Topspin's Orders API (View Orders, Update Orders, batch_update) and SKU API"
+            " (View SKUs, Update SKUs) over the ftpbridge store, plus ftpbridge's own paths:"
+            " /api/v1/sku/add and /api/v1/sku/remove, POST /api/v1/orders (orders in),"
             " GET /api/v1/orders/{id}, /healthz and /metrics. Authenticate with HTTP Basic"
             " (any user name, the API key as the password) or Authorization: Bearer KEY."
         ),
@@ -56,6 +57,7 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     app.include_router(orders.router)
     app.include_router(updates.router)
     app.include_router(intake.router)
+    app.include_router(skus.router)
     app.include_router(health.router)
     _install_error_handlers(app)
     console.install(app, settings, store)  # the ops console (issue 16): /console

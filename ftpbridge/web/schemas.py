@@ -92,6 +92,56 @@ class OrdersInResponse(_Open):
     status: Literal["ok"]
 
 
+# --------------------------------------------------------------------------- issue 14
+# The SKU API (web/skus.py).
+
+
+class Weight(_Open):
+    US: str
+    SI: str
+
+
+class Sku(_Open):
+    id: str
+    product_name: str
+    product_id: str
+    attributes: dict[str, str] | str
+    factory_sku: str
+    upc: str
+    weight: Weight | None
+    available: Literal[0, 1]
+    in_stock_quantity: int
+    max_backorder_quantity: int
+    reserve_quantity: int
+    sold_unshipped_quantity: int
+    sold_shipped_quantity: int
+    updated_at: str
+
+
+class SkuList(_Open):
+    skus: list[Sku]
+
+
+class ViewSkusResponse(_Open):
+    response: SkuList
+    current_page: int
+    page_size: int
+    total_entries: int
+    total_pages: int
+    status: Literal["ok"]
+
+
+class SkuChange(_Open):
+    id: str
+    modified: Literal[0, 1]
+    in_stock_quantity: int
+
+
+class SkuChangeResponse(_Open):
+    response: SkuChange
+    status: Literal["ok"]
+
+
 class Problem(_Open):
     index: int | None = None
     order_id: str | None = None

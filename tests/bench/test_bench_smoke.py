@@ -15,7 +15,12 @@ from pathlib import Path
 import pytest
 
 REPOSITORY = Path(__file__).resolve().parent.parent.parent
-CORE_STEPS = ["export", "import", "re-import", "poll (5,000 files)"]
+INVENTORY_STEPS = [
+    "inventory snapshot 500",
+    "inventory snapshot 1,000",
+    "inventory snapshot 2,000",
+]
+CORE_STEPS = ["export", "import", "re-import", "poll (5,000 files)", *INVENTORY_STEPS]
 TRANSFER_STEPS = [
     "ftp upload",
     "ftp download",
@@ -76,7 +81,22 @@ def test_tiny_run_prints_the_table_and_writes_json(tmp_path: Path) -> None:
     assert by_name["import"]["details"]["applied"] == 2000
     assert by_name["re-import"]["details"]["status"] == "already_processed"
     assert by_name["poll (5,000 files)"]["details"]["downloads"] == 0
+    for name in INVENTORY_STEPS:  # the inventory snapshot, every SKU changed
+        lines = int(name.rsplit(" ", 1)[1].replace(",", ""))
+        assert by_name[name]["lines"] == lines and by_name[name]["floor_s"] > 0
+        # A miss may only be a timing (a wrong result says "applied N of M").
+        assert not any("applied" in miss for miss in by_name[name]["misses"])
     assert [path.name for path in tmp_path.iterdir()] == ["result.json"]
+
+
+def test_inventory_only_runs_just_the_inventory_rows(tmp_path: Path) -> None:
+    """--inventory-only builds no order store and measures the snapshot at a quarter,
+    half and all of --inventory-lines."""
+    completed, result = run_bench(tmp_path, "--inventory-only", "--inventory-lines", "800")
+    names = ["inventory snapshot 200", "inventory snapshot 400", "inventory snapshot 800"]
+    assert table_steps(completed.stdout) == names
+    assert [step["step"] for step in result["steps"]] == names
+    assert completed.stdout.startswith("ftpbridge benchmark: inventory, 800 lines")
 
 
 @pytest.mark.slow
@@ -84,10 +104,10 @@ def test_tiny_run_prints_the_table_and_writes_json(tmp_path: Path) -> None:
 def test_tiny_run_with_a_small_transfer(tmp_path: Path) -> None:
     """--transfer-mb 1: FTP, FTPS and SFTP uploads and downloads join the table and JSON."""
     completed, result = run_bench(tmp_path, "--transfer-mb", "1", "--skip-notify")
-    steps = CORE_STEPS[:3] + TRANSFER_STEPS + CORE_STEPS[3:]
+    steps = CORE_STEPS[:3] + TRANSFER_STEPS + CORE_STEPS[3:]  # the inventory rows last
     assert table_steps(completed.stdout) == steps
     assert [step["step"] for step in result["steps"]] == steps
-    for step in result["steps"][3:-1]:
+    for step in result["steps"][3 : 3 + len(TRANSFER_STEPS)]:
         # OpenSSH's time is its run minus its login, which for 1 MB is mostly noise: the
         # floor is only checked to be there.
         assert step["ftpbridge_s"] > 0 and isinstance(step["floor_s"], float), step

@@ -33,12 +33,12 @@ def _indexes(store, table: str) -> set[str]:
 
 
 def test_0008_up_and_down_keeps_the_changes(empty_store_url: str, tmp_path: Path) -> None:
-    """A store at 0005 with an applied import upgrades to 0008 (the outbox and its indexes
-    appear, the changes stay), takes events, downgrades to 0005 (the outbox goes, the
-    changes stay) and upgrades again."""
+    """A store at 0007 (before 0008; loading orders fills 0007's skus) with an applied
+    import upgrades to 0008 (the outbox and its indexes appear, the changes stay), takes
+    events, downgrades to 0005 (the outbox goes, the changes stay) and upgrades again."""
     settings = build_settings({"partners": {"acme": {"default": True}}})
     store = open_store(empty_store_url, migrate=False)
-    _migrate(store, "0005")
+    _migrate(store, "0007")
     load_orders(store, EXAMPLES, list(settings.partners.values()))
     path = tmp_path / "orders_updated_1.csv"
     path.write_text(

@@ -35,11 +35,12 @@ def _migrate(store, revision: str, *, down: bool = False) -> None:
 
 
 def test_0010_up_and_down_keeps_the_items(empty_store_url: str) -> None:
-    """A store at 0005 with orders upgrades to 0010 (the index with order_id replaces the
-    one without), View Orders counts as before, and downgrades back to 0005."""
+    """A store at 0007 (loading orders fills 0007's skus) with orders upgrades to 0010 (the
+    index with order_id replaces the one without), View Orders counts as before, and
+    downgrades back to 0005."""
     settings = build_settings({"partners": {"acme": {"default": True}}})
     store = open_store(empty_store_url, migrate=False)
-    _migrate(store, "0005")
+    _migrate(store, "0007")
     load_orders(store, EXAMPLES, list(settings.partners.values()))
     assert "ix_items_partner_status" in item_indexes(store)
     _migrate(store, "0010")

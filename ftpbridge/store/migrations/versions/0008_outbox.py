@@ -16,7 +16,7 @@ afterwards to the shop's webhook and, as e-mails, to customers.
   changed_at): the changes of one file or one API update, for their e-mails.
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 Create Date: 2026-12-10
 """
 
@@ -28,7 +28,7 @@ from alembic import op
 from ftpbridge.store.schema import UTCDateTime
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

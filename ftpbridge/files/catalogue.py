@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from ftpbridge.errors import InputFileError
-from ftpbridge.files.intake import json_lines, route
+from ftpbridge.files.intake import json_lines
 from ftpbridge.files.layouts import normalise_header
 from ftpbridge.files.reading import CsvShape, inspect_bytes, iter_chunks, map_headers, read_header
+from ftpbridge.files.routing import route
 from ftpbridge.settings import PartnerSettings
 from ftpbridge.store import Store
 from ftpbridge.store.engine import utcnow

@@ -24,13 +24,8 @@ from sqlalchemy.exc import IntegrityError
 
 from ftpbridge.durable import sha256_of
 from ftpbridge.errors import FtpbridgeError, InputFileError, OrdersFileError
-from ftpbridge.files.intake import (
-    LoadResult,
-    ParsedOrders,
-    parse_file_orders,
-    parse_orders,
-    store_orders,
-)
+from ftpbridge.files.intake import LoadResult, parse_file_orders, store_orders
+from ftpbridge.files.order_checks import ParsedOrders, parse_orders
 from ftpbridge.settings import OrdersSettings, PartnerSettings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow

@@ -1,6 +1,6 @@
 """``ftpbridge orders load FILE``: a JSON Lines file of orders, streamed.
 
-One pass over the file: each line is decoded and checked (:func:`intake.parse_order`),
+One pass over the file: each line is decoded and checked (:func:`order_checks.parse_order`),
 and the good orders go into the store in batches, all inside one transaction. Any
 problem (a line that is not JSON, an order that is not valid, an order or item id that
 appears twice) is listed, the rest of the file is still checked so that every problem is
@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from ftpbridge.errors import InputFileError, OrdersFileError
-from ftpbridge.files.intake import (
-    LoadResult,
+from ftpbridge.files.intake import LoadResult
+from ftpbridge.files.order_checks import (
     OrderProblem,
     _LineError,
     item_campaigns,

@@ -1,5 +1,5 @@
 """Orders in: ``POST /api/v1/orders`` (ours), the shop pushing its orders in the shape
-``orders load`` reads, through :func:`ftpbridge.files.intake.parse_orders`."""
+``orders load`` reads, through :func:`ftpbridge.files.order_checks.parse_orders`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from ftpbridge.errors import RequestError
-from ftpbridge.files.intake import parse_orders, store_orders
+from ftpbridge.files.intake import store_orders
+from ftpbridge.files.order_checks import parse_orders
 from ftpbridge.web import schemas
 from ftpbridge.web.auth import Key, require_shop, require_writer
 from ftpbridge.web.context import context_of

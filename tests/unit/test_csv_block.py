@@ -24,7 +24,7 @@ PROPERTY = settings(max_examples=400, deadline=None)
 # Characters that matter to CSV, weighted in beside any unicode.
 AWKWARD = st.sampled_from([",", ";", "\t", "|", '"', "\r", "\n", "\r\n", " ", "é", "中", "😀"])
 CELLS = st.lists(st.one_of(AWKWARD, st.text(max_size=6)), max_size=5).map("".join)
-# What settings.py accepts: one character, not CR, LF or a quote.
+# What settings/partners.py accepts: one character, not CR, LF or a quote.
 DELIMITERS = st.one_of(
     st.sampled_from([",", ";", "\t", "|"]),
     st.characters(blacklist_characters='\r\n"', blacklist_categories=("Cs",)),

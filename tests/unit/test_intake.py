@@ -14,8 +14,9 @@ from sqlalchemy import func, select, update
 
 from ftpbridge.errors import InputFileError, OrdersFileError
 from ftpbridge.files.exporting import export_partner
-from ftpbridge.files.intake import load_orders, route
+from ftpbridge.files.intake import load_orders
 from ftpbridge.files.layouts import load_layout
+from ftpbridge.files.routing import route
 from ftpbridge.settings import build_settings
 from ftpbridge.store.schema import items, orders
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy.dialects import sqlite
 
-from ftpbridge.files.intake import ITEM_STATUSES_IN, load_orders
+from ftpbridge.files.intake import load_orders
+from ftpbridge.files.order_checks import ITEM_STATUSES_IN
 from ftpbridge.settings import build_settings
 from ftpbridge.store import open_store
 from ftpbridge.store.engine import _alembic_config
@@ -94,7 +95,7 @@ def test_count_and_page_items_read_the_partner_status_order_index(tmp_path: Path
 
 
 def test_the_statuses_named_for_all_and_contains_merch_are_every_status() -> None:
-    """"all" and "contains_merch" name their statuses (for the index): the statuses orders
+    """ "all" and "contains_merch" name their statuses (for the index): the statuses orders
     load accepts are exactly these, and the other writers (export: acknowledged, import
     and updates: shipped, orders load: cancelled) write only these."""
     assert set(ITEM_STATUSES_IN) == set(STATUSES)

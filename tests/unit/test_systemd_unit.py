@@ -146,7 +146,7 @@ def test_required_service_directives_are_present() -> None:
 
 def test_credentials_folder_is_loaded_and_its_names_documented() -> None:
     """One LoadCredential= hands the service every file of /etc/ftpbridge/credentials, and
-    the header names exactly the credentials settings.py reads (settings.CREDENTIALS)."""
+    the header names exactly the credentials ftpbridge.settings reads (settings.CREDENTIALS)."""
     from ftpbridge.settings import CREDENTIALS
 
     assert _values("LoadCredential") == ["ftpbridge:/etc/ftpbridge/credentials"]

@@ -48,9 +48,6 @@ from ftpbridge.daemon.running import STOP_GRACE_SECONDS, Daemon
 from ftpbridge.daemon.scheduling import RETRY_MAX_SECONDS, validate_cron
 from ftpbridge.daemon.watcher import WATCH_SECONDS
 
-# tests/reliability/support.py runs a cycle the way the daemon does, through this name.
-from ftpbridge.exchange.jobs import run_job
-
 __all__ = [
     "RETRY_MAX_SECONDS",
     "STOP_GRACE_SECONDS",
@@ -58,7 +55,6 @@ __all__ = [
     "Daemon",
     "Service",
     "replica_name",
-    "run_job",
     "single_instance",
     "validate_cron",
 ]

@@ -30,7 +30,7 @@ import structlog
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
-from ftpbridge.daemon import run_job
+from ftpbridge.exchange.jobs import run_job
 from ftpbridge.exchange.status import partner_status
 from ftpbridge.files.intake import load_orders
 from ftpbridge.settings import Settings, build_settings

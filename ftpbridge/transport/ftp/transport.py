@@ -40,17 +40,14 @@ from ftpbridge.transport.base import (
     ATTEMPT_TIMEOUTS,
     ConnectionParams,
     CrossDirectoryRenameError,
-    LocalSink,
     RemoteFile,
-    TransferWatch,
-    part_path,
-    retrying,
-    safe_entries,
-    same_directory,
 )
+from ftpbridge.transport.bounds import LocalSink, TransferWatch
 from ftpbridge.transport.ftp.listing import parse_ftp_time, parse_list_line, parse_mlsd_line
 from ftpbridge.transport.ftp.tls import ReusingFTP_TLS
+from ftpbridge.transport.names import part_path, safe_entries, same_directory
 from ftpbridge.transport.progress import upload_source
+from ftpbridge.transport.retries import retrying
 
 logger = structlog.get_logger()
 
@@ -66,6 +63,7 @@ def _warn_once(message: str, server: str) -> None:
             return
         _warned.add((message, server))
     logger.warning(message, server=server, once="logged once per server while this runs")
+
 
 T = TypeVar("T")
 

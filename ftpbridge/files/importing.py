@@ -43,8 +43,9 @@ from ftpbridge.readahead import read_ahead
 from ftpbridge.settings import PartnerSettings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
-from ftpbridge.store.items import LOOKUP_NAMES, AuditSource, apply_shipments, lookup
+from ftpbridge.store.items import LOOKUP_NAMES, lookup
 from ftpbridge.store.outbox import NOTHING, Notify, add_emails
+from ftpbridge.store.shipments import AuditSource, apply_shipments
 
 # 50,000 rows a chunk: a million-line import peaks at about 250 MB RSS (100,000: 360 MB)
 # and takes as long (the per-chunk statements are few; measured with python -m bench).

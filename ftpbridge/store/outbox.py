@@ -1,7 +1,7 @@
 """The outbox: notification events written in the transaction of the change they tell
 about, and the bookkeeping of their delivery (the sending itself is ``ftpbridge.notify``).
 
-Writing. :func:`ftpbridge.store.items.apply_shipments` writes one ``webhook`` event per
+Writing. :func:`ftpbridge.store.shipments.apply_shipments` writes one ``webhook`` event per
 item change (:func:`webhook_events_sql`, :func:`with_webhook_events`), when its
 :class:`Notify` asks for it;
 :func:`add_emails` writes one ``email`` event per order of a file or of an API update.

@@ -525,8 +525,9 @@ def test_unshipping_through_a_file_is_rejected(loaded_store, settings, tmp_path)
     )
     [line] = read_report(result)
     assert line["outcome"] == "rejected"
-    assert "cannot un-ship it (the shop can, by hand: ftpbridge orders unship 1001)" in (
-        line["reason"]
+    assert (
+        "cannot un-ship it (the shop can, by hand: ftpbridge orders unship 1001)"
+        in (line["reason"])
     )
     assert result.exit_code == 1
     assert item_state(loaded_store)["1001"] == shipped("2026-11-22", "UPS", UPS1)
@@ -1252,7 +1253,7 @@ def test_a_trailing_delimiter_on_every_row_does_not_shift_the_columns(
 @sqlite_only  # PostgreSQL refuses NUL in text altogether
 def test_apply_keeps_a_value_holding_nul_whole(loaded_store) -> None:
     """SQLite's json_extract ends a text at NUL: such rows go in by executemany, whole."""
-    from ftpbridge.store.items import AuditSource, apply_shipments
+    from ftpbridge.store.shipments import AuditSource, apply_shipments
 
     odd = "UPS\x00X"
     with loaded_store.begin() as connection:

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import insert, select
 
-from ftpbridge.files import duplicates, importing, reports, validation, verdicts
+from ftpbridge.files import duplicates, import_results, importing, reports, validation, verdicts
 from ftpbridge.files import reading as csvread
 from ftpbridge.files import rows as rows_module
 from ftpbridge.files.exporting import export_partner
@@ -1161,14 +1161,23 @@ def lines_run_in(modules: list[Any], function) -> int:
 @sqlite_only
 def test_no_python_line_runs_per_row(store, settings, tmp_path) -> None:
     """Reading, validating and applying 4,000 rows runs exactly as many lines of csvread,
-    rows, validation, verdicts, duplicates, reports and importing as 200 rows: no Python
-    loop over rows (this counts lines, it does not time anything). Dry runs, so that both
-    files meet the same store state."""
+    rows, validation, verdicts, duplicates, reports, importing and import_results as 200
+    rows: no Python loop over rows (this counts lines, it does not time anything). Dry runs,
+    so that both files meet the same store state."""
     _big_store(store, 4_000)
     counts = []
     for size in (200, 4_000):
         path = _big_file(tmp_path / f"rows_{size}.csv", size)
-        modules = [csvread, rows_module, validation, verdicts, duplicates, reports, importing]
+        modules = [
+            csvread,
+            rows_module,
+            validation,
+            verdicts,
+            duplicates,
+            reports,
+            importing,
+            import_results,
+        ]
         counts.append(
             lines_run_in(modules, lambda path=path: run_import(store, settings, path, dry_run=True))
         )

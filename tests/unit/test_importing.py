@@ -21,7 +21,17 @@ import pandas as pd
 import pytest
 from sqlalchemy import insert, select
 
-from ftpbridge.files import duplicates, import_results, importing, reports, validation, verdicts
+from ftpbridge.files import (
+    duplicates,
+    import_results,
+    importing,
+    item_rules,
+    reports,
+    row_rules,
+    shipment_checks,
+    validation,
+    verdicts,
+)
 from ftpbridge.files import reading as csvread
 from ftpbridge.files import rows as rows_module
 from ftpbridge.files.exporting import export_partner
@@ -1161,9 +1171,10 @@ def lines_run_in(modules: list[Any], function) -> int:
 @sqlite_only
 def test_no_python_line_runs_per_row(store, settings, tmp_path) -> None:
     """Reading, validating and applying 4,000 rows runs exactly as many lines of csvread,
-    rows, validation, verdicts, duplicates, reports, importing and import_results as 200
-    rows: no Python loop over rows (this counts lines, it does not time anything). Dry runs,
-    so that both files meet the same store state."""
+    rows, validation (and its rules: row_rules, item_rules, shipment_checks), verdicts,
+    duplicates, reports, importing and import_results as 200 rows: no Python loop over rows
+    (this counts lines, it does not time anything). Dry runs, so that both files meet the
+    same store state."""
     _big_store(store, 4_000)
     counts = []
     for size in (200, 4_000):
@@ -1172,6 +1183,9 @@ def test_no_python_line_runs_per_row(store, settings, tmp_path) -> None:
             csvread,
             rows_module,
             validation,
+            row_rules,
+            item_rules,
+            shipment_checks,
             verdicts,
             duplicates,
             reports,

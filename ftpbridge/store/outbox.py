@@ -110,7 +110,7 @@ def webhook_events_sql(dialect: str) -> str:
 
 
 def with_webhook_events(apply_sql: str) -> str:
-    """PostgreSQL: apply_shipments' one statement (store/items.py) made to write each
+    """PostgreSQL: apply_shipments' one statement (store/shipments.py) made to write each
     change's webhook event too: the changes come back from their INSERT (RETURNING) and
     become outbox rows in the same statement. Six more markers, after the changes' four:
     the id prefix, file_id, source, created_at, pending_since, next_attempt_at."""

@@ -9,9 +9,9 @@ clients (httpx, keep-alive), beside its floor.
   ``json.dumps`` of the rows, by 16 threads with a connection each: no HTTP, no key
   check, no dicts.
 - Update Orders of 1,000 items (each round other, pending items, all shipped): the time
-  of the request. Floor: the same statements (the lookup, the temporary table, the audit
-  and the update of ``store.items``, each store's own) through the raw driver, one
-  commit, plus ``json.dumps`` of an answer.
+  of the request. Floor: the same statements (the lookup of ``store.items``, the temporary
+  table, the audit and the update of ``store.shipments``, each store's own) through the raw
+  driver, one commit, plus ``json.dumps`` of an answer.
 """
 
 from __future__ import annotations
@@ -274,6 +274,7 @@ def _changes(chosen: list[tuple[str, list[str]]], day: str) -> list[tuple[Any, .
 
 def _floor_update_sqlite(backend: Backend, chosen: list[tuple[str, list[str]]], day: str) -> float:
     from ftpbridge.store import items as store_items
+    from ftpbridge.store import shipments
 
     changes = _changes(chosen, day)
     ids = [change[0] for change in changes]
@@ -284,11 +285,11 @@ def _floor_update_sqlite(backend: Backend, chosen: list[tuple[str, list[str]]], 
     connection.execute("BEGIN IMMEDIATE")
     markers = ",".join("?" * len(ids))
     connection.execute(store_items._LOOKUP_SQL + f" WHERE items.id IN ({markers})", ids).fetchall()
-    connection.execute(store_items.SHIPMENTS_CREATE_SQL.replace(" ON COMMIT DROP", ""))
-    connection.execute(store_items._SHIPMENTS_FROM_JSON_SQL, (json.dumps(changes),))
-    connection.execute(store_items._CHANGES_FROM_SHIPMENTS_SQL, (None, "api:bench", stamp, None))
-    connection.execute(store_items._UPDATE_SQL, (stamp,))
-    connection.execute(f"DROP TABLE {store_items.SHIPMENTS_TABLE}")
+    connection.execute(shipments.SHIPMENTS_CREATE_SQL.replace(" ON COMMIT DROP", ""))
+    connection.execute(shipments._SHIPMENTS_FROM_JSON_SQL, (json.dumps(changes),))
+    connection.execute(shipments._CHANGES_FROM_SHIPMENTS_SQL, (None, "api:bench", stamp, None))
+    connection.execute(shipments._UPDATE_SQL, (stamp,))
+    connection.execute(f"DROP TABLE {shipments.SHIPMENTS_TABLE}")
     connection.execute("COMMIT")
     json.dumps({"response": {"email": 0, "modified": 1}, "status": "ok"})
     seconds = time.perf_counter() - started
@@ -297,15 +298,17 @@ def _floor_update_sqlite(backend: Backend, chosen: list[tuple[str, list[str]]], 
 
 
 def _floor_update_postgres(conninfo: str, chosen: list[tuple[str, list[str]]], day: str) -> float:
-    """store.items on PostgreSQL, issued directly: the items locked and read (FOR UPDATE),
-    COPY into the temporary table, the one statement that audits and updates, one commit."""
+    """store.items and store.shipments on PostgreSQL, issued directly: the items locked and
+    read (FOR UPDATE), COPY into the temporary table, the one statement that audits and
+    updates, one commit."""
     import psycopg
 
     from ftpbridge.store import items as store_items
+    from ftpbridge.store import shipments
 
     changes = _changes(chosen, day)
     ids = [change[0] for change in changes]
-    columns = ", ".join((*store_items.SHIPMENTS_COLUMNS, "row_number"))
+    columns = ", ".join((*shipments.SHIPMENTS_COLUMNS, "row_number"))
     connection = psycopg.connect(conninfo)
     now = dt.datetime.now(dt.UTC)
     started = time.perf_counter()
@@ -314,13 +317,13 @@ def _floor_update_postgres(conninfo: str, chosen: list[tuple[str, list[str]]], d
             store_items._LOOKUP_SQL + " WHERE items.id = ANY(%s) FOR UPDATE OF items", (ids,)
         )
         cursor.fetchall()
-        cursor.execute(store_items.SHIPMENTS_CREATE_SQL)
-        copy_sql = f"COPY {store_items.SHIPMENTS_TABLE} ({columns}) FROM STDIN"
+        cursor.execute(shipments.SHIPMENTS_CREATE_SQL)
+        copy_sql = f"COPY {shipments.SHIPMENTS_TABLE} ({columns}) FROM STDIN"
         with cursor.copy(copy_sql) as copy:
             for change in changes:
                 copy.write_row(change)
-        cursor.execute(store_items._POSTGRESQL_APPLY_SQL, (None, "api:bench", now, None, now))
-        cursor.execute(f"DROP TABLE {store_items.SHIPMENTS_TABLE}")
+        cursor.execute(shipments._POSTGRESQL_APPLY_SQL, (None, "api:bench", now, None, now))
+        cursor.execute(f"DROP TABLE {shipments.SHIPMENTS_TABLE}")
     connection.commit()
     json.dumps({"response": {"email": 0, "modified": 1}, "status": "ok"})
     seconds = time.perf_counter() - started
@@ -334,9 +337,7 @@ def api_bench(work: Path, database: Path, requests: int, update_rounds: int) -> 
     return api_bench_on(work, sqlite_backend(database), requests, update_rounds)
 
 
-def api_bench_on(
-    work: Path, backend: Backend, requests: int, update_rounds: int
-) -> dict[str, Any]:
+def api_bench_on(work: Path, backend: Backend, requests: int, update_rounds: int) -> dict[str, Any]:
     """Every API row's figures on ``backend``'s store (filled, migrated)."""
     import httpx
 
@@ -345,9 +346,9 @@ def api_bench_on(
     key = _key(backend.url)
     total = backend.rows("SELECT count(*) FROM items")[0][0]
     orders = backend.rows("SELECT count(*) FROM orders")[0][0]
-    email = backend.rows(
-        "SELECT email FROM orders ORDER BY id LIMIT 1 OFFSET ?", (orders // 2,)
-    )[0][0]
+    email = backend.rows("SELECT email FROM orders ORDER BY id LIMIT 1 OFFSET ?", (orders // 2,))[
+        0
+    ][0]
     pages = [{"filter": "not_shipped", "page": page, "page_size": 250} for page in range(1, 11)]
     term = [{"filter": "all", "terms": [["fan_email", email]], "page_size": 250}]
     results: dict[str, Any] = {"items": total, "backend": backend.name}

@@ -39,7 +39,7 @@ from ftpbridge.files.exporting import export_partner  # noqa: E402
 from ftpbridge.files.importing import import_file  # noqa: E402
 from ftpbridge.settings import build_settings  # noqa: E402
 from ftpbridge.store import open_store  # noqa: E402
-from ftpbridge.store.items import (  # noqa: E402
+from ftpbridge.store.shipments import (  # noqa: E402
     SHIPMENTS_COLUMNS,
     SHIPMENTS_CREATE_SQL,
     SHIPMENTS_TABLE,

@@ -7,7 +7,7 @@ import datetime as dt
 import json
 from typing import Any, TextIO
 
-from ftpbridge.files.importing import ImportResult
+from ftpbridge.files.import_results import ImportResult
 from ftpbridge.logs import shown as escaped
 from ftpbridge.settings import Settings
 from ftpbridge.store import Store

@@ -18,7 +18,7 @@ import numpy as np
 import structlog
 
 from ftpbridge.files.layouts import Column
-from ftpbridge.store.items import EXPORT_NAMES
+from ftpbridge.store.exports import EXPORT_NAMES
 
 logger = structlog.get_logger()
 

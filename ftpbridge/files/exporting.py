@@ -55,14 +55,14 @@ from ftpbridge.files.workbook_export import FillInWorkbook, check_fits
 from ftpbridge.settings import PartnerSettings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
-from ftpbridge.store.items import (
+from ftpbridge.store.exports import (
     EXPORT_NAMES,
     UNSHIPPED,
-    count_by_status,
     iter_exportable,
     mark_all_exported,
     mark_exported,
 )
+from ftpbridge.store.items import count_by_status
 from ftpbridge.textarrays import CodePoints, strip
 
 # Fields whose content comes from customers or the shop catalogue: every layout field but
@@ -347,7 +347,7 @@ def export_partner(
     ``dry_run``: the same file, but nothing is marked and nothing recorded. A file already
     at ``folder/name`` is kept (see :func:`reserve_path`). ``progress(rows written)`` is
     called after each batch. ``mark=False``: the items are not marked exported here (an
-    upload marks them once the file is on the server: ``store.items.mark_sent`` with
+    upload marks them once the file is on the server: ``store.exports.mark_sent`` with
     ``item_ids``).
     """
     now = now or utcnow()

@@ -8,13 +8,15 @@ whole (one line saying why).
 
 Memory does not grow with the file: it is read twice in chunks — first only the item ids
 and a hash of each row (to find the same item on several rows), then to validate and apply.
+
+This module holds the import's steps; what it comes back with (``ImportResult``) and how a
+file ends as a whole (already processed, rejected) are in ``import_results``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
 from typing import Any, cast
@@ -24,18 +26,19 @@ import pandas as pd
 from sqlalchemy.exc import IntegrityError
 
 from ftpbridge.durable import replace_durably, temporary_beside
-from ftpbridge.errors import EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, InputFileError, StoreError
+from ftpbridge.errors import InputFileError, StoreError
 from ftpbridge.faults import crashpoint
 from ftpbridge.files.duplicates import duplicate_rows
+
+# ImportResult, refuse_unread and too_large live in import_results; they stay importable
+# from here because exchange/ (being edited on another branch) imports them from this module.
+from ftpbridge.files.import_results import ImportResult as ImportResult  # re-export: see above
+from ftpbridge.files.import_results import already_processed, count_reasons, reject_file
+from ftpbridge.files.import_results import refuse_unread as refuse_unread  # re-export: see above
+from ftpbridge.files.import_results import too_large as too_large  # re-export: see above
 from ftpbridge.files.layouts import Layout
 from ftpbridge.files.reading import CsvShape, detect_shape, inspect_bytes, iter_chunks
-from ftpbridge.files.reports import (
-    ReportWriter,
-    cut_cells,
-    default_report_path,
-    write_note_report,
-)
-from ftpbridge.files.summaries import ReasonGroups
+from ftpbridge.files.reports import ReportWriter, default_report_path
 from ftpbridge.files.tracking_reuse import TrackingAcrossCustomers
 from ftpbridge.files.validation import APPLIED, REJECTED, UNCHANGED, Terms, validate
 from ftpbridge.files.verdicts import NOTE
@@ -43,69 +46,15 @@ from ftpbridge.readahead import read_ahead
 from ftpbridge.settings import PartnerSettings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
-from ftpbridge.store.items import LOOKUP_NAMES, AuditSource, apply_shipments, lookup
+from ftpbridge.store.items import LOOKUP_NAMES, lookup
 from ftpbridge.store.outbox import NOTHING, Notify, add_emails
+from ftpbridge.store.shipments import AuditSource, apply_shipments
 
 # 50,000 rows a chunk: a million-line import peaks at about 250 MB RSS (100,000: 360 MB)
 # and takes as long (the per-chunk statements are few; measured with python -m bench).
 CHUNK_ROWS = 50_000
 PREVIEW_LIMIT = 200
 WOULD_APPLY = "would apply"  # a dry run's report, in place of "applied"
-
-
-@dataclass
-class ImportResult:
-    """What an import did. ``status``: applied | already_processed | rejected_file | dry_run."""
-
-    partner: str
-    file_name: str
-    status: str
-    sha256: str = ""
-    rows: int = 0
-    applied: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-    report_path: Path | None = None
-    file_id: int | None = None
-    message: str = ""
-    hint: str | None = None
-    preview: list[dict[str, Any]] = field(default_factory=list)
-    rejections: ReasonGroups = field(default_factory=ReasonGroups)
-    warnings: ReasonGroups = field(default_factory=ReasonGroups)
-    """Rejected rows and rows applied with a warning, grouped by reason (the summary's)."""
-
-    @property
-    def exit_code(self) -> int:
-        if self.status == "rejected_file":
-            return EXIT_USAGE
-        return EXIT_ATTENTION if self.rejected else EXIT_OK
-
-
-def too_large(name: str, size: int, limit: int, *, not_done: str) -> InputFileError:
-    """The error for a file of ``size`` bytes over ``limit`` (``max_file_bytes``);
-    ``not_done`` says what was spared: "read", "downloaded"."""
-    return InputFileError(
-        f"{name} is {size / 1e6:.1f} MB, over the limit of {limit / 1e6:.0f} MB"
-        f" (max_file_bytes); it was not {not_done}",
-        hint="split the file, or raise [daemon] max_file_bytes",
-    )
-
-
-def refuse_unread(
-    store: Store,
-    partner: str,
-    name: str,
-    size: int,
-    error: InputFileError,
-    *,
-    report_path: Path,
-    now: dt.datetime,
-) -> ImportResult:
-    """Record the file ``name`` as rejected as a whole without reading it (the poll refuses
-    a file over the size limit before downloading it), with its one-line report."""
-    result = ImportResult(partner=partner, file_name=name, status="rejected_file")
-    result.report_path = report_path
-    return _reject_file(store, result, error.message, error.hint, False, now, size)
 
 
 def import_file(
@@ -141,24 +90,24 @@ def import_file(
     try:
         size = path.stat().st_size
     except OSError as exc:
-        return _reject_file(
+        return reject_file(
             store, result, f"cannot read {name}: {exc.strerror}", None, dry_run, now, 0
         )
     if size > max_file_bytes:
         error = too_large(name, size, max_file_bytes, not_done="read")
-        return _reject_file(store, result, error.message, error.hint, dry_run, now, size)
+        return reject_file(store, result, error.message, error.hint, dry_run, now, size)
     try:
         facts = inspect_bytes(path)
         result.sha256 = facts.sha256
         with store.connect() as connection:
             earlier = ledger.find_import(connection, partner.name, facts.sha256)
         if earlier is not None:
-            return _already(result, earlier)
+            return already_processed(result, earlier)
         shape = detect_shape(path, facts, layout)
         duplicates = duplicate_rows(path, shape, chunk_rows)
         crashpoint("parse")
     except InputFileError as exc:
-        return _reject_file(store, result, exc.message, exc.hint, dry_run, now, size)
+        return reject_file(store, result, exc.message, exc.hint, dry_run, now, size)
 
     terms = Terms(
         partner=partner.name,
@@ -175,7 +124,7 @@ def import_file(
         ):
             earlier = ledger.find_import(connection, partner.name, facts.sha256)
             if earlier is not None:  # another process took it while we read it
-                return _already(result, earlier)
+                return already_processed(result, earlier)
             file_id = ledger.record(
                 connection,
                 now,
@@ -199,7 +148,7 @@ def import_file(
             ):
                 decided = _with_shared_tracking(chunk, across)
                 _apply_chunk(connection, decided, audit, now, result)
-                _count_reasons(decided, result)
+                count_reasons(decided, result)
                 if progress is not None:
                     progress(result.rows)
                 report.write(_as_dry_run(decided) if dry_run else decided)
@@ -228,14 +177,14 @@ def import_file(
         # Found half-way (a malformed row): the transaction was rolled back, nothing applied.
         result.rows = result.applied = result.unchanged = result.rejected = 0
         result.preview = []
-        return _reject_file(store, result, exc.message, exc.hint, dry_run, now, size)
+        return reject_file(store, result, exc.message, exc.hint, dry_run, now, size)
     except IntegrityError:
         # The unique ledger key: another process applied this very file first.
         with store.connect() as connection:
             earlier = ledger.find_import(connection, partner.name, facts.sha256)
         if earlier is None:
             raise StoreError(f"the store refused the import of {name}") from None
-        return _already(result, earlier)
+        return already_processed(result, earlier)
     return result
 
 
@@ -258,23 +207,6 @@ def _with_shared_tracking(decided: pd.DataFrame, across: TrackingAcrossCustomers
     return decided.assign(reason=reason, warning=warning)
 
 
-def _count_reasons(decided: pd.DataFrame, result: ImportResult) -> None:
-    """The summary's groups: rejected rows by reason, applied rows by their warnings; cells
-    cut as in the report (a 150 MB cell must not reach the summary whole)."""
-    outcome = decided["outcome"].to_numpy(dtype=object)
-    rows = decided["row"].to_numpy(dtype=np.int64)
-    orders = cut_cells(decided["order_id"].astype(str)).to_numpy(dtype=object)
-    items = cut_cells(decided["item_id"].astype(str)).to_numpy(dtype=object)
-    rejected = outcome == REJECTED
-    if rejected.any():
-        reasons = cut_cells(decided["reason"].astype(str)).to_numpy(dtype=object)
-        result.rejections.add(reasons[rejected], rows[rejected], orders[rejected], items[rejected])
-    warning = cut_cells(decided["warning"].astype(str)).to_numpy(dtype=object)
-    warned = (outcome == APPLIED) & (warning != "")
-    if warned.any():
-        result.warnings.add(warning[warned], rows[warned], orders[warned], items[warned])
-
-
 def _as_dry_run(decided: pd.DataFrame) -> pd.DataFrame:
     """A dry run's report: the rows it would apply say so ("would apply"), never
     "applied": a report read later, or sent on, must not claim a change that was not made."""
@@ -286,47 +218,6 @@ def _as_dry_run(decided: pd.DataFrame) -> pd.DataFrame:
 
 class _RollBack(Exception):
     """Raised inside the transaction of a dry run so that nothing of it is kept."""
-
-
-def _already(result: ImportResult, earlier: dict[str, Any]) -> ImportResult:
-    result.status = "already_processed"
-    result.file_id = earlier["id"]
-    result.report_path = None
-    result.message = (
-        f"{result.file_name} was already processed on {earlier['created_at']:%Y-%m-%d %H:%M} UTC"
-        f" (as {earlier['name']}); nothing changed"
-    )
-    return result
-
-
-def _reject_file(
-    store: Store,
-    result: ImportResult,
-    message: str,
-    hint: str | None,
-    dry_run: bool,
-    now: dt.datetime,
-    size: int,
-) -> ImportResult:
-    result.status = "rejected_file"
-    result.message = message
-    result.hint = hint
-    if result.report_path is not None:
-        write_note_report(result.report_path, REJECTED, message + (f" ({hint})" if hint else ""))
-    if not dry_run:
-        with store.begin() as connection:
-            result.file_id = ledger.record(
-                connection,
-                now,
-                partner=result.partner,
-                direction="import",
-                name=result.file_name,
-                sha256=result.sha256 or "",
-                size=size,
-                state="rejected",
-                message=message,
-            )
-    return result
 
 
 def _decided_chunks(

@@ -5,7 +5,7 @@ The items of a request become one chunk, a DataFrame with the columns an updated
 chunk has (order_id, item_id, shipped, shipped_date, carrier, tracking_number, row), and
 go through :func:`ftpbridge.files.validation.validate` with the Terms of each item's
 partner (its time zone, date formats and ``edit_window_days``: the 15-day lock), then
-:func:`ftpbridge.store.items.apply_shipments` with the sender as the audit source. One
+:func:`ftpbridge.store.shipments.apply_shipments` with the sender as the audit source. One
 request is one transaction: if any item is refused, nothing is changed.
 
 What the API leaves out is taken from the store: an item already shipped keeps its date,
@@ -29,9 +29,10 @@ from ftpbridge.files import events
 from ftpbridge.files.validation import APPLIED, REJECTED, Decisions, Terms, decide
 from ftpbridge.settings import PartnerSettings, Settings
 from ftpbridge.store import Store
-from ftpbridge.store.items import LOOKUP_NAMES, AuditSource, apply_shipments, lookup
+from ftpbridge.store.items import LOOKUP_NAMES, lookup
 from ftpbridge.store.limits import statement_deadline
 from ftpbridge.store.outbox import add_emails
+from ftpbridge.store.shipments import AuditSource, apply_shipments
 
 
 class ItemUpdate(NamedTuple):

@@ -1,4 +1,6 @@
-"""Verdicts: what the validation rules say about rows, and how it adds up per row.
+"""Verdicts: what the validation rules say about rows, and how it adds up per row; the
+outcomes a row can have (``APPLIED``, ``UNCHANGED``, ``REJECTED``; ``NOTE`` decides
+nothing) and what a rule is (``Rule``: the chunk's Rows in, Verdicts out).
 
 A rule yields :class:`Verdict` objects (a mask of rows, an outcome, a reason); a
 :class:`Verdicts` collects them for one chunk: the first outcome given to a row is its
@@ -8,13 +10,16 @@ quote a row's values are built for the rows concerned only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from ftpbridge.files.rows import Rows
 from ftpbridge.textarrays import strip
+
+APPLIED, UNCHANGED, REJECTED = "applied", "unchanged", "rejected"
 
 # A reason: fixed text, or a function of the rows it is for (positions in the chunk) that
 # returns their texts. Texts that quote a row's values are built for those rows only:
@@ -31,6 +36,9 @@ class Verdict:
     rows: np.ndarray
     outcome: str
     reason: Reason
+
+
+Rule = Callable[[Rows], Iterator[Verdict]]
 
 
 def _texts_for(rows: np.ndarray, reason: Reason) -> Any:

@@ -1,7 +1,7 @@
 """Item status changed by hand (``ftpbridge orders set-status`` and ``orders unship``): the
 shop's way to correct what a file or the API may not (a file cannot un-ship an item).
 
-Every change goes through :func:`ftpbridge.store.items.apply_shipments`, so it is in the
+Every change goes through :func:`ftpbridge.store.shipments.apply_shipments`, so it is in the
 audit trail like any other: one ``item_changes`` row per item, its source naming the
 command and who ran it, and the time. Leaving ``shipped`` clears the shipment details
 (the old ones stay in the audit trail); the item then goes in the next export again.
@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from ftpbridge.errors import UsageError
-from ftpbridge.store.items import AuditSource, apply_shipments, lookup
+from ftpbridge.store.items import lookup
+from ftpbridge.store.shipments import AuditSource, apply_shipments
 
 SETTABLE = ("pending", "acknowledged", "cancelled")
 """Statuses set by hand. ``shipped`` needs a date, carrier and tracking number checked by

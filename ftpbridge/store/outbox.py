@@ -1,7 +1,7 @@
 """The outbox: notification events written in the transaction of the change they tell
 about, and the bookkeeping of their delivery (the sending itself is ``ftpbridge.notify``).
 
-Writing. :func:`ftpbridge.store.items.apply_shipments` writes one ``webhook`` event per
+Writing. :func:`ftpbridge.store.shipments.apply_shipments` writes one ``webhook`` event per
 item change (:func:`webhook_events_sql`, :func:`with_webhook_events`), when its
 :class:`Notify` asks for it;
 :func:`add_emails` writes one ``email`` event per order of a file or of an API update.
@@ -110,7 +110,7 @@ def webhook_events_sql(dialect: str) -> str:
 
 
 def with_webhook_events(apply_sql: str) -> str:
-    """PostgreSQL: apply_shipments' one statement (store/items.py) made to write each
+    """PostgreSQL: apply_shipments' one statement (store/shipments.py) made to write each
     change's webhook event too: the changes come back from their INSERT (RETURNING) and
     become outbox rows in the same statement. Six more markers, after the changes' four:
     the id prefix, file_id, source, created_at, pending_since, next_attempt_at."""

@@ -348,7 +348,7 @@ def find_orders_and_acknowledge(
     return result
 
 
-# Marks like an export does (items.mark_exported); "(?)" becomes one marker per id.
+# Marks like an export does (exports.mark_exported); "(?)" becomes one marker per id.
 _ACKNOWLEDGE_SQL = (
     "UPDATE items SET status = 'acknowledged', last_exported_at = ?,"
     " first_exported_at = COALESCE(first_exported_at, ?), updated_at = ?"

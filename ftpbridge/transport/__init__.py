@@ -1,7 +1,7 @@
 """Transports: move bytes to and from a partner's server (FTP, FTPS, SFTP, a local directory).
 
 ``open_transport(kind, params)`` builds one from plain values; use it as a context manager.
-The protocol and its contract are in ``base.py``.
+The protocol and its contract are in ``base.py``; safe names and remote paths in ``names.py``.
 """
 
 from __future__ import annotations
@@ -12,11 +12,9 @@ from ftpbridge.transport.base import (
     CrossDirectoryRenameError,
     RemoteFile,
     Transport,
-    is_partial_upload,
-    is_safe_name,
     move,
-    remote_join,
 )
+from ftpbridge.transport.names import is_partial_upload, is_safe_name, remote_join
 
 KINDS = ("ftp", "ftps", "sftp", "local")
 

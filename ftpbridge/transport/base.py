@@ -1,44 +1,32 @@
-"""The transport protocol every backend (FTP, FTPS, SFTP, local directory) implements.
+"""The transport protocol every backend (FTP, FTPS, SFTP, local directory) implements:
+``Transport`` and its contract, ``RemoteFile``, ``ConnectionParams``, and ``move``, written
+once against the protocol.
 
 A transport moves bytes and lists directories; it knows nothing of CSV, settings or the
 store. It is built from plain values (``ConnectionParams``), never from a config object.
 
 Remote paths are POSIX-style strings (``"/inbox/archive"``). Names coming back from a
-server are checked with ``is_safe_name`` before anyone can turn them into a local path.
+server are checked with ``is_safe_name`` (``transport.names``) before anyone can turn them
+into a local path. Beside this module: ``names`` (safe names, remote paths, temporary
+upload names), ``retries`` (transient errors retried with backoff) and ``bounds`` (a
+transfer's bounds, ``TransferWatch``, and a download's local file, ``LocalSink``).
 """
 
 from __future__ import annotations
 
-import posixpath
-import secrets
 import tempfile
-import time
-import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol, Self, TypeVar
+from typing import Protocol, Self
 
 import structlog
-import tenacity
 
-from ftpbridge import deadlines
-from ftpbridge.durable import fitted_name
-from ftpbridge.errors import LocalFileError, TooLargeError, TooSlowError, TransportError
-from ftpbridge.transport.progress import (
-    Transfer,
-    TransferObserver,
-    current_observer,
-    transfer_of,
-)
+from ftpbridge.errors import TransportError
 
 logger = structlog.get_logger()
 
-MAX_NAME_BYTES = 255
-PART_PREFIX = "."
-PART_SUFFIX = ".part"
 # A transport attempt (connect, log in, one command and its answer) may take this many
 # ``timeout``s before the job it belongs to counts as stuck (see ftpbridge.deadlines).
 ATTEMPT_TIMEOUTS = 4
@@ -46,12 +34,6 @@ ATTEMPT_TIMEOUTS = 4
 # fit in far less), so that an endless line cannot grow without an entry to count.
 LISTING_BYTES_PER_ENTRY = 1024
 LISTING_BYTES_MIN = 1 << 20
-
-# Exponential backoff between attempts for transient errors: 0.5 s, 1 s, 2 s ... capped.
-RETRY_WAIT_INITIAL = 0.5
-RETRY_WAIT_MAX = 30.0
-
-T = TypeVar("T")
 
 
 class CrossDirectoryRenameError(TransportError):
@@ -190,242 +172,6 @@ class Transport(Protocol):
     def makedirs(self, path: str) -> None:
         """Create ``path`` and its missing parents; an existing directory is fine."""
         ...
-
-
-def is_safe_name(name: str) -> bool:
-    """Return True if ``name`` can safely become one component of a local path.
-
-    Refused: the empty name, ``.``, anything containing ``..``, ``/`` or ``\\``, control
-    characters (NUL, newline, carriage return, DEL, C1) and Unicode line/paragraph
-    separators, text that cannot be encoded as UTF-8 (undecodable bytes), and names longer
-    than 255 UTF-8 bytes. Order files never need any of these.
-    """
-    if not name or name == "." or ".." in name or "/" in name or "\\" in name:
-        return False
-    for character in name:
-        if unicodedata.category(character) in ("Cc", "Zl", "Zp", "Cs"):
-            return False
-    try:
-        encoded = name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return len(encoded) <= MAX_NAME_BYTES
-
-
-def safe_entries(entries: list[RemoteFile], *, directory: str, transport: str) -> list[RemoteFile]:
-    """Return ``entries`` without those whose names fail ``is_safe_name``; log each one left out."""
-    kept = []
-    for entry in entries:
-        if is_safe_name(entry.name):
-            kept.append(entry)
-        else:
-            logger.warning(
-                "unsafe remote name skipped",
-                transport=transport,
-                directory=directory,
-                name=repr(entry.name)[:300],
-            )
-    return kept
-
-
-def remote_join(directory: str, name: str) -> str:
-    """Return the POSIX remote path of ``name`` inside ``directory``.
-
-    ``remote_join("/inbox", "a.csv") == "/inbox/a.csv"``; ``remote_join("", "a.csv") ==
-    "a.csv"``. Raises ValueError if ``name`` is not a safe bare name.
-    """
-    if not is_safe_name(name):
-        raise ValueError(f"not a safe file name: {name!r}")
-    if not directory:
-        return name
-    return directory.rstrip("/") + "/" + name if directory != "/" else "/" + name
-
-
-def split_remote(path: str) -> tuple[str, str]:
-    """Return (directory, name) of a POSIX remote path; directory is "" for a bare name."""
-    directory, name = posixpath.split(path)
-    return directory, name
-
-
-def part_path(remote_path: str) -> str:
-    """Return a new temporary upload path for ``remote_path``: ``<dir>/.<name>.<random>.part``
-    (a name no other attempt uses, within 255 bytes)."""
-    directory, name = split_remote(remote_path)
-    token = secrets.token_hex(4)
-    inner = fitted_name(name, limit=MAX_NAME_BYTES - len(PART_PREFIX + PART_SUFFIX) - 9)
-    part_name = f"{PART_PREFIX}{inner}.{token}{PART_SUFFIX}"
-    return posixpath.join(directory, part_name) if directory else part_name
-
-
-def is_partial_upload(name: str) -> bool:
-    """Return True if ``name`` is a temporary upload name (``.<name>.part``) to leave alone."""
-    return name.startswith(PART_PREFIX) and name.endswith(PART_SUFFIX) and len(name) > 6
-
-
-def same_directory(source: str, target: str) -> bool:
-    """Return True if two remote paths name entries of the same directory."""
-    return posixpath.normpath(split_remote(source)[0] or ".") == posixpath.normpath(
-        split_remote(target)[0] or "."
-    )
-
-
-def is_transient(error: BaseException) -> bool:
-    """Return True for errors worth another attempt (TransportError with ``transient``)."""
-    return isinstance(error, TransportError) and bool(getattr(error, "transient", False))
-
-
-class LocalSink:
-    """A download's local file: every block counted by its TransferWatch first, and a
-    failure to write it (a full disk) a LocalFileError, which no retry or other file can
-    help, never taken for the server's fault.
-
-    Given the ``remote`` path (and its ``size`` when known), the transfer observer set for
-    this context, if any, is told of each block and of the end (``transport.progress``)."""
-
-    def __init__(
-        self,
-        path: Path,
-        watch: TransferWatch,
-        *,
-        remote: str | None = None,
-        size: int | None = None,
-    ) -> None:
-        self._path = path
-        self._watch = watch
-        observer = current_observer()  # looked up once: a block pays one `is None` test
-        self._told: tuple[TransferObserver, Transfer] | None = None
-        if observer is not None and remote is not None:
-            self._told = (observer, transfer_of("download", remote, size))
-        try:
-            self._handle = path.open("wb")
-        except OSError as error:
-            raise _local_error(path, error) from error
-
-    def write(self, data: bytes, /) -> int:
-        self._watch.add(len(data))
-        try:
-            written = self._handle.write(data)
-        except OSError as error:
-            raise _local_error(self._path, error) from error
-        if self._told is not None:
-            observer, transfer = self._told
-            observer.advance(transfer, self._watch.received)
-        return written
-
-    def close(self) -> None:
-        try:
-            self._handle.close()
-        except OSError as error:
-            raise _local_error(self._path, error) from error
-
-    def __enter__(self) -> LocalSink:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        try:
-            self._handle.close()
-        finally:
-            if self._told is not None:
-                observer, transfer = self._told
-                observer.end(transfer)
-
-
-def _local_error(path: Path, error: OSError) -> LocalFileError:
-    return LocalFileError(
-        f"cannot write the local copy in {str(path.parent)!r}: {error.strerror or error}",
-        hint="make room (or give permission) in ftpbridge's state directory",
-    )
-
-
-class TransferWatch:
-    """Bounds one transfer. ``add`` is called with every block that arrives:
-
-    - bytes: more than ``max_bytes`` in all raises TooLargeError (so a transfer stops at
-      most one block past the limit, whatever size the server announced);
-    - time: once ``grace`` seconds (the partner's ``timeout``) have passed, the transfer
-      must have kept up ``min_rate`` bytes a second since then, else TooSlowError. A file
-      of S bytes therefore has a deadline of ``grace + S / min_rate`` seconds, and a
-      server that trickles a byte now and then is given up on soon after ``grace``.
-
-    Each block is progress: it renews the job's deadline (``ftpbridge.deadlines``).
-    """
-
-    def __init__(
-        self,
-        what: str,
-        *,
-        min_rate: int,
-        grace: float,
-        max_bytes: int | None = None,
-    ) -> None:
-        self.what = what
-        self.min_rate = min_rate
-        self.grace = grace
-        self.max_bytes = max_bytes
-        self.received = 0
-        self.started = time.monotonic()
-
-    def add(self, count: int) -> None:
-        """``count`` more bytes arrived; raise when the transfer is over a bound."""
-        self.received += count
-        if self.max_bytes is not None and self.received > self.max_bytes:
-            raise TooLargeError(
-                f"{self.what}: more than {self.max_bytes:,} bytes arrived, over the limit"
-                " (max_file_bytes); the transfer was stopped",
-                size=self.received,
-                limit=self.max_bytes,
-            )
-        self.check_rate()
-        deadlines.renew(self.grace * ATTEMPT_TIMEOUTS)
-
-    def check_rate(self) -> None:
-        """Raise TooSlowError when the transfer has fallen behind its minimum rate."""
-        late = time.monotonic() - self.started - self.grace
-        if late > 0 and self.received < self.min_rate * late:
-            raise TooSlowError(
-                f"{self.what}: the transfer fell behind the minimum rate of"
-                f" {self.min_rate:,} bytes/s ({self.received:,} bytes in"
-                f" {late + self.grace:.0f} s) and was abandoned",
-                hint="it is tried again at the next run; if this partner's line is that slow,"
-                " lower min_rate_bytes (or raise timeout) in its table",
-            )
-
-
-def retrying(
-    operation: Callable[[], T],
-    *,
-    attempts: int,
-    what: str,
-    where: str,
-    on_retry: Callable[[], None],
-) -> T:
-    """Run ``operation``; retry transient TransportErrors with exponential backoff.
-
-    ``on_retry`` runs before each new attempt (it drops the connection so the next
-    attempt reconnects). Non-transient errors, and the last transient one, propagate.
-    """
-
-    def before_sleep(state: tenacity.RetryCallState) -> None:
-        deadlines.check()  # no further attempt for a job past its deadline
-        error = state.outcome.exception() if state.outcome else None
-        logger.warning(
-            "transient transport error, retrying",
-            operation=what,
-            server=where,
-            attempt=state.attempt_number,
-            of=attempts,
-            error=str(error),
-        )
-        on_retry()
-
-    retryer = tenacity.Retrying(
-        stop=tenacity.stop_after_attempt(max(1, attempts)),
-        wait=tenacity.wait_exponential(multiplier=RETRY_WAIT_INITIAL, max=RETRY_WAIT_MAX),
-        retry=tenacity.retry_if_exception(is_transient),
-        before_sleep=before_sleep,
-        reraise=True,
-    )
-    return retryer(operation)
 
 
 def move(

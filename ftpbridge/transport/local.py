@@ -21,16 +21,9 @@ from ftpbridge.errors import (
     TooLargeError,
     TransportError,
 )
-from ftpbridge.transport.base import (
-    ConnectionParams,
-    CrossDirectoryRenameError,
-    LocalSink,
-    RemoteFile,
-    TransferWatch,
-    part_path,
-    safe_entries,
-    same_directory,
-)
+from ftpbridge.transport.base import ConnectionParams, CrossDirectoryRenameError, RemoteFile
+from ftpbridge.transport.bounds import LocalSink, TransferWatch
+from ftpbridge.transport.names import part_path, safe_entries, same_directory
 from ftpbridge.transport.progress import current_observer, upload_source
 
 BLOCK_SIZE = 1024 * 1024
@@ -154,9 +147,7 @@ class LocalTransport:
                     max_bytes=max_bytes,
                 )
                 with temporary_beside(local_path) as temporary:
-                    with LocalSink(
-                        temporary, watch, remote=remote_path, size=info.st_size
-                    ) as sink:
+                    with LocalSink(temporary, watch, remote=remote_path, size=info.st_size) as sink:
                         while block := handle.read(BLOCK_SIZE):
                             sink.write(block)
                         sink.close()

@@ -28,7 +28,7 @@ from ftpbridge.transport import (
     move,
     open_transport,
 )
-from ftpbridge.transport.ftp import transport as ftp_transport
+from ftpbridge.transport.ftp import connection as ftp_connection
 from tests.servers import CertificateFiles, FTPServer, make_certificate, start_ftp_server
 
 
@@ -154,7 +154,7 @@ def test_password_never_appears_in_repr_errors_or_logs(
 ) -> None:
     """The password is absent from repr(params), error texts and every captured log event."""
     wrong = "Wr0ng-Secret-Pass"
-    ftp_transport._warned.clear()  # the clear-text warning comes once per server and run
+    ftp_connection._warned.clear()  # the clear-text warning comes once per server and run
     with capture_logs() as logs:
         with (
             pytest.raises(AuthenticationError) as caught,

@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from ftpbridge.exchange.partners import partner_layout
-from ftpbridge.files.importing import ImportResult, import_file
+from ftpbridge.files.import_results import ImportResult
+from ftpbridge.files.importing import import_file
 from ftpbridge.files.intake import load_orders
 from ftpbridge.settings import build_settings
 from ftpbridge.store import Store, open_store

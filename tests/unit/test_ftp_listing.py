@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ftpbridge.transport import is_partial_upload, is_safe_name, remote_join
-from ftpbridge.transport.base import part_path, same_directory
 from ftpbridge.transport.ftp import parse_list_line, parse_mlsd_line
+from ftpbridge.transport.names import part_path, same_directory
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

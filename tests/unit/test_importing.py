@@ -21,7 +21,17 @@ import pandas as pd
 import pytest
 from sqlalchemy import insert, select
 
-from ftpbridge.files import duplicates, importing, reports, validation, verdicts
+from ftpbridge.files import (
+    duplicates,
+    import_results,
+    importing,
+    item_rules,
+    reports,
+    row_rules,
+    shipment_checks,
+    validation,
+    verdicts,
+)
 from ftpbridge.files import reading as csvread
 from ftpbridge.files import rows as rows_module
 from ftpbridge.files.exporting import export_partner
@@ -525,8 +535,9 @@ def test_unshipping_through_a_file_is_rejected(loaded_store, settings, tmp_path)
     )
     [line] = read_report(result)
     assert line["outcome"] == "rejected"
-    assert "cannot un-ship it (the shop can, by hand: ftpbridge orders unship 1001)" in (
-        line["reason"]
+    assert (
+        "cannot un-ship it (the shop can, by hand: ftpbridge orders unship 1001)"
+        in (line["reason"])
     )
     assert result.exit_code == 1
     assert item_state(loaded_store)["1001"] == shipped("2026-11-22", "UPS", UPS1)
@@ -1160,14 +1171,27 @@ def lines_run_in(modules: list[Any], function) -> int:
 @sqlite_only
 def test_no_python_line_runs_per_row(store, settings, tmp_path) -> None:
     """Reading, validating and applying 4,000 rows runs exactly as many lines of csvread,
-    rows, validation, verdicts, duplicates, reports and importing as 200 rows: no Python
-    loop over rows (this counts lines, it does not time anything). Dry runs, so that both
-    files meet the same store state."""
+    rows, validation (and its rules: row_rules, item_rules, shipment_checks), verdicts,
+    duplicates, reports, importing and import_results as 200 rows: no Python loop over rows
+    (this counts lines, it does not time anything). Dry runs, so that both files meet the
+    same store state."""
     _big_store(store, 4_000)
     counts = []
     for size in (200, 4_000):
         path = _big_file(tmp_path / f"rows_{size}.csv", size)
-        modules = [csvread, rows_module, validation, verdicts, duplicates, reports, importing]
+        modules = [
+            csvread,
+            rows_module,
+            validation,
+            row_rules,
+            item_rules,
+            shipment_checks,
+            verdicts,
+            duplicates,
+            reports,
+            importing,
+            import_results,
+        ]
         counts.append(
             lines_run_in(modules, lambda path=path: run_import(store, settings, path, dry_run=True))
         )
@@ -1252,7 +1276,7 @@ def test_a_trailing_delimiter_on_every_row_does_not_shift_the_columns(
 @sqlite_only  # PostgreSQL refuses NUL in text altogether
 def test_apply_keeps_a_value_holding_nul_whole(loaded_store) -> None:
     """SQLite's json_extract ends a text at NUL: such rows go in by executemany, whole."""
-    from ftpbridge.store.items import AuditSource, apply_shipments
+    from ftpbridge.store.shipments import AuditSource, apply_shipments
 
     odd = "UPS\x00X"
     with loaded_store.begin() as connection:

@@ -18,9 +18,9 @@ from ftpbridge.files import events
 from ftpbridge.files.updates import ItemUpdate, apply_updates
 from ftpbridge.settings import build_settings
 from ftpbridge.store import Store
-from ftpbridge.store.items import AuditSource, apply_shipments
 from ftpbridge.store.outbox import Notify, add_emails
 from ftpbridge.store.schema import item_changes, outbox
+from ftpbridge.store.shipments import AuditSource, apply_shipments
 from tests.unit.test_importing import NOW, UPS1, UPS2, run_import, write_csv
 
 WEBHOOK = Notify(webhook=True)

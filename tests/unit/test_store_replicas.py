@@ -23,7 +23,7 @@ from ftpbridge.files.intake import load_orders
 from ftpbridge.settings import Settings, build_settings
 from ftpbridge.store import Store, ledger, open_store
 from ftpbridge.store.engine import _alembic_config, utcnow
-from ftpbridge.store.items import iter_exportable
+from ftpbridge.store.exports import iter_exportable
 from ftpbridge.store.locks import job_lock, lock_key
 from ftpbridge.store.schema import files
 from tests.postgres import PostgresServer

@@ -28,7 +28,7 @@ if _CHECKOUT not in sys.path:
 
 from ftpbridge.store import Store, api_keys  # noqa: E402
 from ftpbridge.store.engine import utcnow  # noqa: E402
-from ftpbridge.store.items import AuditSource, apply_shipments  # noqa: E402
+from ftpbridge.store.shipments import AuditSource, apply_shipments  # noqa: E402
 from tests.runs import FTPBRIDGE  # noqa: E402
 from tests.servers import wait_for  # noqa: E402
 

@@ -36,15 +36,12 @@ from ftpbridge.transport.base import (
     ATTEMPT_TIMEOUTS,
     ConnectionParams,
     CrossDirectoryRenameError,
-    LocalSink,
     RemoteFile,
-    TransferWatch,
-    part_path,
-    retrying,
-    safe_entries,
-    same_directory,
 )
+from ftpbridge.transport.bounds import LocalSink, TransferWatch
+from ftpbridge.transport.names import part_path, safe_entries, same_directory
 from ftpbridge.transport.progress import upload_source
+from ftpbridge.transport.retries import retrying
 from ftpbridge.transport.sftp.hostkeys import check_host_key, host_entry, known_keys
 from ftpbridge.transport.sftp.session import (
     DEFAULT_PORT,
@@ -213,9 +210,7 @@ class SFTPTransport:
                         grace=params.timeout,
                         max_bytes=max_bytes,
                     )
-                    with LocalSink(
-                        temporary, watch, remote=remote_path, size=expected
-                    ) as sink:
+                    with LocalSink(temporary, watch, remote=remote_path, size=expected) as sink:
                         session.paths.read(sftp, remote, expected, sink, session.read_size)
                         sink.close()
                 written = temporary.stat().st_size

@@ -21,7 +21,8 @@ from ftpbridge.errors import UsageError
 from ftpbridge.exchange.export import export_and_upload
 from ftpbridge.exchange.partners import CycleOutcome, partner_layout
 from ftpbridge.files.exporting import ExportResult, export_partner
-from ftpbridge.files.importing import ImportResult, import_file
+from ftpbridge.files.import_results import ImportResult
+from ftpbridge.files.importing import import_file
 from ftpbridge.files.reports import default_report_path
 from ftpbridge.settings import PartnerSettings, Settings
 from ftpbridge.store import Store, ledger

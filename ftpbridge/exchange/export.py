@@ -37,7 +37,7 @@ from ftpbridge.files.exporting import ExportResult, export_partner, file_name
 from ftpbridge.settings import PartnerSettings, Settings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
-from ftpbridge.store.items import mark_sent
+from ftpbridge.store.exports import mark_sent
 from ftpbridge.transport import Transport, remote_join
 
 logger = structlog.get_logger()

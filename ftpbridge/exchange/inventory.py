@@ -21,7 +21,7 @@ import structlog
 from ftpbridge.errors import InputFileError
 from ftpbridge.exchange.partners import CycleOutcome, PollKind
 from ftpbridge.exchange.poll import poll_once
-from ftpbridge.files.importing import ImportResult
+from ftpbridge.files.import_results import ImportResult
 from ftpbridge.files.inventory import (
     DIRECTION,
     InventoryResult,

@@ -19,7 +19,7 @@ from pathlib import Path
 from ftpbridge.durable import fitted_name
 from ftpbridge.errors import EXIT_OK, UsageError
 from ftpbridge.files.exporting import ExportResult
-from ftpbridge.files.importing import ImportResult
+from ftpbridge.files.import_results import ImportResult
 from ftpbridge.files.layouts import Layout, load_layout
 from ftpbridge.settings import PartnerSettings, Settings
 from ftpbridge.store import Store

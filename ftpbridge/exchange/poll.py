@@ -37,7 +37,7 @@ from ftpbridge.exchange.taking import (
     take,
 )
 from ftpbridge.faults import crashpoint
-from ftpbridge.files.importing import ImportResult, refuse_unread
+from ftpbridge.files.import_results import ImportResult, refuse_unread
 from ftpbridge.logs import shown
 from ftpbridge.settings import PartnerSettings, Settings
 from ftpbridge.store import Store

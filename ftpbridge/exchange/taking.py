@@ -37,7 +37,8 @@ from ftpbridge.errors import (
 from ftpbridge.exchange.partners import PollKind, free_name, partner_layout, remote_dir
 from ftpbridge.faults import crashpoint
 from ftpbridge.files import events
-from ftpbridge.files.importing import ImportResult, import_file, too_large
+from ftpbridge.files.import_results import ImportResult, too_large
+from ftpbridge.files.importing import import_file
 from ftpbridge.files.reports import write_note_report
 from ftpbridge.files.validation import UNCHANGED
 from ftpbridge.settings import PartnerSettings, Settings

@@ -29,13 +29,13 @@ from ftpbridge.durable import replace_durably, temporary_beside
 from ftpbridge.errors import InputFileError, StoreError
 from ftpbridge.faults import crashpoint
 from ftpbridge.files.duplicates import duplicate_rows
-
-# ImportResult, refuse_unread and too_large live in import_results; they stay importable
-# from here because exchange/ (being edited on another branch) imports them from this module.
-from ftpbridge.files.import_results import ImportResult as ImportResult  # re-export: see above
-from ftpbridge.files.import_results import already_processed, count_reasons, reject_file
-from ftpbridge.files.import_results import refuse_unread as refuse_unread  # re-export: see above
-from ftpbridge.files.import_results import too_large as too_large  # re-export: see above
+from ftpbridge.files.import_results import (
+    ImportResult,
+    already_processed,
+    count_reasons,
+    reject_file,
+    too_large,
+)
 from ftpbridge.files.layouts import Layout
 from ftpbridge.files.reading import CsvShape, detect_shape, inspect_bytes, iter_chunks
 from ftpbridge.files.reports import ReportWriter, default_report_path

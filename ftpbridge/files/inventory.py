@@ -35,7 +35,7 @@ from ftpbridge.durable import replace_durably, temporary_beside
 from ftpbridge.errors import EXIT_ATTENTION, InputFileError, StoreError
 from ftpbridge.faults import crashpoint
 from ftpbridge.files.formulas import formula_cells
-from ftpbridge.files.importing import ImportResult, too_large
+from ftpbridge.files.import_results import ImportResult, too_large
 from ftpbridge.files.inventory_rows import KEY_FIELDS, QUANTITY_FIELDS, inventory_shape, staged_rows
 from ftpbridge.files.reading import (
     CsvShape,

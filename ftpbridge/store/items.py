@@ -16,10 +16,6 @@ from sqlalchemy import Connection, and_, func, or_, select
 
 from ftpbridge.store.engine import fetch_all
 from ftpbridge.store.exports import NATURAL_ORDER, UNSHIPPED
-
-# mark_sent lives in store/exports.py; it stays importable from here only because
-# exchange/export.py (being edited on another branch) imports it from this module.
-from ftpbridge.store.exports import mark_sent as mark_sent
 from ftpbridge.store.schema import items, orders
 
 BATCH = 5_000

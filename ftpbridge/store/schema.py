@@ -332,7 +332,7 @@ console_signouts = Table(
 )
 # --------------------------------------------------------------------------- issue 15
 # The outbox (migration 0008): shipment events written in the transaction of the change
-# (store/items.py apply_shipments, store/outbox.py add_emails) and sent afterwards
+# (store/shipments.py apply_shipments, store/outbox.py add_emails) and sent afterwards
 # (notify/). See store/outbox.py for the states and the claiming of events.
 outbox = Table(
     "outbox",

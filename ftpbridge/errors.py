@@ -79,8 +79,9 @@ class InputFileError(FtpbridgeError):
     exit_code = EXIT_USAGE
 
 
-class OrdersFileError(InputFileError):
-    """Raised when an orders JSON Lines file has invalid lines; ``problems`` lists each one."""
+class ProblemsFileError(InputFileError):
+    """Raised when a file has invalid lines; ``problems`` lists each one, and the message
+    shows the first 50 of them (nothing of the file is applied)."""
 
     def __init__(self, message: str, *, problems: list[str], hint: str | None = None) -> None:
         self.problems = problems
@@ -90,6 +91,15 @@ class OrdersFileError(InputFileError):
         if more > 0:
             full += f"\n  ... and {more} more"
         super().__init__(full, hint=hint)
+
+
+class OrdersFileError(ProblemsFileError):
+    """Raised when an orders JSON Lines file has invalid lines; ``problems`` lists each one."""
+
+
+class CatalogueFileError(ProblemsFileError):
+    """Raised when a SKU catalogue has invalid lines; ``problems`` lists each (nothing of
+    the file is loaded)."""
 
 
 class StoreError(FtpbridgeError):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ftpbridge.errors import InputFileError
+from ftpbridge.errors import CatalogueFileError, InputFileError
 from ftpbridge.files.intake import json_lines
 from ftpbridge.files.layouts import normalise_header
 from ftpbridge.files.reading import CsvShape, inspect_bytes, iter_chunks, map_headers, read_header
@@ -73,20 +73,6 @@ WEIGHT_MAX = 1_000_000.0
 _TRUE = ("true", "yes", "1", "y")
 _FALSE = ("false", "no", "0", "n")
 _MAX_CAMPAIGNS = 50
-
-
-class CatalogueFileError(InputFileError):
-    """Raised when a SKU catalogue has invalid lines; ``problems`` lists each (nothing of
-    the file is loaded)."""
-
-    def __init__(self, message: str, *, problems: list[str], hint: str | None = None) -> None:
-        self.problems = problems
-        shown = problems[:50]
-        more = len(problems) - len(shown)
-        full = message + "\n" + "\n".join(f"  - {problem}" for problem in shown)
-        if more > 0:
-            full += f"\n  ... and {more} more"
-        super().__init__(full, hint=hint)
 
 
 class _FieldError(Exception):

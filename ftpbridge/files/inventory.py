@@ -47,6 +47,7 @@ from ftpbridge.settings import PartnerSettings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
 from ftpbridge.store.stock import DECIDED_COLUMNS, Staging, Zeroing
+from ftpbridge.wording import plural
 
 CHUNK_ROWS = 50_000
 DIRECTION = "inventory"  # the ledger's direction of an inventory file
@@ -74,19 +75,15 @@ class InventoryResult(ImportResult):
         if self.status in ("already_processed", "rejected_file"):
             what = "rejected as a whole: " if self.status == "rejected_file" else ""
             return f"{self.partner}: {self.file_name}: {what}{self.message}"
-        start = f"{self.partner}: {self.file_name} ({self.mode}): {_plural(self.rows, 'row')}:"
+        start = f"{self.partner}: {self.file_name} ({self.mode}): {plural(self.rows, 'row')}:"
         if self.status == "held":
             return f"{start} {self.message}"
         line = (
             f"{start} {self.applied} applied, {self.unchanged} unchanged, {self.rejected} rejected"
         )
         if self.zeroed:
-            line += f"; {_plural(self.zeroed, 'SKU')} not in the snapshot set to 0"
+            line += f"; {plural(self.zeroed, 'SKU')} not in the snapshot set to 0"
         return line
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 class _RollBack(Exception):
@@ -270,7 +267,7 @@ def _apply_file(
             rows_unchanged=result.unchanged,
             rows_rejected=result.rejected,
             message=(
-                f"{_plural(result.zeroed, 'SKU')} not in the snapshot set to 0"
+                f"{plural(result.zeroed, 'SKU')} not in the snapshot set to 0"
                 if result.zeroed
                 else None
             ),

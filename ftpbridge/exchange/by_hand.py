@@ -28,7 +28,7 @@ from ftpbridge.settings import PartnerSettings, Settings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
 from ftpbridge.store.locks import job_lock
-from ftpbridge.store.reads import exportable_preview
+from ftpbridge.store.reads import ROW_DIRECTIONS, exportable_preview
 
 PREVIEW_ROWS = 50
 
@@ -142,13 +142,14 @@ def _safe_name(name: str) -> str:
 def kept_files(entry: dict[str, object]) -> tuple[Path | None, Path | None]:
     """Where the ledger entry's original file and its report are kept, when they still
     are: the file at ``local_path`` (the local archive for polled files and files imported
-    in the console, the given path for ``ftpbridge import``, the written file for an
-    export) and, for an import, its report beside it as ``NAME.report.csv``."""
+    in the console, the given path for ``ftpbridge import`` and ``ftpbridge inventory
+    import``, the written file for an export) and, for an updated or inventory file, its
+    report beside it as ``NAME.report.csv``."""
     local = entry.get("local_path")
     if not isinstance(local, str) or not local:
         return None, None
     original = Path(local)
-    report = default_report_path(original) if entry.get("direction") == "import" else None
+    report = default_report_path(original) if entry.get("direction") in ROW_DIRECTIONS else None
     return (
         original if original.is_file() else None,
         report if report is not None and report.is_file() else None,

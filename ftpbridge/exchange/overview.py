@@ -33,12 +33,14 @@ class PartnerOverview:
     """One partner's row of the Partners page."""
 
     status: dict[str, Any]
-    state: str  # "failing", "stale", "disabled", "manual", "ok"
+    state: str  # "failing", "stale", "disabled", "manual", "warning", "ok"
     state_text: str
     next_poll: dt.datetime | None
     next_export: dt.datetime | None
     last_poll_run: dt.datetime | None
     last_export_run: dt.datetime | None
+    next_inventory: dt.datetime | None = None  # None: no inventory job (manual, no pattern)
+    last_inventory_run: dt.datetime | None = None
     days: list[dt.date] = field(default_factory=list)
     applied: list[int] = field(default_factory=list)
     refused: list[int] = field(default_factory=list)
@@ -74,17 +76,29 @@ def partners_overview(
         partner = settings.partners[row["name"]]
         poll = jobs.get((partner.name, "poll"), {})
         export = jobs.get((partner.name, "export"), {})
+        inventory = jobs.get((partner.name, "inventory"), {})
         state, text = _state(row, partner)
         scheduled = partner.enabled and partner.transport is not None
+        stocked = scheduled and bool(partner.inventory_pattern)
         result.append(
             PartnerOverview(
                 status=row,
                 state=state,
                 state_text=text,
-                next_poll=_next_poll(poll.get("last_run_at"), partner, now) if scheduled else None,
+                next_poll=(
+                    _next_run(poll.get("last_run_at"), partner.poll_interval, now)
+                    if scheduled
+                    else None
+                ),
                 next_export=_next_export(partner, now) if scheduled else None,
                 last_poll_run=poll.get("last_run_at"),
                 last_export_run=export.get("last_run_at"),
+                next_inventory=(
+                    _next_run(inventory.get("last_run_at"), partner.inventory_interval, now)
+                    if stocked
+                    else None
+                ),
+                last_inventory_run=inventory.get("last_run_at"),
                 days=days,
                 applied=applied[partner.name],
                 refused=refused[partner.name],
@@ -108,15 +122,17 @@ def _state(row: dict[str, Any], partner: PartnerSettings) -> tuple[str, str]:
     if failures:
         noun = "failure" if failures == 1 else "failures"
         return "warning", f"Working, but {failures} {noun} in a row"
+    stock = row["last_inventory"]
+    if stock is not None and stock["state"] == "held":  # the poll alerted: a person decides
+        return "warning", "Working, but its last inventory file was held"
     return "ok", "Working"
 
 
-def _next_poll(
-    last_run: dt.datetime | None, partner: PartnerSettings, now: dt.datetime
-) -> dt.datetime:
+def _next_run(last_run: dt.datetime | None, interval: float, now: dt.datetime) -> dt.datetime:
+    """When a job run every ``interval`` seconds (the poll, the inventory poll) is due."""
     if last_run is None:
         return now
-    return max(now, last_run + dt.timedelta(seconds=partner.poll_interval))
+    return max(now, last_run + dt.timedelta(seconds=interval))
 
 
 def _next_export(partner: PartnerSettings, now: dt.datetime) -> dt.datetime | None:

@@ -167,6 +167,10 @@ def import_inventory(
                     size=facts.size,
                     state="held",
                     rows_total=result.rows,
+                    # What the rows would have done: none is applied (rows_applied 0),
+                    # and the refused ones are counted as for an applied file.
+                    rows_unchanged=result.unchanged,
+                    rows_rejected=result.rejected,
                     local_path=str(path),
                     message=result.message,
                 )
@@ -236,10 +240,7 @@ def _apply_file(
         if held:
             assert result.zeroing is not None
             result.message = _held_message(partner, result.zeroing)
-            result.hint = (
-                "if the file is right, apply it by hand: ftpbridge inventory import"
-                f" --partner {partner.name} --force {result.file_name}"
-            )
+            result.hint = held_hint(partner.name, result.file_name)
             report.write_rows(
                 [note_row(DECIDED_COLUMNS, "held", f"{result.message}; {result.hint}")]
             )
@@ -276,6 +277,15 @@ def _apply_file(
         if dry_run:
             raise _RollBack
         crashpoint("commit")
+
+
+def held_hint(partner: str, file: str) -> str:
+    """What to do about a held snapshot (the CLI's Try:, the report's first line, the
+    console's file page): ``file`` as the person can name it (its name, or a path)."""
+    return (
+        "if the file is right, apply it by hand: ftpbridge inventory import"
+        f" --partner {partner} --force {file}"
+    )
 
 
 def _held_message(partner: PartnerSettings, zeroing: Zeroing) -> str:

@@ -133,23 +133,34 @@ class ReportWriter:
 @dataclass
 class ReportView:
     """A report as the console shows it: refused rows first (with their reasons), then
-    the others in file order, at most ``limit`` rows; the counts are of the whole report."""
+    the others in file order, at most ``limit`` rows; the counts are of the whole report.
+    ``columns``: the report's own (an import's REPORT_COLUMNS, an inventory file's
+    ``row, sku, sku_id, outcome, quantity_before, quantity_after, reason``); ``notes``:
+    per outcome, the lines about the whole file (no row number and no key) among them."""
 
     rows: list[dict[str, str]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     total: int = 0
+    columns: list[str] = field(default_factory=list)
+    notes: dict[str, int] = field(default_factory=dict)
 
     @property
     def shown_all(self) -> bool:
         return len(self.rows) >= self.total
 
+    def rows_with(self, outcome: str) -> int:
+        """How many lines of the file's rows (or SKUs) have ``outcome``, notes left out."""
+        return self.counts.get(outcome, 0) - self.notes.get(outcome, 0)
 
-OUTCOME_ORDER = ("rejected", "applied", "unchanged")
+
+# The outcomes shown first: a refused row, and an inventory snapshot's row held with it.
+FIRST_OUTCOMES = ("rejected", "held")
 
 
 def read_report(path: Path, limit: int, chunk_rows: int = 50_000) -> ReportView:
-    """Read the report at ``path`` in chunks (memory bounded by ``limit``): every refused
-    row first, up to ``limit``, then the other rows while room is left.
+    """Read the report at ``path`` (an import's or an inventory file's) in chunks (memory
+    bounded by ``limit``): every refused or held line first, up to ``limit``, in file
+    order, then the other lines while room is left.
     Raises OSError when the file cannot be read."""
     view = ReportView()
     refused: list[pd.DataFrame] = []
@@ -160,10 +171,13 @@ def read_report(path: Path, limit: int, chunk_rows: int = 50_000) -> ReportView:
     )
     with reader:
         for chunk in reader:
+            if not view.columns:
+                view.columns = [str(name) for name in chunk.columns]
             view.total += len(chunk)
-            for outcome, count in chunk["outcome"].value_counts().items():
-                view.counts[str(outcome)] = view.counts.get(str(outcome), 0) + int(count)
-            is_refused = chunk["outcome"] == "rejected"
+            _count(view.counts, chunk["outcome"])
+            keys = [name for name in chunk.columns if name not in ("outcome", "reason")]
+            _count(view.notes, chunk["outcome"][(chunk[keys] == "").all(axis=1)])
+            is_refused = chunk["outcome"].isin(FIRST_OUTCOMES)
             if kept_refused < limit:
                 taken = chunk[is_refused].head(limit - kept_refused)
                 refused.append(taken)
@@ -180,3 +194,8 @@ def read_report(path: Path, limit: int, chunk_rows: int = 50_000) -> ReportView:
             for record in shown.to_dict("records")
         ]
     return view
+
+
+def _count(counts: dict[str, int], outcomes: pd.Series) -> None:
+    for outcome, count in outcomes.value_counts().items():
+        counts[str(outcome)] = counts.get(str(outcome), 0) + int(count)

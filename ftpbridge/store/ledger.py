@@ -10,8 +10,10 @@ from sqlalchemy import Connection, func, select, update
 from ftpbridge.store.schema import files
 
 # Import states: "applied" (processed; some rows may have been rejected) and
-# "rejected" (the whole file was refused). Export states: "written" (a file was made),
-# "uploaded" (it reached the partner's server).
+# "rejected" (the whole file was refused). Inventory files (direction "inventory") have
+# those too, "applying" while their transaction runs, and "held" (a snapshot that would
+# zero too much of the stock: nothing applied). Export states: "written" (a file was
+# made), "uploaded" (it reached the partner's server).
 
 
 def find_import(connection: Connection, partner: str, sha256: str) -> dict[str, Any] | None:

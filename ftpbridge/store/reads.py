@@ -20,7 +20,10 @@ from ftpbridge.store.schema import audit, files, items, orders
 
 UNSHIPPED = ("pending", "acknowledged")
 # The Files page's outcome filter: what each choice selects.
-OUTCOMES = ("refused", "applied", "rejected", "written", "uploaded")
+OUTCOMES = ("refused", "applied", "rejected", "held", "written", "uploaded")
+# Files whose rows are read and applied (an updated file, a warehouse's inventory file),
+# as against the exports ftpbridge writes.
+ROW_DIRECTIONS = ("import", "inventory")
 ITEM_FILTERS = (
     "all",
     "pending",
@@ -44,7 +47,8 @@ def ledger_page(
 ) -> list[dict[str, Any]]:
     """The newest ledger entries matching the filters, newest first, at most ``limit``;
     ``before_id`` continues after the entry of that id (the page before ended there).
-    ``outcome``: one of OUTCOMES ("refused": a file rejected, or one with refused rows)."""
+    ``outcome``: one of OUTCOMES ("refused": an updated or inventory file rejected whole,
+    an inventory snapshot held, or a file applied with refused rows)."""
     query = select(files)
     if partner is not None:
         query = query.where(files.c.partner == partner)
@@ -52,8 +56,8 @@ def ledger_page(
         query = query.where(files.c.direction == direction)
     if outcome == "refused":
         query = query.where(
-            files.c.direction == "import",
-            or_(files.c.state == "rejected", files.c.rows_rejected > 0),
+            files.c.direction.in_(ROW_DIRECTIONS),
+            or_(files.c.state.in_(("rejected", "held")), files.c.rows_rejected > 0),
         )
     elif outcome is not None:
         query = query.where(files.c.state == outcome)

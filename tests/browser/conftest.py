@@ -5,8 +5,9 @@ is started with its background networking off, and axe-core is vendored (vendor/
 
 The store (SQLite) holds the sample orders, orders whose product and customer names are
 HTML and script, three partners (``acme`` and ``east`` on local folders, ``ac`` manual),
-``east`` failing with a hostile error, and two files polled for real through acme's
-folder: one with refused rows (its name is HTML), one refused whole.
+``east`` failing with a hostile error, acme's stock from an inventory file and a
+cut-off inventory snapshot polled and held, and two updated files polled for real through
+acme's folder: one with refused rows (its name is HTML), one refused whole.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ HOSTILE_NAME = "<img src=x onerror=\"alert('name')\">Mallory"
 HOSTILE_ERROR = "<script>alert('error')</script> connection refused by <b>server</b>"
 HOSTILE_FILE = "updated_<img src=x onerror=alert(3)>.csv"
 HOSTILE_ORDER_ID_CELL = "<script>alert('cell')</script>"
+INVENTORY_FILE = "cut_inventory.csv"  # a truncated snapshot the inventory poll holds
 
 CONFIG = """\
 [store]
@@ -154,6 +156,15 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         )
         for _ in range(3):
             job_finished(connection, "east", "poll", utcnow(), error=HOSTILE_ERROR)
+    # acme's stock from an inventory file applied by hand, then a cut-off snapshot polled
+    # for real and held (it would set 2 of its 3 SKUs in stock to 0); older than the
+    # updated files below, which stay the newest on the Files page.
+    (folder / "stock.csv").write_text("sku,quantity\r\n007,10\r\n55665,10\r\n55666,10\r\n")
+    stocked = _ftpbridge(folder, "inventory", "import", "--partner", "acme", "stock.csv")
+    assert stocked.returncode == 0, stocked.stdout + stocked.stderr
+    (folder / "acme-server" / INVENTORY_FILE).write_text("sku,quantity\r\n007,9\r\n")
+    polled = _ftpbridge(folder, "poll", "--partner", "acme", "--kind", "inventory")
+    assert polled.returncode in (0, 1) and "held" in polled.stdout, polled.stdout + polled.stderr
     # A file with refused rows (its name is HTML) and a file refused whole, polled for real.
     fulfiller_file(
         folder / "acme-server" / HOSTILE_FILE,

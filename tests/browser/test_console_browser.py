@@ -18,6 +18,7 @@ from tests.browser.conftest import (
     HOSTILE_NAME,
     HOSTILE_ORDER_ID_CELL,
     HOSTILE_PRODUCT,
+    INVENTORY_FILE,
     Console,
     fulfiller_file,
     run_axe,
@@ -145,6 +146,54 @@ def test_open_a_refused_files_report_and_download_it(
     assert report.read_text().startswith("row,order_id,item_id,outcome,reason")
 
 
+def test_a_held_inventory_snapshot_says_what_happened_and_what_to_do(
+    browser: webdriver.Chrome, console: Console
+) -> None:
+    """Filtered to inventory files, the held snapshot is listed as held; its page says
+    what happened and what to do, and its report shows the inventory columns with the
+    held lines first; the page passes axe-core, also at 360 px."""
+    sign_in(browser, console)
+    browser.get(console.url + "/console/files")
+    Select(browser.find_element(By.ID, "direction")).select_by_value("inventory")
+    browser.find_element(By.CSS_SELECTOR, "form.filters button").click()
+    wait_for(lambda: "direction=inventory" in browser.current_url, "the inventory files")
+    rows = browser.find_elements(By.CSS_SELECTOR, "table.files tbody tr")
+    assert [row.find_elements(By.TAG_NAME, "td")[3].text for row in rows] == [
+        INVENTORY_FILE,
+        "stock.csv",
+    ]
+    assert rows[0].find_elements(By.TAG_NAME, "td")[4].text == "Held, nothing applied"
+    browser.find_element(By.LINK_TEXT, INVENTORY_FILE).click()
+    held = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "section.attention"), "why")
+    assert "would set 2 of the 3 SKUs acme has in stock to 0" in held[0].text
+    assert "ftpbridge inventory import --partner acme --force" in held[0].text
+    headers = [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, "table.report th")]
+    assert headers[1:6] == ["SKU", "SKU id", "Outcome", "Quantity before", "Quantity after"]
+    lines = browser.find_elements(By.CSS_SELECTOR, "table.report tbody tr")
+    assert [line.find_elements(By.TAG_NAME, "td")[3].text for line in lines] == ["Held"] * 4
+    assert [cell.text for cell in lines[1].find_elements(By.TAG_NAME, "td")][:6] == [
+        "2",
+        "007",
+        "25",
+        "Held",
+        "10",
+        "9",
+    ]
+    no_script_ran(browser)
+    accessible(browser)
+    screenshot(browser, "console-file-held")
+    size = browser.get_window_size()
+    browser.set_window_size(360, 800)
+    try:  # the command's long path wraps instead of widening the page
+        overflow = browser.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"the page is {overflow} px wider than a 360 px screen"
+        accessible(browser)
+    finally:
+        browser.set_window_size(size["width"], size["height"])
+
+
 def test_import_a_file_by_hand_through_the_dry_run(
     browser: webdriver.Chrome, console: Console, tmp_path: Path
 ) -> None:
@@ -248,6 +297,7 @@ def test_find_an_item_and_its_audit_trail(browser: webdriver.Chrome, console: Co
     [
         "/console/files",
         "/console/files?outcome=refused",
+        "/console/files?direction=inventory",
         "/console/orders",
         "/console/orders/item?id=1001",
         "/console/export?partner=acme",

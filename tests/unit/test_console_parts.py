@@ -48,6 +48,84 @@ def test_a_report_shows_refused_rows_first_within_the_limit(tmp_path: Path) -> N
     assert not view.shown_all
 
 
+def test_an_inventory_report_shows_refused_and_held_lines_first(tmp_path: Path) -> None:
+    """An inventory file's report (its own columns) puts refused and held lines first, in
+    file order; the line about the whole file is counted apart from the rows and SKUs."""
+    lines = [
+        "row,sku,sku_id,outcome,quantity_before,quantity_after,reason",
+        ",,,held,,,held: would zero too much",
+        "2,007,25,held,6,7,would be updated",
+        "3,X,,rejected,,,no SKU X is known",
+        "4,55665,26,unchanged,9,9,no change",
+        ",55666,27,held,5,0,not in this snapshot: would be set to 0",
+    ]
+    path = tmp_path / "inventory.csv.report.csv"
+    path.write_text("\r\n".join(lines) + "\r\n")
+    view = read_report(path, limit=10, chunk_rows=2)
+    assert view.columns == [
+        "row",
+        "sku",
+        "sku_id",
+        "outcome",
+        "quantity_before",
+        "quantity_after",
+        "reason",
+    ]
+    assert [(row["row"], row["sku"], row["outcome"]) for row in view.rows] == [
+        ("", "", "held"),
+        ("2", "007", "held"),
+        ("3", "X", "rejected"),
+        ("", "55666", "held"),
+        ("4", "55665", "unchanged"),
+    ]
+    assert view.counts == {"held": 3, "rejected": 1, "unchanged": 1}
+    assert view.notes == {"held": 1} and view.rows_with("held") == 2
+
+
+def test_a_held_inventory_file_is_a_warning_with_its_next_poll(store: Store) -> None:
+    """A partner whose last inventory file was held is flagged in words (the poll
+    alerted: a person decides); its inventory poll's last and next runs are given, and a
+    partner without an inventory job has none."""
+    settings = build_settings(
+        {
+            "partners": {
+                "acme": {"default": True, "transport": "local", "path": "/tmp"},
+                "quiet": {
+                    "skus": ["Q-*"],
+                    "transport": "local",
+                    "path": "/tmp",
+                    "inventory_pattern": "",
+                },
+            }
+        }
+    )
+    now = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
+    with store.begin() as connection:
+        ledger.record(
+            connection,
+            now - dt.timedelta(minutes=5),
+            partner="acme",
+            direction="inventory",
+            name="cut_inventory.csv",
+            sha256="cut",
+            size=1,
+            state="held",
+            message="held, nothing applied: ...",
+        )
+        job_finished(connection, "acme", "inventory", now - dt.timedelta(minutes=5), error=None)
+        job_finished(connection, "acme", "poll", now, error=None)
+        job_finished(connection, "quiet", "poll", now, error=None)
+    rows = {row.status["name"]: row for row in partners_overview(store, settings, now)}
+    acme, quiet = rows["acme"], rows["quiet"]
+    assert (acme.state, acme.state_text) == (
+        "warning",
+        "Working, but its last inventory file was held",
+    )
+    assert acme.last_inventory_run == now - dt.timedelta(minutes=5)
+    assert acme.next_inventory == now + dt.timedelta(minutes=55)  # every 3600 s
+    assert quiet.state == "ok" and quiet.next_inventory is None
+
+
 def _session(name: str) -> Session:
     from ftpbridge.store.api_keys import ApiKey
 

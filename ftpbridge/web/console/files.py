@@ -1,9 +1,11 @@
-"""The Files page: the ledger, newest first, filtered by partner, direction and outcome;
-an import's per-row report as a table (refused rows first, with their reasons); the
-original file and the report to download."""
+"""The Files page: the ledger, newest first, filtered by partner, direction (updated
+files, exports, a warehouse's inventory files) and outcome; an updated or inventory file's
+per-row report as a table (refused and held rows first, with their reasons), a held
+inventory snapshot explained; the original file and the report to download."""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -11,8 +13,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 
 from ftpbridge.exchange.by_hand import download_name, kept_files
+from ftpbridge.files.inventory import held_hint
 from ftpbridge.files.reports import read_report
-from ftpbridge.store.reads import OUTCOMES, ledger_entry, ledger_page
+from ftpbridge.store.reads import OUTCOMES, ROW_DIRECTIONS, ledger_entry, ledger_page
 from ftpbridge.web.console.access import SignedIn
 from ftpbridge.web.console.rendering import SECURITY_HEADERS, ConsoleProblem, console_of, render
 
@@ -20,7 +23,8 @@ router = APIRouter()
 
 PAGE_SIZE = 50
 REPORT_ROWS = 500
-DIRECTIONS = ("import", "export")
+# The ledger's directions, as the page names them.
+DIRECTIONS = {"import": "updated files", "export": "exports", "inventory": "inventory files"}
 
 
 def _choice(value: str | None, choices: tuple[str, ...] | list[str], name: str) -> str | None:
@@ -47,7 +51,7 @@ def files_page(
     partners = sorted(context.settings.partners)
     chosen = {
         "partner": _choice(partner, partners, "partner"),
-        "direction": _choice(direction, DIRECTIONS, "direction"),
+        "direction": _choice(direction, tuple(DIRECTIONS), "direction"),
         "outcome": _choice(outcome, OUTCOMES, "outcome"),
     }
     with context.store.connect() as connection:
@@ -75,6 +79,7 @@ def files_page(
         chosen=chosen,
         partners=partners,
         directions=DIRECTIONS,
+        row_directions=ROW_DIRECTIONS,
         outcomes=OUTCOMES,
         older=older,
         first_page=before is None,
@@ -104,8 +109,11 @@ def file_page(request: Request, session: SignedIn, file_id: int) -> Response:
             report = read_report(report_path, REPORT_ROWS)
         except (OSError, ValueError, KeyError) as exc:
             report_problem = f"The report at {report_path} cannot be read ({exc})."
-    elif entry["direction"] == "import":
+    elif entry["direction"] in ROW_DIRECTIONS:
         report_problem = "The report of this file is not kept on this server any more."
+    # A held snapshot is applied by hand: the command names the copy kept on this server
+    # when there is one (the path works as typed), else the file's name.
+    kept = str(original) if original is not None else str(entry["name"])
     return render(
         request,
         "file.html",
@@ -117,6 +125,8 @@ def file_page(request: Request, session: SignedIn, file_id: int) -> Response:
         report=report,
         report_problem=report_problem,
         report_rows=REPORT_ROWS,
+        row_directions=ROW_DIRECTIONS,
+        held_hint=held_hint(str(entry["partner"]), shlex.quote(kept)),
     )
 
 

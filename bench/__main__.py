@@ -792,7 +792,6 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--console-rounds", type=int, default=10, help="Partners pages measured (10)"
-
     )
     parser.add_argument(
         "--skip-notify", action="store_true", help="leave out the outbox rows (bench/notify.py)"

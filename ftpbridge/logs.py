@@ -114,9 +114,7 @@ def shown(text: str, *, keep_newlines: bool = False) -> str:
         return text
     out = []
     for character in text:
-        if unicodedata.category(character) not in _UNSHOWN or (
-            keep_newlines and character == "\n"
-        ):
+        if unicodedata.category(character) not in _UNSHOWN or (keep_newlines and character == "\n"):
             out.append(character)
         elif 0xDC80 <= ord(character) <= 0xDCFF:  # surrogateescape of one byte
             out.append(f"\\x{ord(character) - 0xDC00:02x}")

@@ -25,9 +25,7 @@ _END = object()
 _POLL_SECONDS = 0.05
 
 
-def read_ahead(
-    produce: Callable[[], Generator[T, None, None]], *, depth: int = 1
-) -> Iterator[T]:
+def read_ahead(produce: Callable[[], Generator[T, None, None]], *, depth: int = 1) -> Iterator[T]:
     """Yield what ``produce()`` yields, computed in a thread up to ``depth`` items ahead."""
     handoff: queue.Queue[tuple[object, BaseException | None]] = queue.Queue(maxsize=depth)
     stop = threading.Event()

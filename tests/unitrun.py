@@ -186,8 +186,15 @@ def _load_credentials(
 
 def _can_run(user: pwd.struct_passwd, program: str) -> bool:
     probe = subprocess.run(
-        ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups", "--",
-         program, "--version"],
+        [
+            "setpriv",
+            f"--reuid={user.pw_uid}",
+            f"--regid={user.pw_gid}",
+            "--clear-groups",
+            "--",
+            program,
+            "--version",
+        ],
         capture_output=True,
         timeout=120,
         check=False,

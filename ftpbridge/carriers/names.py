@@ -242,6 +242,7 @@ def display_name(carrier: str) -> str:
     entry = BY_NAME.get(carrier)
     return entry.display if entry is not None else carrier
 
+
 # What _fold removes. Only separators: letters of other scripts stay, so that a look-alike
 # such as a Cyrillic "Р" in "UРS" makes the name unknown instead of quietly matching.
 _SEPARATORS = re.compile(r"[\s.\-_&\u2010-\u2015\u2212]+")

@@ -67,8 +67,7 @@ def export_command(
         if dry_run:
             raise UsageError(
                 "--dry-run changes nothing, so it cannot upload",
-                hint=f"ftpbridge export --partner {partner} --dry-run (to look), or --upload"
-                " alone",
+                hint=f"ftpbridge export --partner {partner} --dry-run (to look), or --upload alone",
             )
         _export_and_upload(state, partner, force, export_format)
         return

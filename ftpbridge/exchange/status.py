@@ -254,7 +254,7 @@ def render(rows: list[dict[str, Any]]) -> list[str]:
             lines.append(
                 f"  not taken:    {shown(stuck['file'])}"
                 f" ({tries} {'try' if tries == 1 else 'tries'}): {stuck['last_error']}"
-)
+            )
         sent = row["deliveries"]
         if sent["pending"] or sent["dead"]:
             lines.append(

@@ -128,8 +128,7 @@ def give_up(
     the server will not let it be moved either."""
     taking = _Taking.of(settings, partner, entry)
     refusal = InputFileError(
-        f"{entry.name} could not be taken in {tries} polls in a row and was given up on:"
-        f" {reason}",
+        f"{entry.name} could not be taken in {tries} polls in a row and was given up on: {reason}",
         hint="fix the file on the server (or its permissions) and put it back in the inbox",
     )
     result = kind.refuse(

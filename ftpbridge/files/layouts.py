@@ -146,8 +146,7 @@ def match_headers(
     if missing:
         found = ", ".join(repr(h.strip()) for h in headers[:30]) or "none"
         raise InputFileError(
-            f"{name} lacks the required column(s) {', '.join(missing)}"
-            f" (columns found: {found})",
+            f"{name} lacks the required column(s) {', '.join(missing)} (columns found: {found})",
             hint="keep the header row of the exported file; the fulfiller columns may be empty"
             " but must be there",
         )

@@ -50,9 +50,7 @@ class Pruned:
     kept_unfinished: int
 
 
-def prune_local_files(
-    store: Store, state_dir: Path, keep_days: int, *, now: dt.datetime
-) -> Pruned:
+def prune_local_files(store: Store, state_dir: Path, keep_days: int, *, now: dt.datetime) -> Pruned:
     """Remove the files of ``archive/`` and ``outgoing/`` under ``state_dir`` older than
     ``keep_days`` days, except those a ledger row not yet final names (see the module doc).
     ``keep_days`` 0 keeps everything. Raises StoreError when the ledger cannot be read

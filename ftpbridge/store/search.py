@@ -187,9 +187,7 @@ def _conditions(shape: _Shape) -> tuple[list[ColumnElement[bool]], list[ColumnEl
         parameters: list[BindParameter[Any]] = [
             bindparam(f"term_{position}_{n}") for n in range(count)
         ]
-        (order_conditions if term.on_orders else item_conditions).append(
-            term.condition(parameters)
-        )
+        (order_conditions if term.on_orders else item_conditions).append(term.condition(parameters))
     return item_conditions, order_conditions
 
 

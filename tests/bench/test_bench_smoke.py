@@ -119,8 +119,20 @@ def test_console_row(tmp_path: Path) -> None:
     measured, next to its queries run alone (the page really rendered its 50 partners)."""
     target = tmp_path / "result.json"
     completed = subprocess.run(
-        [sys.executable, "-m", "bench", "--lines", "2000", "--json", str(target),
-         "--work", str(tmp_path), "--console-only", "--console-rounds", "2"],
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--lines",
+            "2000",
+            "--json",
+            str(target),
+            "--work",
+            str(tmp_path),
+            "--console-only",
+            "--console-rounds",
+            "2",
+        ],
         cwd=REPOSITORY,
         capture_output=True,
         text=True,
@@ -135,6 +147,8 @@ def test_console_row(tmp_path: Path) -> None:
     assert step["ftpbridge_s"] > 0 and step["floor_s"] > 0 and step["ratio"] > 0
     assert step["details"]["items_in_store"] == 2000
     assert len(step["details"]["runs_s"]) == 2
+
+
 def test_tiny_run_of_the_outbox_rows(tmp_path: Path) -> None:
     """--notify-only: the import writing an event per line beside the import without, and
     500 events delivered to the local receiver beside the receiver alone, all of them."""

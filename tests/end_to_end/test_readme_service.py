@@ -160,9 +160,10 @@ def _polled(status_command: str) -> bool:
     finished = subprocess.run(
         ["bash", "-c", status_command], capture_output=True, text=True, timeout=120, check=False
     )
-    return finished.returncode == 0 and "last poll:    never" not in finished.stdout.split(
-        "popup-store"
-    )[0]
+    return (
+        finished.returncode == 0
+        and "last poll:    never" not in finished.stdout.split("popup-store")[0]
+    )
 
 
 def _verify_installed_unit(unit: Path, root: Path) -> None:

@@ -194,14 +194,10 @@ def test_a_name_already_in_the_archive_gets_a_time_tag(exchange: Any) -> None:
     assert export is not None
     name = "orders_updated_again.csv"
     fulfil(export.path, case.disk / "in" / name, case)
-    assert [result.status for result in poll_once(store, settings, partner).imports] == [
-        "applied"
-    ]
+    assert [result.status for result in poll_once(store, settings, partner).imports] == ["applied"]
     first = (case.disk / "in" / "archive" / name).read_bytes()
     fulfil(export.path, case.disk / "in" / name, case, carrier="USPS")
-    assert [result.status for result in poll_once(store, settings, partner).imports] == [
-        "applied"
-    ]
+    assert [result.status for result in poll_once(store, settings, partner).imports] == ["applied"]
     archived = sorted(path.name for path in (case.disk / "in" / "archive").iterdir())
     assert len(archived) == 4, archived
     tagged = [entry for entry in archived if entry.startswith("orders_updated_again.2")]

@@ -51,9 +51,7 @@ def _orders(path: Path) -> None:
 
 
 @pytest.fixture(params=["ftp", "local"])
-def partner_folder(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> tuple[Path, Path]:
+def partner_folder(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, Path]:
     """(the config file, the partner's folder on disk) for a partner on a real FTP server
     or in a local folder; the store holds ``ITEMS`` unshipped items."""
     config = tmp_path / "config.toml"

@@ -64,8 +64,9 @@ EDGES = st.sampled_from(
     [*SIGNS, "0", "7", ".", ",", "(", ")", "/", " ", "\u00a0", "\u3000", "\n", "٣", "e", "E"]
 )
 CELLS = st.one_of(
-    st.tuples(st.sampled_from([*SIGNS, ""]), st.lists(EDGES, max_size=8))
-    .map(lambda parts: parts[0] + "".join(parts[1])),
+    st.tuples(st.sampled_from([*SIGNS, ""]), st.lists(EDGES, max_size=8)).map(
+        lambda parts: parts[0] + "".join(parts[1])
+    ),
     st.text(max_size=10),
 )
 

@@ -60,9 +60,7 @@ def test_the_package_keeps_every_contract(copy: Path) -> None:
         ("files/reading.py", "ftpbridge.transport.base"),  # files never touch the network
     ],
 )
-def test_an_import_against_the_rule_breaks_a_contract(
-    copy: Path, module: str, upward: str
-) -> None:
+def test_an_import_against_the_rule_breaks_a_contract(copy: Path, module: str, upward: str) -> None:
     """One import against the rule, and lint-imports fails naming it."""
     path = copy / "ftpbridge" / module
     path.write_text(path.read_text() + f"\nimport {upward}  # noqa: E402, F401\n")

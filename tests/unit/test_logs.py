@@ -412,11 +412,24 @@ def test_the_service_logs_json_off_a_terminal_and_people_get_json_in_the_journal
     line = journal.read_text().splitlines()[0]
     assert line.startswith("<4>{")
     assert json.loads(line[3:])["event"] == "poll failed"
+
+
 @given(
     st.lists(
         st.sampled_from(
-            ["postgresql://app:pw@db/x", "password=hunter2", "token=abc&x=1", "://", "@", "=",
-             "user:pw@host", " ", "a", "é", "PASSWORD=***"]
+            [
+                "postgresql://app:pw@db/x",
+                "password=hunter2",
+                "token=abc&x=1",
+                "://",
+                "@",
+                "=",
+                "user:pw@host",
+                " ",
+                "a",
+                "é",
+                "PASSWORD=***",
+            ]
         ),
         max_size=6,
     ).map("".join)

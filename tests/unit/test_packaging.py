@@ -20,9 +20,7 @@ def test_the_version_is_written_once_and_read_everywhere() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert "version" not in project["project"]
     assert project["project"]["dynamic"] == ["version"]
-    assert project["tool"]["setuptools"]["dynamic"]["version"] == {
-        "attr": "ftpbridge.__version__"
-    }
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "ftpbridge.__version__"}
     assert importlib.metadata.version("ftpbridge") == ftpbridge.__version__
     shown = CliRunner().invoke(main, ["--version"])
     assert shown.exit_code == 0

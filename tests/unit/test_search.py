@@ -13,9 +13,7 @@ def test_statements_are_built_once_per_shape_and_bound_per_request() -> None:
         OrderSearch(filter="all", terms=(("fan_email", "a@example.com"),), partner="acme")
     )
     second, second_values = prepared(
-        OrderSearch(
-            filter="all", terms=(("fan_email", "b@example.com"),), partner="ac", page=3
-        )
+        OrderSearch(filter="all", terms=(("fan_email", "b@example.com"),), partner="ac", page=3)
     )
     assert first is second
     assert (first_values["term_0_0"], second_values["term_0_0"]) == (
@@ -33,7 +31,7 @@ def test_statements_are_built_once_per_shape_and_bound_per_request() -> None:
 
 
 def test_like_patterns_hold_percent_and_underscore_as_text(loaded_store) -> None:
-    """"%" and "_" in a contains term match those characters, not anything."""
+    """ "%" and "_" in a contains term match those characters, not anything."""
     with loaded_store.connect() as connection:
         everything = find_orders(connection, OrderSearch(filter="all")).total_entries
         for text in ("%", "_", "Tour%", "/"):

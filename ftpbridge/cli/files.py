@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -74,7 +74,7 @@ def export_command(
     if out == "-":
         with tempfile.TemporaryDirectory() as scratch:
             result = export_partner(
-                state.store,
+                _store(state, dry_run),
                 settings,
                 layout,
                 Path(scratch),
@@ -91,9 +91,10 @@ def export_command(
             _say_what_it_did(result, settings.export_mode, err=True)
         return
     folder, name = _out_path(out)
+    store = _store(state, dry_run)
     with Progress("Exporting", unit="items") as progress:
         result = export_partner(
-            state.store,
+            store,
             settings,
             layout,
             folder,
@@ -105,6 +106,12 @@ def export_command(
     verb = "Wrote" if dry_run else "Exported"
     click.echo(f"{verb} {plural(result.rows, 'item')} for {partner} to {result.path}")
     _say_what_it_did(result, settings.export_mode, err=False)
+
+
+def _store(state: Context, dry_run: bool) -> Any:
+    """The store; for a dry run, which changes nothing, only one that exists (issue 11
+    item 4: a command that only looks never creates a store)."""
+    return state.existing_store if dry_run else state.store
 
 
 def _out_path(out: str | None) -> tuple[Path, str | None]:
@@ -212,9 +219,10 @@ def import_command(
         )
     from ftpbridge.cli.progress import Progress
 
+    store = _store(state, dry_run)
     with Progress("Importing", unit="rows") as progress:
         result = import_file(
-            state.store,
+            store,
             settings,
             partner_layout(state.settings, settings),
             file,

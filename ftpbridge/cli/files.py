@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -83,7 +84,7 @@ def export_command(
             )
             with result.path.open("rb") as handle:
                 sys.stdout.flush()
-                sys.stdout.buffer.write(handle.read())
+                shutil.copyfileobj(handle, sys.stdout.buffer)
             click.echo(
                 f"Exported {plural(result.rows, 'item')} for {partner} ({result.name}).",
                 err=True,

@@ -5,12 +5,17 @@ keeps the first file, and a legacy encoding's lost characters are named."""
 from __future__ import annotations
 
 import csv
+import io
 import json
+import os
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from ftpbridge.cli import main
 from ftpbridge.files.exporting import export_partner
 from ftpbridge.files.layouts import load_layout
 from ftpbridge.store import open_store
@@ -90,6 +95,58 @@ def test_an_export_that_marks_says_what_that_means_in_the_partner_mode(
     none_left = run_cli("export", "--partner", "ac", "--out", str(tmp_path / "b.csv"))
     assert "No item was waiting: nothing was marked." in none_left.stdout
     assert "Exported 0 items" in none_left.stdout
+
+
+class _Sink(io.RawIOBase):
+    """A real standard output (bytes go to /dev/null) that keeps the size of the largest
+    single write it was given and how many bytes came in all."""
+
+    def __init__(self) -> None:
+        self.largest = 0
+        self.total = 0
+        self._null = open(os.devnull, "wb")
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        size = len(memoryview(data).cast("B"))
+        self.largest, self.total = max(self.largest, size), self.total + size
+        return self._null.write(data)
+
+    def close(self) -> None:
+        self._null.close()
+        super().close()
+
+
+def test_export_to_standard_output_is_streamed(
+    run_cli, config_file: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """--out -: the file goes to standard output in pieces (at most 256 KiB per write),
+    never read into memory whole (before: one write of the whole file)."""
+    orders = tmp_path / "orders.jsonl"
+    with orders.open("w", encoding="utf-8") as handle:
+        for number in range(1, 1201):
+            address = {"firstname": "F" * 300, "lastname": "L" * 300, "address1": "A" * 300}
+            address |= {"city": "London", "country": "GB", "postal_code": "SW1A 1AA"}
+            order = {"id": number, "created_at": "2026-11-11T09:15:00Z", "fan": "f@example.com"}
+            order |= {"shipping_address": address}
+            item = {"id": 100_000 + number, "sku_id": 1, "product_name": "P" * 500}
+            order["items"] = [item | {"factory_sku": "S1", "quantity": 1, "status": "pending"}]
+            handle.write(json.dumps(order) + "\n")
+    assert run_cli("orders", "load", str(orders)).exit_code == 0
+    sink = _Sink()
+    stdout = io.TextIOWrapper(sink, encoding="utf-8")
+    monkeypatch.setattr(sys, "stdout", stdout)
+    argv = ["--config", str(config_file), "export", "--partner", "acme", "--out", "-"]
+    try:
+        main.main(argv, standalone_mode=False)
+        stdout.flush()
+    finally:
+        monkeypatch.undo()
+        stdout.close()
+    assert sink.total > 1024 * 1024  # the file: 1,200 items of about 1.5 kB
+    assert 0 < sink.largest <= 256 * 1024
 
 
 def test_out_paths_name_existing_folders(run_cli, loaded: str, tmp_path: Path) -> None:

@@ -137,7 +137,11 @@ def _out_path(out: str | None) -> tuple[Path, str | None]:
     return target.parent, target.name
 
 
-def _say_what_it_did(result: ExportResult, export_mode: str, *, err: bool) -> None:
+def _say_what_it_did(
+    result: ExportResult, export_mode: str, *, err: bool, marked: int | None = None
+) -> None:
+    """The kept earlier file, what marking did (``marked``: the upload's count), and the
+    characters a legacy encoding lost."""
     from ftpbridge.files.export_notes import describe_marking, describe_replacements
 
     if result.kept is not None:
@@ -146,7 +150,7 @@ def _say_what_it_did(result: ExportResult, export_mode: str, *, err: bool) -> No
             f" {result.path.name}.",
             err=err,
         )
-    click.echo(describe_marking(result, export_mode), err=err)
+    click.echo(describe_marking(result, export_mode, marked), err=err)
     for line in describe_replacements(result.replaced) if result.replaced else []:
         click.echo(line, err=True)
 
@@ -176,7 +180,7 @@ def _export_and_upload(
             sys.exit(done.exit_code)
     click.echo(outcome.summary)
     if outcome.export is not None:
-        _say_what_it_did(outcome.export, settings.export_mode, err=False)
+        _say_what_it_did(outcome.export, settings.export_mode, err=False, marked=outcome.marked)
     sys.exit(outcome.exit_code)
 
 

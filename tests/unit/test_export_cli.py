@@ -5,6 +5,7 @@ keeps the first file, and a legacy encoding's lost characters are named."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import os
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ftpbridge.cli import main
 from ftpbridge.files.exporting import export_partner
@@ -147,6 +148,54 @@ def test_export_to_standard_output_is_streamed(
         stdout.close()
     assert sink.total > 1024 * 1024  # the file: 1,200 items of about 1.5 kB
     assert 0 < sink.largest <= 256 * 1024
+
+
+def test_upload_says_how_many_items_the_upload_marked(
+    run_cli, loaded: str, config_file: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """export --upload: "Marked N items" is what mark_sent marked once the file was on
+    the server, not the file's row count: an item shipped while the file went up keeps
+    its status and is not counted (before: "Marked 13 items" whatever was marked)."""
+    from ftpbridge.exchange import export as export_cycle
+
+    share = tmp_path / "share"
+    (share / "out").mkdir(parents=True)
+    config_file.write_text(
+        config_file.read_text(encoding="utf-8").replace(
+            "[partners.acme]\n",
+            f'[partners.acme]\ntransport = "local"\npath = "{share}"\noutbox = "/out"\n',
+        ),
+        encoding="utf-8",
+    )
+    shipped_meanwhile = "1001"
+
+    def ship_during_upload(step: str) -> None:
+        # The crash point after the upload, before the marking: the fulfiller's update
+        # (or a person) ships one of the file's items right then.
+        if step == "rename":
+            store = open_store(loaded)
+            try:
+                with store.begin() as connection:
+                    connection.execute(
+                        update(items)
+                        .where(items.c.id == shipped_meanwhile)
+                        .values(status="shipped", shipped_date=dt.date(2026, 11, 22))
+                    )
+            finally:
+                store.close()
+
+    monkeypatch.setattr(export_cycle, "crashpoint", ship_during_upload)
+    result = run_cli("export", "--partner", "acme", "--upload")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert f"exported {ACME_ITEMS} items and uploaded" in result.stdout
+    assert f"{ACME_ITEMS - 1:,} of them marked sent" in result.stdout
+    assert (
+        f"Marked {ACME_ITEMS - 1} items acknowledged (exported) of the {ACME_ITEMS} in the"
+        " file (1 item shipped or cancelled meanwhile kept that status)" in result.stdout
+    )
+    statuses = _statuses(loaded)
+    assert statuses[shipped_meanwhile] == "shipped"
+    assert sum(status == "acknowledged" for status in statuses.values()) == ACME_ITEMS - 1
 
 
 def test_out_paths_name_existing_folders(run_cli, loaded: str, tmp_path: Path) -> None:

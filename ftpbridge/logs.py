@@ -21,7 +21,8 @@ Output:
 * Exceptions without local variables: locals of a connect function hold passwords.
 
 Redaction (``redact_event``): values of keys whose name contains password, passphrase, secret,
-token, credential or private_key; ``user:password@`` in URLs and ``password=...`` pairs inside
+token, credential or private_key; ``user:password@`` in URLs, a URL's query parameters named
+like a secret (``?token=``, ``?api_key=``, ``?sslpassword=``) and ``password=...`` pairs inside
 any string (messages and exception text included); pydantic secret values.
 
 Escaping (``shown``, the same processor): control characters, bidi overrides and zero-width
@@ -72,6 +73,16 @@ _SENSITIVE_NAME = re.compile(
 # "@" or "/" inside it is still hidden (over-redacting a path is the safe mistake).
 _URL_USERINFO = re.compile(
     r"(?P<prefix>\b[a-zA-Z][a-zA-Z0-9+.-]*://(?P<user>[^\s:/@'\"<>]*)):(?P<password>[^\s'\"<>]*)@"
+)
+
+# A URL in any text, and a query parameter of one whose name looks secret: inside a URL the
+# names are wider than _SECRET_PAIR's (key, sig, auth: webhooks and signed links carry
+# their tokens so; masking a harmless one is the safe mistake).
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]*")
+_QUERY_SECRET = re.compile(
+    r"(?P<lead>[?&;][^\s=&;#]*(?:pass|pwd|secret|token|key|sig|auth|credential|session)"
+    r"[^\s=&;#]*=)(?!\*{3}(?:[&;#]|$))[^&;#]+",
+    re.IGNORECASE,
 )
 
 # password=hunter2, ?token=abc&..., libpq "host=db password=pw" (but not password=*** again).
@@ -126,13 +137,28 @@ def shown(text: str, *, keep_newlines: bool = False) -> str:
 
 
 def redact_url(url: str) -> str:
-    """Return *url* with the password of its ``user:password@`` part replaced by ``***``.
+    """Return *url* with the password of its ``user:password@`` part, and the value of every
+    query parameter whose name looks secret (password, passwd, pwd, passphrase, secret,
+    token, key, sig, auth, credential, session: ``sslpassword``, ``api_key``,
+    ``access_token`` too), replaced by ``***``.
 
-    ``postgresql://app:pw@db/orders`` becomes ``postgresql://app:***@db/orders``; a URL without
-    a password is returned unchanged. Safe to call on any text, not only on a bare URL.
+    ``postgresql://app:pw@db/orders?password=pw`` becomes
+    ``postgresql://app:***@db/orders?password=***``; a URL without either is returned
+    unchanged. Safe to call on any text, not only on a bare URL: every URL in it is masked.
     """
-    # Only text holding "://" and "@" can match: most log values are looked at once, in C.
-    return _URL_USERINFO.sub(r"\g<prefix>:***@", url) if "@" in url and "://" in url else url
+    # Only text holding "://" and "@" or "?" can match: most log values are looked at once, in C.
+    if "://" not in url:
+        return url
+    if "@" in url:
+        url = _URL_USERINFO.sub(r"\g<prefix>:***@", url)
+    if "?" in url:
+        url = _URL.sub(_masked_query, url)
+    return url
+
+
+def _masked_query(match: re.Match[str]) -> str:
+    url = match.group(0)
+    return _QUERY_SECRET.sub(r"\g<lead>***", url) if "?" in url else url
 
 
 def redact_text(text: str) -> str:

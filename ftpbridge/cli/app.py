@@ -63,7 +63,9 @@ class Context:
     @property
     def existing_store(self) -> Any:
         """The store for a command that only looks (``status``, ``orders list``,
-        ``api-key list``): never created. An SQLite store that does not exist is an error
+        ``api-key list``, ``notify list``, an ``export`` or ``import`` with ``--dry-run``)
+        or changes only what is there (``orders set-status``, ``orders unship``, ``api-key
+        revoke``, ``notify retry``): never created. An SQLite store that does not exist is an error
         saying where it was looked for and how to point at the right one; creating an
         empty one there would answer with nothing, as if nothing had ever run."""
         if self._store is None:

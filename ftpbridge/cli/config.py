@@ -3,12 +3,16 @@
 ``config example`` prints config.example.toml as shipped in the package (an installed
 ftpbridge has no checkout to copy it from). ``config check`` validates a config as every
 command does, then shows the values in effect (file, environment, defaults) with secrets
-masked, where each secret comes from, and what would fail later (a key file missing).
+masked, where each secret comes from, and what would fail later (a key file missing): as
+TOML on standard output, the verdict and warnings on standard error.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
+import re
 import sys
 from importlib import resources
 from pathlib import Path
@@ -44,7 +48,10 @@ def config_example() -> None:
 @pass_state
 @friendly_errors
 def config_check(state: Context) -> None:
-    """Validate the config and show the values in effect, secrets masked."""
+    """Validate the config and show the values in effect, secrets masked.
+
+    Standard output is TOML (``config check > effective.toml`` reads back with any TOML
+    reader); the verdict and the warnings go to standard error."""
     settings = state.settings  # raises ConfigError listing every problem (exit 2)
     for line in describe(settings):
         click.echo(line)
@@ -59,12 +66,15 @@ def config_check(state: Context) -> None:
             if warnings
             else "."
         ),
+        err=True,
     )
 
 
 def describe(settings: Settings) -> list[str]:
-    """The values in effect as TOML-like lines: every section, every partner; secrets as
-    ``**********`` with where they come from."""
+    """The values in effect as TOML (``tomllib`` reads it back): every section and
+    partner as a table, a nested section as its own table (``[notify.email]``); a secret as
+    ``"**********"`` with where it comes from; a URL's password and secret-looking query
+    values hidden; a key not set left out, as a comment saying what applies instead."""
     from ftpbridge.logs import redact_url
 
     lines = [
@@ -75,40 +85,121 @@ def describe(settings: Settings) -> list[str]:
     ]
     data = settings.model_dump(mode="json", by_alias=True, exclude={"config_path"})
     partners = data.pop("partners", {})
+    secrets = _secret_lines(settings)
+    defaults = _defaults(settings)
+    # Top-level keys first: in TOML a key after a [table] header belongs to that table.
+    scalars = {key: value for key, value in data.items() if not isinstance(value, dict)}
+    lines += _keys((), scalars, secrets, defaults)
+    if scalars:
+        lines.append("")
     for section, values in data.items():
         if isinstance(values, dict):
-            lines.append(f"[{section}]")
-            lines += [_line(key, value) for key, value in values.items()]
-            lines.append("")
-        else:
-            lines.append(_line(section, values))
+            lines += _table((section,), values, secrets, defaults)
     for name, values in partners.items():
-        partner = settings.partners[name]
-        lines.append(f"[partners.{_key(name)}]")
         values.pop("name", None)
-        secrets = _secret_sources(partner)
-        for key, value in values.items():
-            if key in secrets or key in ("password_file", "private_key_passphrase_file"):
-                continue
-            lines.append(_line(key, value))
-        for key, source in secrets.items():
-            lines.append(f"{key} = {source}")
-        lines.append("")
+        lines += _table(("partners", name), values, secrets, defaults)
     return lines
 
 
+def _table(
+    path: tuple[str, ...],
+    values: dict[str, Any],
+    secrets: dict[tuple[str, ...], dict[str, str | None]],
+    defaults: dict[tuple[str, ...], str],
+) -> list[str]:
+    """``[path]`` with its keys, then each nested section as a table of its own."""
+    lines = [f"[{'.'.join(_key(part) for part in path)}]"]
+    plain = {key: value for key, value in values.items() if not isinstance(value, dict)}
+    lines += _keys(path, plain, secrets, defaults)
+    lines.append("")
+    for key, value in values.items():
+        if isinstance(value, dict):
+            lines += _table((*path, key), value, secrets, defaults)
+    return lines
+
+
+def _keys(
+    path: tuple[str, ...],
+    values: dict[str, Any],
+    secrets: dict[tuple[str, ...], dict[str, str | None]],
+    defaults: dict[tuple[str, ...], str],
+) -> list[str]:
+    """One line per key: a secret's (masked, with its source; None: a key it replaces,
+    such as ``password_file``, left out), else the value, else a comment when not set."""
+    lines = []
+    special = secrets.get(path, {})
+    for key, value in values.items():
+        if key in special:
+            line = special[key]
+            if line is not None:
+                lines.append(line)
+        elif value is None:
+            lines.append(f"# {key}: not set ({defaults.get((*path, key), 'its default applies')})")
+        else:
+            lines.append(f"{_key(key)} = {_value(value)}")
+    return lines
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def _key(name: str) -> str:
-    return name if name.replace("-", "").replace("_", "").isalnum() else f'"{name}"'
+    """A TOML key: bare when it can be, else quoted."""
+    return name if _BARE_KEY.fullmatch(name) else _string(name)
 
 
-def _line(key: str, value: Any) -> str:
-    import json
+def _string(text: str) -> str:
+    """A TOML basic string. JSON's escapes are TOML's; DEL is one TOML wants escaped too."""
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
-    if value is None:
-        return f"# {key} = (not set)"
+
+def _value(value: Any) -> str:
+    """A TOML value for what ``model_dump(mode="json")`` gives (no None: left out above);
+    a string through the URL redaction (a webhook's token, a URL's password)."""
+    from ftpbridge.logs import redact_url
+
     if isinstance(value, bool):
-        return f"{key} = {'true' if value else 'false'}"
-    return f"{key} = {json.dumps(value, ensure_ascii=False)}"
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return _string(redact_url(value))
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else "inf" if value > 0 else "-inf"
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(item) for item in value if item is not None) + "]"
+    if isinstance(value, dict):
+        inner = (f"{_key(k)} = {_value(v)}" for k, v in value.items() if v is not None)
+        return "{" + ", ".join(inner) + "}"
+    return _string(str(value))
+
+
+def _defaults(settings: Settings) -> dict[tuple[str, ...], str]:
+    """What applies instead of a key left unset, where that is worth saying."""
+    email = settings.notify.email
+    found = {
+        ("daemon", "state_dir"): f"default: {settings.state_dir}",
+        ("store", "url"): "default: ftpbridge.db in the state folder",
+        ("api", "listen"): "ftpbridge run serves no HTTP",
+        ("notify", "webhook_url"): "no webhook",
+        ("notify", "email", "host"): "no e-mails to customers",
+        ("notify", "email", "port"): f"default: {email.effective_port}",
+        (
+            "notify",
+            "email",
+            "starttls",
+        ): f"default: {'true' if email.uses_starttls else 'false'}",
+        ("schemas_dir",): "the built-in layouts",
+    }
+    ports = {"ftp": 21, "ftps": 21, "sftp": 22}
+    for partner in settings.partners.values():
+        if partner.transport in ports:
+            found[("partners", partner.name, "port")] = f"default: {ports[partner.transport]}"
+        if partner.stale_after is None:
+            found[("partners", partner.name, "stale_after")] = (
+                f"default: {partner.stale_seconds:g} seconds"
+            )
+    return found
 
 
 def _from_environment(*path: str) -> str | None:
@@ -127,39 +218,93 @@ def _store_source(settings: Settings) -> str:
     return "the default: ftpbridge.db in the state folder"
 
 
-def _secret_sources(partner: PartnerSettings) -> dict[str, str]:
+def _secret_lines(settings: Settings) -> dict[tuple[str, ...], dict[str, str | None]]:
+    """Per table, its secrets' lines (masked, with where each comes from) and the
+    ``*_file`` keys they replace (None: left out, the secret's line names the file)."""
+    notify, email = settings.notify, settings.notify.email
+    store = settings.store.url
+    found: dict[tuple[str, ...], dict[str, str | None]] = {
+        ("store",): {
+            "url": f'url = "{MASK}"  # {_store_source(settings)}, shown above with its'
+            " password hidden"
+            if store is not None
+            else None
+        },
+        ("notify",): {
+            "webhook_secret": _secret_line(
+                "webhook_secret",
+                ("notify", "webhook_secret"),
+                notify.webhook_secret,
+                notify.webhook_secret_file,
+                "webhook-secret",
+            ),
+            "webhook_secret_file": None,
+        },
+        ("notify", "email"): {
+            "password": _secret_line(
+                "password",
+                ("notify", "email", "password"),
+                email.password,
+                email.password_file,
+                "smtp-password",
+            ),
+            "password_file": None,
+        },
+    }
+    if store is None:
+        found[("store",)]["url"] = "# url: not set (default: ftpbridge.db in the state folder)"
+    for partner in settings.partners.values():
+        found[("partners", partner.name)] = _partner_secrets(partner)
+    return found
+
+
+def _secret_line(
+    key: str,
+    variable_path: tuple[str, ...],
+    configured: Any,
+    file_key: Path | None,
+    credential: str,
+) -> str:
+    """``key = "**********"  # from ...``, or a comment when it is not set anywhere."""
+    variable = _from_environment(*variable_path)
+    if variable:
+        return f'{key} = "{MASK}"  # from the environment variable {variable}'
+    if configured is not None:
+        return f'{key} = "{MASK}"  # in the config file (readable by whoever reads it)'
+    if file_key is not None:
+        return f'{key} = "{MASK}"  # from the file {file_key}'
+    if credential_path(credential) is not None:
+        return f'{key} = "{MASK}"  # from the credential {credential}'
+    return f"# {key}: not set (also read from the credential {credential})"
+
+
+def _partner_secrets(partner: PartnerSettings) -> dict[str, str | None]:
     """password, private_key, private_key_passphrase: masked, with their source."""
-    sources: dict[str, str] = {}
-    for key, credential, configured, file_key in (
-        ("password", f"{partner.name}-password", partner.password, partner.password_file),
+    lines: dict[str, str | None] = {"password_file": None, "private_key_passphrase_file": None}
+    for key, configured, file_key in (
+        ("password", partner.password, partner.password_file),
         (
             "private_key_passphrase",
-            f"{partner.name}-private-key-passphrase",
             partner.private_key_passphrase,
             partner.private_key_passphrase_file,
         ),
     ):
-        variable = _from_environment("partners", partner.name, key)
-        if variable:
-            sources[key] = f"{MASK}  # from the environment variable {variable}"
-        elif configured is not None:
-            sources[key] = f"{MASK}  # in the config file (readable by whoever reads it)"
-        elif file_key is not None:
-            sources[key] = f"{MASK}  # from the file {file_key}"
-        elif credential_path(credential) is not None:
-            sources[key] = f"{MASK}  # from the credential {credential}"
-        else:
-            sources[key] = f"(not set; also read from the credential {credential})"
+        credential = f"{partner.name}-{key.replace('_', '-')}"
+        lines[key] = _secret_line(
+            key, ("partners", partner.name, key), configured, file_key, credential
+        )
     key_file = partner.key_file()
     if partner.private_key is not None:
-        sources["private_key"] = f'"{key_file}"'
+        lines["private_key"] = f"private_key = {_string(str(key_file))}"
     elif key_file is not None:
-        sources["private_key"] = f'"{key_file}"  # the credential {partner.name}-private-key'
-    else:
-        sources["private_key"] = (
-            f"(not set; also read from the credential {partner.name}-private-key)"
+        lines["private_key"] = (
+            f"private_key = {_string(str(key_file))}  # the credential {partner.name}-private-key"
         )
-    return sources
+    else:
+        lines["private_key"] = (
+            f"# private_key: not set (also read from the credential {partner.name}-private-key)"
+        )
+    return lines
 
 
 def _warnings(settings: Settings) -> list[str]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -74,7 +75,7 @@ def export_command(
     if out == "-":
         with tempfile.TemporaryDirectory() as scratch:
             result = export_partner(
-                state.store,
+                _store(state, dry_run),
                 settings,
                 layout,
                 Path(scratch),
@@ -83,7 +84,7 @@ def export_command(
             )
             with result.path.open("rb") as handle:
                 sys.stdout.flush()
-                sys.stdout.buffer.write(handle.read())
+                shutil.copyfileobj(handle, sys.stdout.buffer)
             click.echo(
                 f"Exported {plural(result.rows, 'item')} for {partner} ({result.name}).",
                 err=True,
@@ -91,9 +92,10 @@ def export_command(
             _say_what_it_did(result, settings.export_mode, err=True)
         return
     folder, name = _out_path(out)
+    store = _store(state, dry_run)
     with Progress("Exporting", unit="items") as progress:
         result = export_partner(
-            state.store,
+            store,
             settings,
             layout,
             folder,
@@ -105,6 +107,12 @@ def export_command(
     verb = "Wrote" if dry_run else "Exported"
     click.echo(f"{verb} {plural(result.rows, 'item')} for {partner} to {result.path}")
     _say_what_it_did(result, settings.export_mode, err=False)
+
+
+def _store(state: Context, dry_run: bool) -> Any:
+    """The store; for a dry run, which changes nothing, only one that exists (issue 11
+    item 4: a command that only looks never creates a store)."""
+    return state.existing_store if dry_run else state.store
 
 
 def _out_path(out: str | None) -> tuple[Path, str | None]:
@@ -129,7 +137,11 @@ def _out_path(out: str | None) -> tuple[Path, str | None]:
     return target.parent, target.name
 
 
-def _say_what_it_did(result: ExportResult, export_mode: str, *, err: bool) -> None:
+def _say_what_it_did(
+    result: ExportResult, export_mode: str, *, err: bool, marked: int | None = None
+) -> None:
+    """The kept earlier file, what marking did (``marked``: the upload's count), and the
+    characters a legacy encoding lost."""
     from ftpbridge.files.export_notes import describe_marking, describe_replacements
 
     if result.kept is not None:
@@ -138,7 +150,7 @@ def _say_what_it_did(result: ExportResult, export_mode: str, *, err: bool) -> No
             f" {result.path.name}.",
             err=err,
         )
-    click.echo(describe_marking(result, export_mode), err=err)
+    click.echo(describe_marking(result, export_mode, marked), err=err)
     for line in describe_replacements(result.replaced) if result.replaced else []:
         click.echo(line, err=True)
 
@@ -168,7 +180,7 @@ def _export_and_upload(
             sys.exit(done.exit_code)
     click.echo(outcome.summary)
     if outcome.export is not None:
-        _say_what_it_did(outcome.export, settings.export_mode, err=False)
+        _say_what_it_did(outcome.export, settings.export_mode, err=False, marked=outcome.marked)
     sys.exit(outcome.exit_code)
 
 
@@ -212,9 +224,10 @@ def import_command(
         )
     from ftpbridge.cli.progress import Progress
 
+    store = _store(state, dry_run)
     with Progress("Importing", unit="rows") as progress:
         result = import_file(
-            state.store,
+            store,
             settings,
             partner_layout(state.settings, settings),
             file,

@@ -88,7 +88,7 @@ def notify_list(state: Context, dead_only: bool, limit: int, output_format: str)
     """Events not delivered yet (oldest first), or with --dead the dead ones."""
     from ftpbridge.store import outbox
 
-    with state.store.connect() as connection:
+    with state.existing_store.connect() as connection:
         events = (outbox.dead if dead_only else outbox.pending)(connection, limit=limit)
     rows = [_row(event) for event in events]
     if output_format == "json":
@@ -141,7 +141,7 @@ def notify_retry(state: Context, event_id: str | None, all_dead: bool) -> None:
             "give one event id or --all-dead",
             hint="ftpbridge notify list --dead shows the dead events and their ids",
         )
-    with state.store.begin() as connection:
+    with state.existing_store.begin() as connection:  # no store: no event to send again
         if all_dead:
             changed = outbox.retry(connection, None, utcnow())
             click.echo(f"{_count(changed, 'dead event')} will be sent again.")

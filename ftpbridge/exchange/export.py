@@ -39,6 +39,7 @@ from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
 from ftpbridge.store.exports import mark_sent
 from ftpbridge.transport import Transport, remote_join
+from ftpbridge.wording import plural
 
 logger = structlog.get_logger()
 
@@ -129,10 +130,17 @@ def export_and_upload(
             server=transport.describe(),
         )
     # The export as the partner sees it: its name on the server (``path``: the local file).
-    outcome = CycleOutcome(partner.name, "export", export=dataclasses.replace(result, name=name))
+    outcome = CycleOutcome(
+        partner.name, "export", export=dataclasses.replace(result, name=name), marked=marked
+    )
     outcome.lines.append(
-        f"{partner.name}: exported {result.rows} items and uploaded {name}"
+        f"{partner.name}: exported {plural(result.rows, 'item')} and uploaded {name}"
         f" to {transport.describe()}{remote if remote.startswith('/') else '/' + remote}"
+        + (
+            f"; {marked:,} of them marked sent (the others shipped or were cancelled meanwhile)"
+            if marked < result.rows
+            else ""
+        )
     )
     return outcome
 

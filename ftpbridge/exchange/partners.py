@@ -107,6 +107,8 @@ class CycleOutcome:
     lines: list[str] = field(default_factory=list)
     imports: list[ImportResult] = field(default_factory=list)
     export: ExportResult | None = None
+    marked: int | None = None
+    """An export's: how many of its items the upload marked sent (``mark_sent``)."""
 
     @property
     def summary(self) -> str:

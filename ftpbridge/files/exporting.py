@@ -84,8 +84,10 @@ UNTRUSTED_FIELDS = frozenset(FIELDS) - {
 class ExportResult:
     """What an export wrote. ``name``: the file's name for the partner (the ledger's, the
     upload's); ``path``: where it is here, which differs from ``folder/name`` when an
-    earlier file there was ``kept``. A dry run (``marked`` False) has no ledger row
-    (``file_id`` 0). ``replaced``: the cells the encoding could not write whole."""
+    earlier file there was ``kept``. ``marked``: whether this export marked its items
+    exported (False for a dry run, and for an export left to its upload to mark:
+    ``mark=False``). A dry run (``dry_run``) has no ledger row (``file_id`` 0).
+    ``replaced``: the cells the encoding could not write whole."""
 
     partner: str
     name: str
@@ -97,6 +99,7 @@ class ExportResult:
     day: str
     kept: Path | None = None
     marked: bool = True
+    dry_run: bool = False
     replaced: Replacements | None = None
     item_ids: tuple[str, ...] = ()
     """The items the file holds, in file order (what to mark once it was uploaded)."""
@@ -437,7 +440,8 @@ def export_partner(
         file_id,
         day,
         kept=kept,
-        marked=not dry_run,
+        marked=mark and not dry_run,
+        dry_run=dry_run,
         replaced=replaced,
         item_ids=tuple(exported_ids),
     )

@@ -8,7 +8,6 @@ A secret's value is never part of a message here: only the key, the file or the 
 from __future__ import annotations
 
 import os
-import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import structlog
 
 from ftpbridge.errors import ConfigError
+from ftpbridge.logs import redact_url
 from ftpbridge.settings.base import _absolute
 
 CREDENTIALS: dict[str, str] = {
@@ -97,17 +97,32 @@ def _warn_if_secrets_readable(path: Path, data: dict[str, Any]) -> None:
 
 
 def _secret_keys(data: dict[str, Any]) -> list[str]:
-    """The keys of ``data`` (a parsed config) that hold a secret's value."""
+    """The keys of ``data`` (a parsed config) that hold a secret's value: every SecretStr
+    of the settings models (``[store] url``, ``[notify] webhook_secret``, ``[notify.email]
+    password``, a partner's ``password`` and ``private_key_passphrase``), and a URL holding
+    a password or a secret-looking query value (``[notify] webhook_url``)."""
+
+    def table(value: Any) -> dict[str, Any]:
+        return value if isinstance(value, dict) else {}
+
+    def holds_secret(url: Any) -> bool:
+        return isinstance(url, str) and redact_url(url) != url
+
+    store, notify = table(data.get("store")), table(data.get("notify"))
+    email = table(notify.get("email"))
     found = []
-    url = (data.get("store") or {}).get("url") if isinstance(data.get("store"), dict) else None
-    if isinstance(url, str) and re.search(r"://[^/@\s]*:[^/@\s]*@|[?&]password=", url):
+    if holds_secret(store.get("url")):
         found.append("[store] url")
-    partners = data.get("partners")
-    for name, table in partners.items() if isinstance(partners, dict) else []:
-        if isinstance(table, dict):
-            found += [
-                f"[partners.{name}] {key}"
-                for key in ("password", "private_key_passphrase")
-                if table.get(key)
-            ]
+    if holds_secret(notify.get("webhook_url")):
+        found.append("[notify] webhook_url")
+    if notify.get("webhook_secret"):
+        found.append("[notify] webhook_secret")
+    if email.get("password"):
+        found.append("[notify.email] password")
+    for name, partner in table(data.get("partners")).items():
+        found += [
+            f"[partners.{name}] {key}"
+            for key in ("password", "private_key_passphrase")
+            if table(partner).get(key)
+        ]
     return found

@@ -21,6 +21,8 @@ def configure(config_file: Path, url: str, secret: str = SECRET) -> None:
     with config_file.open("a", encoding="utf-8") as handle:
         handle.write(f'\n[notify]\nwebhook_url = "{url}"\nwebhook_secret = "{secret}"\n')
         handle.write("timeout = 2\n")
+    # It holds the webhook's secret: private, as the README says (else every command warns).
+    config_file.chmod(0o600)
 
 
 def event_states(store: Store) -> dict[str, str]:

@@ -5,12 +5,18 @@ keeps the first file, and a legacy encoding's lost characters are named."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import io
 import json
+import os
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from ftpbridge.cli import main
 from ftpbridge.files.exporting import export_partner
 from ftpbridge.files.layouts import load_layout
 from ftpbridge.store import open_store
@@ -90,6 +96,106 @@ def test_an_export_that_marks_says_what_that_means_in_the_partner_mode(
     none_left = run_cli("export", "--partner", "ac", "--out", str(tmp_path / "b.csv"))
     assert "No item was waiting: nothing was marked." in none_left.stdout
     assert "Exported 0 items" in none_left.stdout
+
+
+class _Sink(io.RawIOBase):
+    """A real standard output (bytes go to /dev/null) that keeps the size of the largest
+    single write it was given and how many bytes came in all."""
+
+    def __init__(self) -> None:
+        self.largest = 0
+        self.total = 0
+        self._null = open(os.devnull, "wb")
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        size = len(memoryview(data).cast("B"))
+        self.largest, self.total = max(self.largest, size), self.total + size
+        return self._null.write(data)
+
+    def close(self) -> None:
+        self._null.close()
+        super().close()
+
+
+def test_export_to_standard_output_is_streamed(
+    run_cli, config_file: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """--out -: the file goes to standard output in pieces (at most 256 KiB per write),
+    never read into memory whole (before: one write of the whole file)."""
+    orders = tmp_path / "orders.jsonl"
+    with orders.open("w", encoding="utf-8") as handle:
+        for number in range(1, 1201):
+            address = {"firstname": "F" * 300, "lastname": "L" * 300, "address1": "A" * 300}
+            address |= {"city": "London", "country": "GB", "postal_code": "SW1A 1AA"}
+            order = {"id": number, "created_at": "2026-11-11T09:15:00Z", "fan": "f@example.com"}
+            order |= {"shipping_address": address}
+            item = {"id": 100_000 + number, "sku_id": 1, "product_name": "P" * 500}
+            order["items"] = [item | {"factory_sku": "S1", "quantity": 1, "status": "pending"}]
+            handle.write(json.dumps(order) + "\n")
+    assert run_cli("orders", "load", str(orders)).exit_code == 0
+    sink = _Sink()
+    stdout = io.TextIOWrapper(sink, encoding="utf-8")
+    monkeypatch.setattr(sys, "stdout", stdout)
+    argv = ["--config", str(config_file), "export", "--partner", "acme", "--out", "-"]
+    try:
+        main.main(argv, standalone_mode=False)
+        stdout.flush()
+    finally:
+        monkeypatch.undo()
+        stdout.close()
+    assert sink.total > 1024 * 1024  # the file: 1,200 items of about 1.5 kB
+    assert 0 < sink.largest <= 256 * 1024
+
+
+def test_upload_says_how_many_items_the_upload_marked(
+    run_cli, loaded: str, config_file: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """export --upload: "Marked N items" is what mark_sent marked once the file was on
+    the server, not the file's row count: an item shipped while the file went up keeps
+    its status and is not counted (before: "Marked 13 items" whatever was marked)."""
+    from ftpbridge.exchange import export as export_cycle
+
+    share = tmp_path / "share"
+    (share / "out").mkdir(parents=True)
+    config_file.write_text(
+        config_file.read_text(encoding="utf-8").replace(
+            "[partners.acme]\n",
+            f'[partners.acme]\ntransport = "local"\npath = "{share}"\noutbox = "/out"\n',
+        ),
+        encoding="utf-8",
+    )
+    shipped_meanwhile = "1001"
+
+    def ship_during_upload(step: str) -> None:
+        # The crash point after the upload, before the marking: the fulfiller's update
+        # (or a person) ships one of the file's items right then.
+        if step == "rename":
+            store = open_store(loaded)
+            try:
+                with store.begin() as connection:
+                    connection.execute(
+                        update(items)
+                        .where(items.c.id == shipped_meanwhile)
+                        .values(status="shipped", shipped_date=dt.date(2026, 11, 22))
+                    )
+            finally:
+                store.close()
+
+    monkeypatch.setattr(export_cycle, "crashpoint", ship_during_upload)
+    result = run_cli("export", "--partner", "acme", "--upload")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert f"exported {ACME_ITEMS} items and uploaded" in result.stdout
+    assert f"{ACME_ITEMS - 1:,} of them marked sent" in result.stdout
+    assert (
+        f"Marked {ACME_ITEMS - 1} items acknowledged (exported) of the {ACME_ITEMS} in the"
+        " file (1 item shipped or cancelled meanwhile kept that status)" in result.stdout
+    )
+    statuses = _statuses(loaded)
+    assert statuses[shipped_meanwhile] == "shipped"
+    assert sum(status == "acknowledged" for status in statuses.values()) == ACME_ITEMS - 1
 
 
 def test_out_paths_name_existing_folders(run_cli, loaded: str, tmp_path: Path) -> None:

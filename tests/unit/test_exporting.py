@@ -231,6 +231,20 @@ def test_exported_items_become_acknowledged_with_times(loaded_store, settings) -
     assert after_second["1001"]["last_exported_at"] == LATER
 
 
+def test_marked_says_whether_the_export_marked(loaded_store, settings) -> None:
+    """``ExportResult.marked`` is True only when the export marked its items: False for a
+    dry run and for ``mark=False`` (an upload marks them later), whose items stay pending."""
+    base = Path(settings.base_dir)
+    unmarked = export(loaded_store, settings, folder=base / "unmarked", mark=False)
+    assert unmarked.marked is False
+    assert unmarked.rows == len(ACME_ITEMS) and not unmarked.dry_run
+    assert {item_rows(loaded_store)[item]["status"] for item in ACME_ITEMS} == {"pending"}
+    looked = export(loaded_store, settings, folder=base / "look", dry_run=True)
+    assert (looked.marked, looked.dry_run) == (False, True)
+    marked = export(loaded_store, settings, folder=base / "marked")
+    assert (marked.marked, marked.dry_run) == (True, False)
+
+
 def test_the_file_goes_into_the_ledger(loaded_store, settings) -> None:
     """One export ledger entry with the file's name, hash, size, rows and local day."""
     result = export(loaded_store, settings, "ac")

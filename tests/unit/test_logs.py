@@ -146,6 +146,36 @@ def test_redact_url_never_lets_a_password_through(user: str, password: str) -> N
     assert redact_url(url) == f"postgresql://{user}:***@db.internal/orders"
 
 
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "postgresql://bob:pw@db.example/db?password=zzz9",
+            "postgresql://bob:***@db.example/db?password=***",
+        ),
+        (
+            "https://u:tok3npw@host/h?token=abc123&x=1",
+            "https://u:***@host/h?token=***&x=1",
+        ),
+        (
+            "postgresql://db/x?sslmode=require&sslpassword=S;passwd=P&PWD=Q",
+            "postgresql://db/x?sslmode=require&sslpassword=***;passwd=***&PWD=***",
+        ),
+        (
+            "https://hooks.example/in?api_key=K&access_token=T&sig=Z#part",
+            "https://hooks.example/in?api_key=***&access_token=***&sig=***#part",
+        ),
+        ("https://h/x?page=2&sort=name", "https://h/x?page=2&sort=name"),
+        ("the hook https://h/?secret=s1 said no", "the hook https://h/?secret=*** said no"),
+    ],
+)
+def test_redact_url_hides_secret_query_parameters(url: str, expected: str) -> None:
+    """A query parameter named like a secret (password, sslpassword, passwd, token, key,
+    sig, secret) is masked, in a URL alone or in text; other parameters stay."""
+    assert redact_url(url) == expected
+    assert redact_text(url) == expected
+
+
 def test_redact_text_masks_key_value_pairs_in_free_text() -> None:
     """libpq-style and query-string secrets inside a message are masked."""
     text = "dsn host=db password=pw1 user=app; url ?token=abc&x=1 passphrase=pp"

@@ -108,3 +108,40 @@ def test_config_example_loads_and_names_every_notify_key() -> None:
             key = field.alias or name
             assert f"\n{key} = " in notify_part or f"\n# {key} = " in notify_part, key
     assert "\nnotify_customers = false" in text
+
+
+def test_a_readable_config_holding_a_notify_secret_gets_the_warning(tmp_path: Path) -> None:
+    """A config file others may read that holds [notify] webhook_secret, [notify.email]
+    password or a webhook URL with a password or token: the warning names each key, never
+    its value; the same file not readable by others, or without them, gets none."""
+    from structlog.testing import capture_logs
+
+    config = write(
+        tmp_path,
+        f'[notify]\nwebhook_url = "https://u:tok3npw@hooks.example/h?token=abc123"\n'
+        f'webhook_secret = "{SECRET}"\n'
+        '[notify.email]\nhost = "smtp.example"\nfrom = "shop@example.com"\n'
+        'password = "smtp-pw-2"\n',
+    )
+    config.chmod(0o644)
+    with capture_logs() as logs:
+        load_settings(config)
+    warnings = [entry for entry in logs if "anyone on this machine" in entry["event"]]
+    assert len(warnings) == 1
+    assert warnings[0]["keys"] == [
+        "[notify] webhook_url",
+        "[notify] webhook_secret",
+        "[notify.email] password",
+    ]
+    assert not any(
+        secret in str(entry) for entry in logs for secret in (SECRET, "smtp-pw-2", "tok3npw")
+    )
+    config.chmod(0o640)
+    with capture_logs() as private:
+        load_settings(config)
+    assert not [entry for entry in private if "anyone on this machine" in entry["event"]]
+    config.chmod(0o644)
+    write(tmp_path, '[notify]\nwebhook_url = "https://hooks.example/h?page=1"\n')
+    with capture_logs() as plain:
+        load_settings(config)
+    assert not [entry for entry in plain if "anyone on this machine" in entry["event"]]

@@ -80,16 +80,19 @@ class InputFileError(FtpbridgeError):
 
 
 class ProblemsFileError(InputFileError):
-    """Raised when a file has invalid lines; ``problems`` lists each one, and the message
-    shows the first 50 of them (nothing of the file is applied)."""
+    """Raised when a file has invalid lines; ``problems`` lists each one (or the first of
+    them, of ``total``), and the message shows the first 50 of them and how many more
+    (nothing of the file is applied)."""
 
-    def __init__(self, message: str, *, problems: list[str], hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, problems: list[str], hint: str | None = None, total: int = 0
+    ) -> None:
         self.problems = problems
         shown = problems[:50]
-        more = len(problems) - len(shown)
+        more = max(total, len(problems)) - len(shown)
         full = message + "\n" + "\n".join(f"  - {problem}" for problem in shown)
         if more > 0:
-            full += f"\n  ... and {more} more"
+            full += f"\n  ... and {more:,} more"
         super().__init__(full, hint=hint)
 
 

@@ -132,6 +132,7 @@ def _who() -> str:
 def _change_status(
     state: Context, items: tuple[str, ...], status: str, *, command: str, reason: str | None
 ) -> None:
+    from ftpbridge.files.events import for_status_by_hand
     from ftpbridge.store.engine import utcnow
     from ftpbridge.store.manual import set_status
 
@@ -144,6 +145,7 @@ def _change_status(
             source=source[:300],
             now=utcnow(),
             only_shipped=command == "unship",
+            notify=for_status_by_hand(state.settings.notify),
         )
     for change in changes:
         if change.after is None:

@@ -13,6 +13,7 @@ import click
 
 from ftpbridge.cli.app import Context, friendly_errors, main, pass_state
 from ftpbridge.errors import UsageError
+from ftpbridge.wording import plural
 
 SKU_FIELDS = (
     "id",
@@ -45,11 +46,6 @@ TABLE = (
     ("available", "available"),
     ("product_name", "product_name"),
 )
-REJECTED_SHOWN = 20
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 @main.group()
@@ -78,10 +74,10 @@ def skus_load(state: Context, file: Path) -> None:
         max_file_bytes=state.settings.daemon.max_file_bytes,
     )
     summary = loaded.summary
-    stock = _plural(summary.stock_changed, "SKU")
+    stock = plural(summary.stock_changed, "SKU")
     click.echo(
-        f"Loaded {_plural(loaded.skus, 'SKU')} ({summary.new} new, {summary.updated} updated,"
-        f" {summary.unchanged} unchanged); stock changed for {stock}."
+        f"Loaded {plural(loaded.skus, 'SKU')} ({summary.new:,} new, {summary.updated:,} updated,"
+        f" {summary.unchanged:,} unchanged); stock changed for {stock}."
     )
 
 
@@ -163,7 +159,7 @@ def render_skus(rows: list[dict[str, Any]], output_format: str, stream: TextIO) 
     for line in table:
         cells = [cell[:width].ljust(width) for cell, width in zip(line, widths, strict=True)]
         stream.write("  ".join(cells).rstrip() + "\n")
-    stream.write(_plural(len(rows), "SKU") + "\n")
+    stream.write(plural(len(rows), "SKU") + "\n")
 
 
 def _cell(value: Any) -> str:
@@ -239,24 +235,19 @@ def inventory_import(
 
 
 def print_inventory(result: Any, stream: TextIO) -> None:
-    """The summary of an inventory import and its first rejected rows with their reasons."""
-    stream.write(result.describe() + "\n")
+    """The summary of an inventory import, worded like an updated file's: counts, then the
+    rejected rows grouped by reason, each with its count and first rows (collected while
+    the file was read: the report is never read back)."""
+    from ftpbridge.logs import shown
+
+    stream.write(shown(result.describe()) + "\n")
     if result.status == "dry_run":
         stream.write("Dry run: nothing was changed.\n")
     if result.hint and result.status in ("held", "rejected_file"):
         stream.write(f"Try: {result.hint}\n")
-    if result.rejected and result.report_path is not None and result.report_path.exists():
-        stream.write("Rejected rows:\n")
-        shown = 0
-        with result.report_path.open(encoding="utf-8", newline="") as handle:
-            for row in csv.DictReader(handle):
-                if row["outcome"] != "rejected" or not row["row"]:
-                    continue
-                stream.write(f"  row {row['row']} (sku {row['sku']}): {row['reason']}\n")
-                shown += 1
-                if shown >= REJECTED_SHOWN:
-                    break
-        if result.rejected > shown:
-            stream.write(f"  ... and {result.rejected - shown} more\n")
+    if result.rejections.total:
+        stream.write(f"Rejected {plural(result.rejections.total, 'row')}, by reason:\n")
+        for line in result.rejections.lines():
+            stream.write(shown(line) + "\n")  # cells from the file: a bidi override shown
     if result.report_path is not None:
         stream.write(f"Report: {result.report_path}\n")

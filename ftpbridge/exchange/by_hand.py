@@ -20,6 +20,7 @@ from pathlib import Path
 from ftpbridge.errors import UsageError
 from ftpbridge.exchange.export import export_and_upload
 from ftpbridge.exchange.partners import CycleOutcome, partner_layout
+from ftpbridge.files import events
 from ftpbridge.files.exporting import ExportResult, export_partner
 from ftpbridge.files.import_results import ImportResult
 from ftpbridge.files.importing import import_file
@@ -105,7 +106,9 @@ def apply(
 ) -> ImportResult:
     """Import ``path`` (sent as ``name``) for real. The file moves into the local archive
     first and is imported from there, so the ledger names the copy that stays; a file
-    already processed leaves no second copy."""
+    already processed leaves no second copy. Its changes write their outbox events (the
+    shop's webhook, customers' e-mails) in the import's transaction, as the CLI's and the
+    poll's do."""
     now = now or utcnow()
     archive = settings.state_dir / "archive" / partner.name
     archive.mkdir(parents=True, exist_ok=True)
@@ -120,6 +123,7 @@ def apply(
         max_file_bytes=settings.daemon.max_file_bytes,
         source_name=name,
         now=now,
+        notify=events.for_file(settings.notify, partner),
     )
     if result.status == "already_processed":
         kept.unlink(missing_ok=True)

@@ -10,11 +10,17 @@ text), ``factory_sku`` (the warehouse's SKU), ``upc``, ``weight`` and ``weight_u
 configured partner; without it the partners' ``skus`` globs route the SKU, as for order
 items), ``campaign_id`` (one or several). A field left out keeps the SKU's value.
 
-The whole file loads in one transaction, or nothing does and every bad line is listed.
+The whole file loads in one transaction, or nothing does and the bad lines are listed
+(the first PROBLEMS_KEPT, and how many). Streamed like ``orders load``
+(:mod:`ftpbridge.files.orders_file`): one pass reads and checks the lines and writes
+batches of BATCH_ROWS SKUs inside the transaction; an id given twice is found from 16
+bytes per SKU (a hash and a line number), the ids read again only from the lines found.
+Memory stays flat in the file's size (docs/benchmarks.md: ``python -m bench.skus_load``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -26,6 +32,7 @@ from typing import Any
 from ftpbridge.errors import CatalogueFileError, InputFileError
 from ftpbridge.files.intake import json_lines
 from ftpbridge.files.layouts import normalise_header
+from ftpbridge.files.orders_file import SeenIds
 from ftpbridge.files.reading import CsvShape, inspect_bytes, iter_chunks, map_headers, read_header
 from ftpbridge.files.routing import route
 from ftpbridge.settings import PartnerSettings
@@ -33,6 +40,7 @@ from ftpbridge.store import Store
 from ftpbridge.store.engine import utcnow
 from ftpbridge.store.sku_catalogue import CatalogueSummary, upsert_catalogue
 from ftpbridge.store.skus import MAX_QUANTITY, WEIGHT_UNITS
+from ftpbridge.wording import plural
 
 TEXT_LIMITS = {
     "id": 64,
@@ -70,6 +78,9 @@ IGNORED = (
     "updated_at",
 )
 WEIGHT_MAX = 1_000_000.0
+BATCH_ROWS = 5_000  # SKUs written at a time, inside the one transaction
+CSV_CHUNK_ROWS = 5_000  # CSV rows read at a time
+PROBLEMS_KEPT = 50  # bad lines kept to show (CatalogueFileError); the rest are counted
 _TRUE = ("true", "yes", "1", "y")
 _FALSE = ("false", "no", "0", "n")
 _MAX_CAMPAIGNS = 50
@@ -211,50 +222,150 @@ class CatalogueLoad:
     skus: int
 
 
-def parse_catalogue(path: Path, partners: Sequence[PartnerSettings]) -> list[dict[str, Any]]:
-    """Every SKU of the file, checked; CatalogueFileError listing every bad line."""
-    rows: list[dict[str, Any]] = []
-    problems: list[str] = []
-    places: dict[str, str] = {}
-    for where, record in _records(path):
-        if isinstance(record, str):
-            problems.append(f"{where}: {record}")
-            continue
-        try:
-            row = sku_row(record, partners)
-        except _FieldError as exc:
-            problems.append(f"{where}: {exc}")
-            continue
-        if row["id"] in places:
-            problems.append(f"{where}: SKU {row['id']} already appears on {places[row['id']]}")
-            continue
-        places[row["id"]] = where
-        rows.append(row)
-    if problems:
-        raise CatalogueFileError(
-            f"{path}: {len(problems)} invalid {'line' if len(problems) == 1 else 'lines'};"
-            " nothing was loaded:",
-            problems=problems,
-            hint="fix these lines and load the file again",
+@dataclass
+class _Problems:
+    """The bad lines: the first PROBLEMS_KEPT as (line number, text), and how many."""
+
+    kept: list[tuple[int, str]] = dataclasses.field(default_factory=list)
+    count: int = 0
+
+    def add(self, number: int, text: str) -> None:
+        self.count += 1
+        if len(self.kept) < PROBLEMS_KEPT:
+            self.kept.append((number, text))
+
+
+@dataclass
+class _Totals:
+    skus: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    stock_changed: int = 0
+
+    def add(self, summary: CatalogueSummary) -> None:
+        self.new += summary.new
+        self.updated += summary.updated
+        self.unchanged += summary.unchanged
+        self.stock_changed += summary.stock_changed
+
+
+class _Abandon(Exception):
+    """Raised inside the transaction when the file has problems: nothing is kept."""
+
+
+def load_catalogue(
+    store: Store,
+    path: Path,
+    partners: Sequence[PartnerSettings],
+    *,
+    max_file_bytes: int,
+    now: dt.datetime | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> CatalogueLoad:
+    """Check ``path`` and load it in one transaction, streamed (see the module doc).
+    Raises CatalogueFileError (bad lines: the first PROBLEMS_KEPT and how many),
+    InputFileError (unreadable, too large, no SKU)."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputFileError(f"cannot read {path}: {exc.strerror}", hint="check the path") from None
+    if size > max_file_bytes:
+        raise InputFileError(
+            f"{path.name} is {size / 1e6:.1f} MB, over the limit of {max_file_bytes / 1e6:.0f} MB"
+            " (max_file_bytes); nothing was loaded",
+            hint="split the catalogue, or raise [daemon] max_file_bytes",
         )
-    if not rows:
+    now = now or utcnow()
+    source = f"command:skus load {path.name}"
+    problems = _Problems()
+    ids = SeenIds()
+    totals = _Totals()
+    try:
+        with store.begin() as connection:
+            batch: list[dict[str, Any]] = []
+            # An id given twice within a batch is left out of it (the end of the pass
+            # reports it, and nothing is kept); across batches a repeat is an update,
+            # rolled back just the same.
+            batch_ids: set[str] = set()
+
+            def flush() -> None:
+                if batch and not problems.count:
+                    totals.add(upsert_catalogue(connection, batch, source=source, now=now))
+                batch.clear()
+                batch_ids.clear()
+
+            for number, where, record in _records(path):
+                if isinstance(record, str):
+                    problems.add(number, f"{where}: {record}")
+                    continue
+                try:
+                    row = sku_row(record, partners)
+                except _FieldError as exc:
+                    problems.add(number, f"{where}: {exc}")
+                    continue
+                ids.add(row["id"], number)
+                totals.skus += 1
+                if problems.count or row["id"] in batch_ids:
+                    continue
+                batch_ids.add(row["id"])
+                batch.append(row)
+                if len(batch) >= batch_rows:
+                    flush()
+            flush()
+            repeated = _repeated(path, ids)
+            if problems.count or repeated:
+                raise _Abandon
+    except _Abandon:
+        count = problems.count + len(repeated)
+        kept = sorted(problems.kept + repeated[:PROBLEMS_KEPT])[:PROBLEMS_KEPT]
+        raise CatalogueFileError(
+            f"{path}: {plural(count, 'invalid line')}; nothing was loaded:",
+            problems=[text for _number, text in kept],
+            total=count,
+            hint="fix these lines and load the file again",
+        ) from None
+    if not totals.skus:
         raise InputFileError(f"{path} holds no SKUs", hint="one SKU per line, with its id")
-    return rows
+    summary = CatalogueSummary(totals.new, totals.updated, totals.unchanged, totals.stock_changed)
+    return CatalogueLoad(summary, totals.skus)
 
 
-def _records(path: Path) -> Iterator[tuple[str, Any]]:
-    """(where, the line as a dict, or a reason text) for each line of the file."""
+def _repeated(path: Path, ids: SeenIds) -> list[tuple[int, str]]:
+    """SKUs given on more than one line, each named with its first line (the ids are read
+    again from those lines only, which also rules out a hash collision)."""
+    pairs = ids.repeated()
+    if not pairs:
+        return []
+    wanted = {line for pair in pairs for line in pair}
+    found: dict[int, tuple[str, str]] = {}  # line number -> (where, sku id)
+    for number, where, record in _records(path):
+        if number in wanted and isinstance(record, dict):
+            try:
+                found[number] = (where, _text(record.get("id"), "id"))
+            except _FieldError:
+                continue
+    return [
+        (line, f"{found[line][0]}: SKU {found[line][1]} already appears on {found[first][0]}")
+        for line, first in pairs
+        if line in found and first in found and found[line][1] == found[first][1]
+    ]
+
+
+def _records(path: Path) -> Iterator[tuple[int, str, Any]]:
+    """(line or row number, where, the line as a dict or a reason text) for each line of
+    the file."""
     with path.open("rb") as handle:
         start = handle.read(256).lstrip(b"\xef\xbb\xbf \t\r\n")
     if start.startswith(b"{"):
-        for where, _index, record in json_lines(path):
+        for where, number, record in json_lines(path):
             error = getattr(record, "error", None)
             if isinstance(error, json.JSONDecodeError):
-                yield where, f"not valid JSON ({error.msg}, column {error.colno})"
+                yield number, where, f"not valid JSON ({error.msg}, column {error.colno})"
             elif not isinstance(record, dict):
-                yield where, "must be a JSON object (one SKU per line)"
+                yield number, where, "must be a JSON object (one SKU per line)"
             else:
-                yield where, record
+                yield number, where, record
         return
     facts = inspect_bytes(path)
     delimiter, headers, skip = read_header(path, facts, expected=("id",))
@@ -272,35 +383,8 @@ def _records(path: Path) -> Iterator[tuple[str, Any]]:
             hint="name the shop's sku id column id or sku_id; or send JSON Lines",
         )
     shape = CsvShape(facts.encoding, delimiter, tuple(headers), positions, skip=skip)
-    for chunk in iter_chunks(path, shape, chunk_rows=20_000, fields=tuple(positions)):
+    for chunk in iter_chunks(path, shape, chunk_rows=CSV_CHUNK_ROWS, fields=tuple(positions)):
         for record in chunk.to_dict("records"):
-            row_number = record.pop("row")
-            yield f"row {row_number}", {key: value for key, value in record.items() if value != ""}
-
-
-def load_catalogue(
-    store: Store,
-    path: Path,
-    partners: Sequence[PartnerSettings],
-    *,
-    max_file_bytes: int,
-    now: dt.datetime | None = None,
-) -> CatalogueLoad:
-    """Check ``path`` and load it in one transaction (see the module doc). Raises
-    CatalogueFileError (bad lines), InputFileError (unreadable, too large)."""
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise InputFileError(f"cannot read {path}: {exc.strerror}", hint="check the path") from None
-    if size > max_file_bytes:
-        raise InputFileError(
-            f"{path.name} is {size / 1e6:.1f} MB, over the limit of {max_file_bytes / 1e6:.0f} MB"
-            " (max_file_bytes); nothing was loaded",
-            hint="split the catalogue, or raise [daemon] max_file_bytes",
-        )
-    rows = parse_catalogue(path, partners)
-    with store.begin() as connection:
-        summary = upsert_catalogue(
-            connection, rows, source=f"command:skus load {path.name}", now=now or utcnow()
-        )
-    return CatalogueLoad(summary, len(rows))
+            row_number = int(record.pop("row"))
+            values = {key: value for key, value in record.items() if value != ""}
+            yield row_number, f"row {row_number}", values

@@ -1,7 +1,8 @@
 """Which notification events a change writes into the outbox, decided from the settings
 (the store is given the plain answer, :class:`ftpbridge.store.outbox.Notify`).
 
-- The shop's webhook (``[notify] webhook_url``): every item change, from a file or the API.
+- The shop's webhook (``[notify] webhook_url``): every item change, from a file or the API,
+  and an item put back to waiting or cancelled by hand (``orders unship|set-status``).
 - E-mails to customers (``[notify.email]``): a file's orders when its partner says
   ``notify_customers = true``; an API update's orders when it says ``email_on_update=true``,
   else the orders of items whose partner says ``notify_customers = true``.
@@ -36,3 +37,9 @@ def for_update(settings: Settings, *, email_requested: bool) -> Notify:
         name for name, partner in settings.partners.items() if partner.notify_customers
     )
     return Notify(webhook=webhook, email=bool(partners), email_partners=partners)
+
+
+def for_status_by_hand(notify: NotifySettings) -> Notify:
+    """The events of ``ftpbridge orders unship|set-status``: the webhook only (customers are
+    e-mailed about shipments, which these commands never make)."""
+    return Notify(webhook=notify.webhook_url is not None)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sqlalchemy.exc import IntegrityError
 
 from ftpbridge.durable import replace_durably, temporary_beside
@@ -42,7 +43,13 @@ from ftpbridge.files.reading import (
     inspect_bytes,
     iter_chunks,
 )
-from ftpbridge.files.reports import ReportWriter, default_report_path, note_row, write_note_report
+from ftpbridge.files.reports import (
+    ReportWriter,
+    cut_cells,
+    default_report_path,
+    note_row,
+    write_note_report,
+)
 from ftpbridge.settings import PartnerSettings
 from ftpbridge.store import Store, ledger
 from ftpbridge.store.engine import utcnow
@@ -64,6 +71,9 @@ class InventoryResult(ImportResult):
     zeroed: int = 0
     zeroing: Zeroing | None = None
 
+    def __post_init__(self) -> None:
+        self.rejections.labels = ("sku", "sku id")
+
     @property
     def exit_code(self) -> int:
         if self.status == "held":
@@ -79,7 +89,8 @@ class InventoryResult(ImportResult):
         if self.status == "held":
             return f"{start} {self.message}"
         line = (
-            f"{start} {self.applied} applied, {self.unchanged} unchanged, {self.rejected} rejected"
+            f"{start} {self.applied:,} applied, {self.unchanged:,} unchanged,"
+            f" {self.rejected:,} rejected"
         )
         if self.zeroed:
             line += f"; {plural(self.zeroed, 'SKU')} not in the snapshot set to 0"
@@ -246,6 +257,9 @@ def _apply_file(
             )
         for rows in staging.decided(held=held):
             report.write_rows(_spreadsheet_safe(rows), made_safe=True)
+        if result.rejected:
+            for rejected in staging.rejected():
+                _count_rejections(rejected, result)
         if snapshot:
             for rows in staging.absent(held=held):
                 report.write_rows(_spreadsheet_safe(rows), made_safe=True)
@@ -294,6 +308,19 @@ def _held_message(partner: PartnerSettings, zeroing: Zeroing) -> str:
         f" {zeroing.in_stock} SKUs {partner.name} has in stock to 0 ({zeroing.share():.0%}),"
         f" more than inventory_max_zeroed ({partner.inventory_max_zeroed:.0%}); a cut-off"
         " file must not empty the shop"
+    )
+
+
+def _count_rejections(rows: list[tuple[Any, ...]], result: InventoryResult) -> None:
+    """The summary's groups (``result.rejections``) from a batch of rejected rows (row,
+    sku, sku_id, reason), their cells cut as in the report."""
+    frame = pd.DataFrame.from_records(rows, columns=["row", "sku", "sku_id", "reason"])
+    text = {
+        column: cut_cells(frame[column].astype(str)).to_numpy(dtype=object)
+        for column in ("reason", "sku", "sku_id")
+    }
+    result.rejections.add(
+        text["reason"], frame["row"].to_numpy(dtype=np.int64), text["sku"], text["sku_id"]
     )
 
 

@@ -49,8 +49,9 @@ class _Abandon(Exception):
 
 
 @dataclass
-class _Ids:
-    """Hashes of the ids seen and their line numbers, 16 bytes each."""
+class SeenIds:
+    """Hashes of the ids seen and their line numbers, 16 bytes each (`orders load` and
+    `skus load` find an id given twice with it, never holding the ids)."""
 
     hashes: array[int] = field(default_factory=lambda: array("q"))
     lines: array[int] = field(default_factory=lambda: array("q"))
@@ -126,7 +127,7 @@ def load_orders_file(
         ) from None
     problems: list[OrderProblem] = []
     problem_count = 0
-    orders, items = _Ids(), _Ids()
+    orders, items = SeenIds(), SeenIds()
     totals = _Totals()
     try:
         with store.begin() as connection:
@@ -257,7 +258,7 @@ def _records(
         progress(size, size)
 
 
-def _repeated(path: Path, orders: _Ids, items: _Ids) -> list[OrderProblem]:
+def _repeated(path: Path, orders: SeenIds, items: SeenIds) -> list[OrderProblem]:
     """Orders and items given on more than one line, each named with its first line (the
     ids are read again from those lines only, which also rules out a hash collision)."""
     order_pairs, item_pairs = orders.repeated(), items.repeated()

@@ -1,6 +1,7 @@
-"""What an import tells people about its rows: reasons grouped, with how many rows gave
-each and the first of them ("3,000 rows: carrier 'Pigeon Post' is unknown: rows 2, 3, 4,
-5, 6 and 2,995 more"), for rejected rows and for warnings (rows applied anyway).
+"""What an import (of an updated file, or an inventory file) tells people about its rows:
+reasons grouped, with how many rows gave each and the first of them ("3,000 rows: carrier
+'Pigeon Post' is unknown: rows 2, 3, 4, 5, 6 and 2,995 more"), for rejected rows and for
+warnings (rows applied anyway).
 
 Collected chunk by chunk while the report is written, so the summary never reads the
 report back; bounded: at most ``KEPT_REASONS`` distinct reasons are kept with their rows,
@@ -23,7 +24,7 @@ ROWS_SHOWN = 5
 @dataclass
 class ReasonGroup:
     """Rows that share one reason: how many, and the first ``ROWS_SHOWN`` of them as
-    (row number, order id, item id)."""
+    (row number, order id, item id), or the ids its ReasonGroups' ``labels`` name."""
 
     count: int = 0
     rows: list[tuple[int, str, str]] = field(default_factory=list)
@@ -32,10 +33,13 @@ class ReasonGroup:
 @dataclass
 class ReasonGroups:
     """Reason → its rows, in the order reasons first appear; ``other``: rows whose reason
-    was not kept (over ``KEPT_REASONS`` distinct ones)."""
+    was not kept (over ``KEPT_REASONS`` distinct ones). ``labels``: what a row's two ids
+    are called in the lines (an updated file's order and item; an inventory file's SKU as
+    sent and the shop's sku id)."""
 
     groups: dict[str, ReasonGroup] = field(default_factory=dict)
     other: int = 0
+    labels: tuple[str, str] = ("order", "item")
 
     @property
     def total(self) -> int:
@@ -78,13 +82,18 @@ class ReasonGroups:
                 )
 
     def lines(self, indent: str = "  ") -> list[str]:
-        """One line per reason, most rows first: a single row with its order and item, else
-        the count and the first rows."""
+        """One line per reason, most rows first: a single row with its ids (an empty one
+        left out), else the count and the first rows."""
         lines = []
         for reason, group in sorted(self.groups.items(), key=lambda item: -item[1].count):
             if group.count == 1:
-                row, order_id, item_id = group.rows[0]
-                lines.append(f"{indent}row {row} (order {order_id}, item {item_id}): {reason}")
+                row, *ids = group.rows[0]
+                named = ", ".join(
+                    f"{label} {value}"
+                    for label, value in zip(self.labels, ids, strict=True)
+                    if value
+                )
+                lines.append(f"{indent}row {row}{f' ({named})' if named else ''}: {reason}")
                 continue
             where = ", ".join(str(row) for row, _order, _item in group.rows)
             more = group.count - len(group.rows)

@@ -5,6 +5,12 @@ Every change goes through :func:`ftpbridge.store.shipments.apply_shipments`, so 
 audit trail like any other: one ``item_changes`` row per item, its source naming the
 command and who ran it, and the time. Leaving ``shipped`` clears the shipment details
 (the old ones stay in the audit trail); the item then goes in the next export again.
+
+A change the shop must hear of writes its webhook event (``Notify``, decided by the caller
+from the settings) in the same transaction, as a file's or an API update's do: an item put
+back to waiting from shipped or cancelled (``item.reinstated``, what ``unship`` does) and
+an item cancelled (``item.cancelled``). Moving an item between pending and acknowledged
+tells nobody (an export does the same without an event).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from sqlalchemy import Connection
 
 from ftpbridge.errors import UsageError
 from ftpbridge.store.items import lookup
+from ftpbridge.store.outbox import NOTHING, Notify
 from ftpbridge.store.shipments import AuditSource, apply_shipments
 
 SETTABLE = ("pending", "acknowledged", "cancelled")
@@ -44,10 +51,13 @@ def set_status(
     source: str,
     now: dt.datetime,
     only_shipped: bool = False,
+    notify: Notify = NOTHING,
 ) -> list[StatusChange]:
     """Give the items ``status`` (one of SETTABLE), in the caller's transaction, audited
     with ``source``; an item already in it is left alone. ``only_shipped`` (``unship``):
-    every item must be shipped.
+    every item must be shipped. ``notify``: the outbox events the changes the shop must
+    hear of write (see the module's docstring); e-mails are never written (customers are
+    told of shipments only).
 
     Raises UsageError naming the items that do not exist (or are not shipped, with
     ``only_shipped``), and changes nothing then.
@@ -75,7 +85,8 @@ def set_status(
                 hint="ftpbridge orders set-status ITEM --status pending|acknowledged|cancelled",
             )
     changes: list[StatusChange] = []
-    rows = []
+    told: list[tuple[object, ...]] = []  # changes the shop hears of
+    untold: list[tuple[object, ...]] = []
     for item in wanted:
         _id, order_id, _partner, before, shipped_date, carrier, tracking, *_rest = found[item]
         if before == status:
@@ -85,6 +96,15 @@ def set_status(
         if before == "shipped":
             shipment = (str(shipped_date or ""), carrier or "", tracking or "")
         changes.append(StatusChange(item, order_id, before, status, shipment))
-        rows.append((item, status, None, None, None, None))
-    apply_shipments(connection, rows, AuditSource(None, source), now)
+        row = (item, status, None, None, None, None)
+        (told if _tells_the_shop(before, status) else untold).append(row)
+    apply_shipments(connection, untold, AuditSource(None, source), now)
+    webhook_only = Notify(webhook=notify.webhook)
+    apply_shipments(connection, told, AuditSource(None, source, notify=webhook_only), now)
     return changes
+
+
+def _tells_the_shop(before: str, after: str) -> bool:
+    """Whether an item's change by hand is one the shop hears of: cancelled, or back to
+    waiting from shipped or cancelled (not pending <-> acknowledged)."""
+    return after == "cancelled" or before in ("shipped", "cancelled")

@@ -80,10 +80,18 @@ def event_id_sql(dialect: str, number: str, marker: str = "?") -> str:
     return f"'evt_' || {marker} || printf('%016x', {number})"
 
 
+WEBHOOK_TYPES = ("item.shipped", "item.corrected", "item.reinstated", "item.cancelled")
+"""Every type a webhook event can have (the README's Notifications section documents each):
+shipped, new details for an item shipped before, put back to waiting (pending or
+acknowledged), cancelled (only by hand: ``ftpbridge orders set-status --status cancelled``)."""
+
+
 def change_type_sql(old_status: str, new_status: str) -> str:
-    """SQL for an item change's event type from its status before and after."""
+    """SQL for an item change's event type (one of WEBHOOK_TYPES) from its status before
+    and after."""
     return (
-        f"CASE WHEN {new_status} <> 'shipped' THEN 'item.reinstated'"
+        f"CASE WHEN {new_status} = 'cancelled' THEN 'item.cancelled'"
+        f" WHEN {new_status} <> 'shipped' THEN 'item.reinstated'"
         f" WHEN {old_status} = 'shipped' THEN 'item.corrected' ELSE 'item.shipped' END"
     )
 

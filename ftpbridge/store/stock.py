@@ -13,7 +13,8 @@ and no Python loop runs over its rows. :class:`Staging` holds one file's table:
    rejected); each row's outcome and reason.
 3. :meth:`Staging.zeroing`: what a snapshot would set to 0 (the partner's SKUs in stock
    that no row names, and rows that say 0), for the ``inventory_max_zeroed`` hold.
-4. :meth:`Staging.decided` and :meth:`Staging.absent` for the report; :meth:`Staging.apply`
+4. :meth:`Staging.decided` and :meth:`Staging.absent` for the report (and
+   :meth:`Staging.rejected` for the command's summary); :meth:`Staging.apply`
    and :meth:`Staging.zero_absent` write the changes and their ``stock_changes`` rows.
 
 The values before are read under lock in the statements that change the SKUs on
@@ -366,6 +367,16 @@ class Staging:
             f"SELECT row_number, key_text, sku_id, {outcome}, old_quantity,"  # noqa: S608
             f" CASE WHEN outcome = 'rejected' THEN old_quantity ELSE quantity END, {reason}"
             " FROM ftpbridge_stock ORDER BY row_number",
+            (),
+            batch,
+        )
+
+    def rejected(self, *, batch: int = 50_000) -> Iterator[list[tuple[Any, ...]]]:
+        """The rejected rows in file order, as (row, sku, sku_id or "", reason) tuples (the
+        command's summary groups them by reason)."""
+        yield from self._batches(
+            "SELECT row_number, key_text, COALESCE(sku_id, ''), reason FROM ftpbridge_stock"
+            " WHERE outcome = 'rejected' ORDER BY row_number",
             (),
             batch,
         )

@@ -130,7 +130,9 @@ def test_bad_input_gets_error_and_try_lines(ftpbridge, workspace: Path) -> None:
         "inventory", "import", "--partner", "acme", "rows.csv", "--report", "rows-report.csv"
     )
     assert rows.returncode == 1
-    assert "row 3 (sku 55665): quantity '1.2E+03' was damaged by a spreadsheet" in rows.stdout
+    assert "Rejected 1 row, by reason:\n  row 3 (sku 55665, sku id 26): quantity '1.2E+03' was" in (
+        rows.stdout
+    )
     assert (workspace / "rows-report.csv").exists()
     unknown = ftpbridge("inventory", "import", "--partner", "nobody", "rows.csv")
     assert unknown.returncode == 2

@@ -13,7 +13,7 @@ from typing import Any
 from ftpbridge.notify.webhook import event_json, sign
 from ftpbridge.settings import build_settings
 from ftpbridge.store import Store
-from ftpbridge.store.outbox import pending
+from ftpbridge.store.outbox import WEBHOOK_TYPES, change_type_sql, pending
 from tests.notify.conftest import SECRET, Clock, Receiver, sender_for, ship
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -78,3 +78,12 @@ def test_the_readme_body_has_exactly_the_fields_sent(loaded_store: Store, tmp_pa
     sent = event_json(event)
     assert list(documented) == list(sent)
     assert documented["type"] == sent["type"] == "item.shipped"
+
+
+def test_the_readme_names_every_event_type() -> None:
+    """Each type a webhook event can have is documented, and no other: a type added to the
+    store's SQL without the README fails here."""
+    documented = set(re.findall(r"`(item\.[a-z]+)`", section()))
+    assert documented == set(WEBHOOK_TYPES)
+    written = set(re.findall(r"'(item\.[a-z]+)'", change_type_sql("old", "new")))
+    assert written == set(WEBHOOK_TYPES)

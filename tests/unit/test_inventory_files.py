@@ -418,3 +418,38 @@ def test_excel_sep_line_before_the_header_is_read(
     result = run(loaded_store, settings, path, configured=partner(settings, inventory_mode="delta"))
     assert (result.status, result.applied) == ("applied", 2)
     assert in_stock(loaded_store)["25"] == 4 and in_stock(loaded_store)["26"] == 5
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def test_the_summary_groups_rejected_rows_by_reason_like_the_import(
+    loaded_store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    """3,002 rows, 3,000 of them with one reason: counts written 3,002, the rows grouped by
+    reason (count and first rows), a one-row reason with its SKU, a control character in a
+    SKU escaped for the terminal. Collected while the file is read: the summary is the same
+    with the report gone."""
+    import io
+
+    from ftpbridge.cli.skus import print_inventory
+
+    rows = ["007,12", "55665,oops\x1b[31m"] + ["55666,-3"] * 3_000
+    path = write(tmp_path / "inventory.csv", "sku,quantity\n" + "\n".join(rows) + "\n")
+    result = run(loaded_store, settings, path, configured=partner(settings, inventory_mode="delta"))
+    assert (result.rows, result.applied, result.rejected) == (3_002, 1, 3_001)
+    assert result.report_path is not None
+    result.report_path.unlink()
+    shown = io.StringIO()
+    print_inventory(result, shown)
+    lines = shown.getvalue().splitlines()
+    assert lines[0] == (
+        "acme: inventory.csv (delta): 3,002 rows: 1 applied, 0 unchanged, 3,001 rejected"
+    )
+    assert lines[1] == "Rejected 3,001 rows, by reason:"
+    [many] = [line for line in lines if line.startswith("  3,000 rows: ")]
+    assert many.endswith("(rows 4, 5, 6, 7, 8 and 2,995 more)")
+    assert "quantity" in many and "negative" in many
+    [one] = [line for line in lines if line.startswith("  row 3 (sku 55665")]
+    assert "\x1b" not in one and "\\x1b" in one
+    assert all("\x1b" not in line for line in lines)

@@ -108,7 +108,7 @@ def skus_list(
 
     if partner is not None:
         state.partner(partner)
-    with state.store.connect() as connection:
+    with state.existing_store.connect() as connection:
         if low_stock:
             found = low_stock_skus(
                 connection,
@@ -222,7 +222,7 @@ def inventory_import(
             hint="choose where it goes with --report PATH",
         )
     result = import_inventory(
-        state.store,
+        state.existing_store if dry_run else state.store,  # a dry run never creates a store
         settings,
         file,
         dry_run=dry_run,

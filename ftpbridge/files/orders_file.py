@@ -190,13 +190,12 @@ def load_orders_file(
                 problems = sorted(problems + repeated[:PROBLEMS_KEPT], key=_line_of)
                 raise _Abandon
     except _Abandon:
-        shown = [str(problem) for problem in problems[:PROBLEMS_KEPT]]
-        hidden = problem_count - len(shown)
         raise OrdersFileError(
             f"{path}: {problem_count:,} invalid line{'' if problem_count == 1 else 's'};"
             " nothing was loaded:",
-            problems=shown + ([f"(and {hidden:,} more)"] if hidden > 0 else []),
+            problems=[str(problem) for problem in problems[:PROBLEMS_KEPT]],
             hint="fix these lines and load the file again",
+            total=problem_count,
         ) from None
     if totals.orders == 0:
         raise InputFileError(f"{path} holds no orders", hint="one JSON order per line")

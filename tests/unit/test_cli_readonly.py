@@ -1,5 +1,5 @@
-"""Commands that only look (status, orders list, api-key list, notify list, an export or
-import with --dry-run) never create a store: with a config whose store does not exist they
+"""Commands that only look (status, orders list, api-key list, notify list, skus list, an
+export, import or inventory import with --dry-run) never create a store: with a config whose store does not exist they
 say where they looked and how to point at the right one (the admin's `status` outside
 systemd used to make an empty store next to the config and report every partner stale)."""
 
@@ -22,6 +22,8 @@ import pytest
         ("export", "--partner", "acme", "--dry-run", "--out", "-"),
         ("export", "--partner", "acme", "--dry-run", "--out", "OUT/"),
         ("import", "--partner", "acme", "FILE", "--dry-run"),
+        ("skus", "list"),
+        ("inventory", "import", "--partner", "acme", "FILE", "--dry-run"),
     ],
     ids=" ".join,
 )

@@ -70,3 +70,18 @@ def test_any_problem_keeps_nothing_and_every_problem_is_listed(
         assert problem in raised.value.message
     assert raised.value.message.count("\n  - ") == len(problems)
     assert (_count(store, orders), _count(store, items)) == (0, 0)
+
+
+def test_many_bad_lines_are_all_counted(store, settings, tmp_path) -> None:
+    """1,000 bad lines: the message lists the first 50 and says '... and 950 more' (it said
+    '... and 151 more' whatever the count: the problems past 200 were hidden in an entry
+    that was never shown)."""
+    path = tmp_path / "o.jsonl"
+    path.write_text("not json\n" * 1_000, encoding="utf-8")
+    with pytest.raises(OrdersFileError) as raised:
+        load_orders(store, path, list(settings.partners.values()))
+    message = raised.value.message
+    assert "1,000 invalid lines" in message
+    assert message.count("\n  - ") == 50
+    assert message.endswith("... and 950 more")
+    assert (_count(store, orders), _count(store, items)) == (0, 0)

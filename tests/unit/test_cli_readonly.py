@@ -1,7 +1,8 @@
 """Commands that only look (status, orders list, api-key list, notify list, skus list, an
-export, import or inventory import with --dry-run) never create a store: with a config whose store does not exist they
-say where they looked and how to point at the right one (the admin's `status` outside
-systemd used to make an empty store next to the config and report every partner stale)."""
+export, import or inventory import with --dry-run) never create a store: with a config
+whose store does not exist they say where they looked and how to point at the right one
+(the admin's `status` outside systemd used to make an empty store next to the config and
+report every partner stale)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ logger = structlog.get_logger()
 
 
 class SenderJob:
-    """Holds the daemon's sender between runs (its HTTP connections are reused)."""
+    """Holds the daemon's sender between runs (its HTTP client is reused)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store

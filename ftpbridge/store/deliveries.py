@@ -64,7 +64,7 @@ def holder_gone(connection: Connection, holder: str) -> bool:
         return bool(taken.scalar())
     host, _, rest = holder.partition(":")
     pid_text = rest.partition(":")[0]
-    if host != socket.gethostname()[:150] or not pid_text.isdigit():
+    if host != socket.gethostname()[:150] or not (pid_text.isascii() and pid_text.isdigit()):
         return False
     try:
         os.kill(int(pid_text), 0)

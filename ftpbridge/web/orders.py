@@ -33,11 +33,14 @@ from ftpbridge.web import schemas
 from ftpbridge.web.auth import Key, require_writer
 from ftpbridge.web.context import ApiContext, context_of
 from ftpbridge.web.params import (
+    MAX_PAGE,
+    PAGE_HINT,
     Payload,
     boolean,
     fields_of,
     integer,
     json_value,
+    page_size_hint,
     read_payload,
     text_choice,
 )
@@ -114,12 +117,15 @@ def view_search(payload: Payload, key: ApiKey, context: ApiContext) -> tuple[Ord
     search = OrderSearch(
         filter=text_choice(merged.get("filter", "contains_merch"), "filter", FILTERS),
         terms=tuple(terms),
-        page=integer(merged.get("page", 1), "page", minimum=1, maximum=10_000_000),
+        page=integer(
+            merged.get("page", 1), "page", minimum=1, maximum=MAX_PAGE, over_hint=PAGE_HINT
+        ),
         page_size=integer(
             merged.get("page_size", DEFAULT_PAGE_SIZE),
             "page_size",
             minimum=1,
             maximum=api.max_page_size,
+            over_hint=page_size_hint(api.max_page_size),
             limit_name="[api] max_page_size",
         ),
         sort_column=text_choice(merged.get("sortcol", "order_id"), "sortcol", SORT_COLUMNS),

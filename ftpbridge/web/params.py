@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,7 +66,7 @@ async def read_payload(request: Request, api: ApiSettings) -> Payload:
 async def _body(request: Request, api: ApiSettings) -> bytes:
     limit = api.max_body_bytes
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and ascii_digits(declared) and int(declared) > limit:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
@@ -142,6 +143,11 @@ def decode_json(text: str, where: str, api: ApiSettings) -> Any:
     except RecursionError:
         value = None
         _too_deep(where, api)
+    except ValueError:  # a number of 4,300 digits or more: int() refuses it
+        raise RequestError(
+            f"{where} holds a number too long to read",
+            hint="send numbers of at most 20 digits",
+        ) from None
     check_depth(value, where, api.max_json_depth)
     return value
 
@@ -212,21 +218,62 @@ def boolean(value: Any, name: str) -> bool:
     raise RequestError(f"{name} must be true or false, not {_shown(value)}")
 
 
-def integer(value: Any, name: str, *, minimum: int, maximum: int, limit_name: str = "") -> int:
+MAX_PAGE = 10_000_000
+PAGE_HINT = "ask for a lower page: an answer's total_pages says how many there are"
+
+
+def page_size_hint(maximum: int) -> str:
+    return f"ask for at most {maximum:,} and page through the rest (page=2, page=3, ...)"
+
+
+def ascii_digits(text: str) -> bool:
+    """Whether ``text`` is one or more of the digits 0-9 and nothing else. ``str.isdigit``
+    is no test for ``int()``: it is True for "²" and other Unicode digits, which ``int()``
+    refuses (a ValueError, a 500) or reads as a number nobody typed on purpose."""
+    return _ASCII_DIGITS.fullmatch(text) is not None
+
+
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+
+
+def integer(
+    value: Any,
+    name: str,
+    *,
+    minimum: int,
+    maximum: int,
+    over_hint: str,
+    limit_name: str = "",
+) -> int:
+    """A whole number from ``minimum`` to ``maximum``: a JSON integer, or text of the digits
+    0-9 (no sign, no other script's digits); RequestError naming ``name`` otherwise.
+    ``over_hint`` is what to do when it is over the maximum (the caller knows: page
+    through the rest, check the quantity); ``limit_name`` the setting behind ``maximum``."""
     number: int | None = None
+    text = value.strip() if isinstance(value, str) else ""
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
-    elif isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 12:
-        number = int(value.strip())
+    elif ascii_digits(text):
+        digits = text.lstrip("0") or "0"
+        # Never int() a text longer than the maximum: a thousands-digit one is slow to
+        # convert and Python refuses 4,300 digits or more (a ValueError).
+        number = int(digits) if len(digits) <= len(str(maximum)) else maximum + 1
     if number is None:
-        raise RequestError(f"{name} must be a whole number, not {_shown(value)}")
+        raise RequestError(
+            f"{name} must be a whole number, not {_shown(value)}",
+            hint=f"send {name} in the digits 0-9, from {minimum:,} to {maximum:,}",
+        )
     if number < minimum:
-        raise RequestError(f"{name} must be at least {minimum}, not {number}")
+        raise RequestError(
+            f"{name} must be at least {minimum:,}, not {number}",
+            hint=f"send {name} from {minimum:,} to {maximum:,}",
+        )
     if number > maximum:
         where = f" ({limit_name})" if limit_name else ""
+        shown = text or str(value)
+        shown = shown if len(shown) <= 20 else _shown(shown)
         raise RequestError(
-            f"{name} {number} is over the maximum of {maximum:,}{where}",
-            hint=f"ask for at most {maximum:,} and page through the rest",
+            f"{name} {shown} is over the maximum of {maximum:,}{where}", hint=over_hint
         )
     return number
 

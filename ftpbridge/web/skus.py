@@ -44,7 +44,15 @@ from ftpbridge.web import schemas
 from ftpbridge.web.auth import Key, require_writer
 from ftpbridge.web.context import ApiContext, context_of
 from ftpbridge.web.orders import json_response
-from ftpbridge.web.params import boolean, fields_of, integer, read_payload
+from ftpbridge.web.params import (
+    MAX_PAGE,
+    PAGE_HINT,
+    boolean,
+    fields_of,
+    integer,
+    page_size_hint,
+    read_payload,
+)
 
 router = APIRouter(tags=["skus"])
 
@@ -141,12 +149,13 @@ async def view_skus(request: Request, key: Key) -> Response:
     page 1 of up to ``[api] max_page_size``)."""
     context = context_of(request)
     fields = fields_of(await read_payload(request, context.api), VIEW_PARAMETERS, "View SKUs")
-    page = integer(fields.get("page", 1), "page", minimum=1, maximum=10_000_000)
+    page = integer(fields.get("page", 1), "page", minimum=1, maximum=MAX_PAGE, over_hint=PAGE_HINT)
     size = integer(
         fields.get("page_size", context.api.max_page_size),
         "page_size",
         minimum=1,
         maximum=context.api.max_page_size,
+        over_hint=page_size_hint(context.api.max_page_size),
         limit_name="[api] max_page_size",
     )
     query = SkuQuery(
@@ -193,7 +202,13 @@ def _sku_id(fields: dict[str, Any]) -> str:
 
 
 def _quantity(value: Any, name: str, *, minimum: int = 0) -> int:
-    return integer(value, name, minimum=minimum, maximum=MAX_QUANTITY)
+    return integer(
+        value,
+        name,
+        minimum=minimum,
+        maximum=MAX_QUANTITY,
+        over_hint=f"a SKU holds at most {MAX_QUANTITY:,} units: check {name}",
+    )
 
 
 def sku_changes(fields: dict[str, Any]) -> SkuChanges:

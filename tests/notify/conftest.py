@@ -56,6 +56,11 @@ class Receiver:
         answer = httpx.post(f"{self.base}/_control", json={"plan": entries, "delay": delay})
         assert answer.status_code == 204
 
+    def release(self) -> None:
+        """Let the answers held by a ``{"hold": true}`` entry go (200)."""
+        answer = httpx.post(f"{self.base}/_control", json={"release": True})
+        assert answer.status_code == 204
+
     def requests(self) -> list[dict[str, Any]]:
         if not self.log.exists():
             return []

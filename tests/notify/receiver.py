@@ -7,9 +7,18 @@ It listens on a free 127.0.0.1 port (written to ``--ready`` once it listens) and
 test sets the plan with ``POST /_control`` and a JSON body ``{"plan": [...], "delay": s}``;
 each plan entry is one of
 
-- ``{"status": 500}`` (any status; ``"body"`` and ``"retry_after"`` optional),
+- ``{"status": 500}`` (any status; ``"body"``, ``"retry_after"`` (any text, e.g. "²")
+  and ``"location"`` optional),
 - ``{"hang": 3}``: answer 200 only after 3 s (past the sender's timeout; logged at once),
-- ``{"reset": true}``: read the request and reset the connection (TCP RST, no answer).
+- ``{"reset": true}``: read the request and reset the connection (TCP RST, no answer),
+- ``{"hold": true}``: logged at once (answer ``"held"``), answered 200 only once a test
+  posts ``{"release": true}`` to ``/_control`` (then logged again, answer 200),
+- ``{"trickle": 0.5, "bytes": 200, "phase": "headers"}``: a 200 answer of ``bytes``
+  bytes sent one byte every 0.5 s, from its status line (``"headers"``) or from its body
+  (``"body"``: the headers at once); logged when it ends (answer ``"trickle"``, ``sent``:
+  the bytes that went out before the client hung up, or all of them),
+- ``{"gzip_bomb": 256}``: 500 with ``Content-Encoding: gzip`` and a body that inflates
+  to that many MB of zeros (a few hundred KB as sent).
 
 ``delay`` makes every answer wait that long (to keep requests in flight side by side).
 Every hook request is one JSON line in ``--log``: its number, when it arrived and was
@@ -25,6 +34,7 @@ import socket
 import struct
 import threading
 import time
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -38,6 +48,7 @@ class State:
         self.plan: list[dict[str, Any]] = []
         self.delay = 0.0
         self.count = 0
+        self.release = threading.Event()
         self.log = log.open("a", encoding="utf-8")
 
     def next_answer(self) -> tuple[int, dict[str, Any]]:
@@ -78,9 +89,14 @@ class Handler(BaseHTTPRequestHandler):
         state = self.server.state
         if self.path == "/_control":
             control = json.loads(self._body() or b"{}")
+            if control.get("release"):
+                state.release.set()
+                self._answer(204)
+                return
             with state.lock:
                 state.plan = list(control.get("plan", []))
                 state.delay = float(control.get("delay", 0.0))
+                state.release.clear()
             self._answer(204)
             return
         if self.path != "/hook":
@@ -114,6 +130,20 @@ class Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
             return
+        if entry.get("hold"):
+            state.write({**record, "answered": None, "answer": "held"})
+            state.release.wait(120)  # a cap, so that a test that forgets never hangs this
+            state.write({**record, "answered": time.monotonic(), "answer": 200})
+            self._answer(200, b"ok")
+            return
+        if entry.get("trickle"):
+            sent = self._trickle(entry)
+            state.write({**record, "answered": time.monotonic(), "answer": "trickle", "sent": sent})
+            return
+        if entry.get("gzip_bomb"):
+            state.write({**record, "answered": time.monotonic(), "answer": 500})
+            self._answer(500, _bomb(int(entry["gzip_bomb"])), {"Content-Encoding": "gzip"})
+            return
         status = int(entry.get("status", 200))
         headers = {"Content-Type": "text/plain; charset=utf-8"}
         if "retry_after" in entry:
@@ -123,6 +153,37 @@ class Handler(BaseHTTPRequestHandler):
         body = str(entry.get("body", "ok" if status < 300 else f"status {status}")).encode()
         state.write({**record, "answered": time.monotonic(), "answer": status})
         self._answer(status, body, headers)
+
+    def _trickle(self, entry: dict[str, Any]) -> int:
+        """Send a 200 answer one byte at a time (the receiver's own pace); the bytes sent
+        before the client went away."""
+        size = int(entry.get("bytes", 200))
+        interval = float(entry["trickle"])
+        if entry.get("phase", "headers") == "body":
+            self.send_response(200)
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            self.wfile.flush()
+            answer = b"x" * size
+        else:
+            head = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Padding: "
+            answer = head + b"x" * max(0, size - len(head) - 6) + b"\r\n\r\nok"
+        self.close_connection = True
+        pause = threading.Event()  # never set: the pause between bytes
+        for sent in range(len(answer)):
+            try:
+                self.connection.sendall(answer[sent : sent + 1])
+            except OSError:
+                return sent
+            pause.wait(interval)
+        return len(answer)
+
+
+def _bomb(megabytes: int) -> bytes:
+    """A gzip stream of ``megabytes`` MB of zeros (about 1 KB per MB)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    zeros = bytes(2**20)
+    return b"".join(packer.compress(zeros) for _ in range(megabytes)) + packer.flush()
 
 
 class Server(ThreadingHTTPServer):

@@ -18,27 +18,36 @@ from tests.servers import wait_for
 def test_a_reload_during_a_round_waits_for_its_batch(
     loaded_store: Store, receiver: Receiver, tmp_path: Path
 ) -> None:
-    """Five events, one per POST, a receiver taking 0.3 s each: a reload in the middle of
-    the round lets the batch in flight finish, stops the round, and the next round (with
-    the new sender) delivers the rest: each event once, nothing logged as failed."""
+    """Five events, one per POST; the receiver holds the first until the test lets it go.
+    A reload asked for while that batch is in flight waits for it, then the round stops
+    (exactly one event delivered in it), and the next round, with the new sender,
+    delivers the other four: each event once, nothing logged as failed."""
     from ftpbridge.store.engine import utcnow
 
     ship(loaded_store, tmp_path, [("1", "1001"), ("1", "1002"), ("3", "1004"), ("4", "1006"),
                                   ("5", "1007")], now=utcnow())  # fmt: skip
-    receiver.plan([], delay=0.3)
+    receiver.plan([{"hold": True}])
     job = SenderJob(loaded_store)
-    notify = notify_settings(receiver.url, batch_size=1).notify
+    # A timeout far longer than the test holds the first answer: nothing times out.
+    notify = notify_settings(receiver.url, batch_size=1, timeout=120).notify
     assert job.configure(notify)
     with capture_logs() as logs:
         first = threading.Thread(target=job.run, args=(lambda: False,))
         first.start()
         wait_for(lambda: receiver.requests(), "the first request")
-        assert job.configure(notify)  # waits for the batch in flight
-        first.join(timeout=60)
+        reload = threading.Thread(target=job.configure, args=(notify,))
+        reload.start()
+        # The reload has asked the round to stop (it then waits for the batch in flight).
+        wait_for(lambda: job._changing.is_set(), "the reload to ask the round to stop")
+        assert reload.is_alive() and first.is_alive()
+        receiver.release()
+        reload.join(timeout=120)
+        first.join(timeout=120)
+        assert not reload.is_alive() and not first.is_alive()
         in_first_round = len(receiver.answered())
         job.run(lambda: False)
     job.close()
-    assert 1 <= in_first_round < 5
+    assert in_first_round == 1
     delivered = receiver.delivered_ids()
     assert len(delivered) == 5 == len(set(delivered))
     assert not [log for log in logs if log["log_level"] in ("warning", "error")], logs

@@ -8,8 +8,10 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import tracemalloc
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from ftpbridge.notify.sender import FIRST_RETRY_SECONDS, JITTER_SECONDS, backoff_seconds
@@ -17,6 +19,7 @@ from ftpbridge.store import Store
 from ftpbridge.store.outbox import Event, pending
 from ftpbridge.store.schema import outbox
 from tests.notify.conftest import NOW, SECRET, UPS, Clock, Receiver, sender_for, ship
+from tests.servers import wait_for
 
 
 def states(store: Store) -> list[tuple[str, str, int]]:
@@ -256,3 +259,89 @@ def test_backoff_doubles_from_30_seconds_to_an_hour() -> None:
     """tenacity's exponential wait with jitter: 30, 60, 120 s ... capped at 3600 s."""
     for failures, base in ((1, 30), (2, 60), (3, 120), (7, 1920), (8, 3600), (40, 3600)):
         assert base <= backoff_seconds(failures) <= base + JITTER_SECONDS
+
+
+def test_what_a_receiver_sends_never_makes_the_sender_raise(
+    loaded_store: Store, receiver: Receiver, clock: Clock, tmp_path: Path
+) -> None:
+    """Retry-After "²" (str.isdigit says yes, float() raises), "soon", 5,000 digits and a
+    date out of range: the 503s are retried with the usual backoff (a day at most for the
+    digits), nothing raises; a redirect to "http://[" (no address urlsplit can read) is
+    refused, saying so. Before, the ValueError escaped deliver: the batch stayed leased."""
+    ship(loaded_store, tmp_path, [("1", "1001")])
+    receiver.plan([
+        {"status": 503, "retry_after": "²"},
+        {"status": 503, "retry_after": "soon"},
+        {"status": 503, "retry_after": "9" * 5000},
+        {"status": 503, "retry_after": "Tue, 24 Nov 99999 06:00:00 GMT"},
+        {"status": 302, "location": "http://["},
+    ])  # fmt: skip
+    sender = sender_for(loaded_store, receiver.url, clock)
+    waits = []
+    for attempt in range(1, 5):
+        report = sender.send_once()
+        assert (report.retrying, report.dead) == (1, 0), report
+        failed = event(loaded_store, "1001")
+        assert (failed.state, failed.attempts, failed.last_status) == ("pending", attempt, 503)
+        waits.append((failed.next_attempt_at - clock()).total_seconds())
+        clock.now = failed.next_attempt_at
+    assert FIRST_RETRY_SECONDS <= waits[0] <= FIRST_RETRY_SECONDS + JITTER_SECONDS
+    assert 2 * FIRST_RETRY_SECONDS <= waits[1] <= 2 * FIRST_RETRY_SECONDS + JITTER_SECONDS
+    assert waits[2] == 24 * 3600
+    assert 8 * FIRST_RETRY_SECONDS <= waits[3] <= 8 * FIRST_RETRY_SECONDS + JITTER_SECONDS
+    assert sender.send_once().dead == 1
+    sender.close()
+    dead = event(loaded_store, "1001")
+    assert dead.last_status == 302
+    assert "a redirect to an address that cannot be read" in (dead.last_error or "")
+
+
+@pytest.mark.parametrize(
+    ("phase", "said"),
+    [("headers", "did not answer within 1 s"), ("body", "did not finish its answer within 1 s")],
+)
+def test_a_receiver_trickling_its_answer_is_left_at_the_deadline(
+    phase: str, said: str, loaded_store: Store, receiver: Receiver, clock: Clock, tmp_path: Path
+) -> None:
+    """[notify] timeout (1 s here) bounds the whole request, not each read: a receiver
+    sending its answer one byte every 0.5 s (from the status line, or the body after the
+    headers) would take 100 s, far past the lease; the sender hangs up at the deadline
+    (the receiver could send only part of it) and the event waits for a retry."""
+    ship(loaded_store, tmp_path, [("1", "1001")])
+    receiver.plan([{"trickle": 0.5, "bytes": 200, "phase": phase}])
+    sender = sender_for(loaded_store, receiver.url, clock)
+    [channel] = sender.channels
+    assert 200 * 0.5 > channel.lease_seconds  # the whole trickle would outlast the lease
+    report = sender.send_once()
+    sender.close()
+    assert (report.delivered, report.retrying) == (0, 1), report
+    failed = event(loaded_store, "1001")
+    assert failed.state == "pending" and failed.attempts == 1
+    assert failed.last_error == f"the webhook at {receiver.base} {said}"
+    [trickled] = wait_for(
+        lambda: [r for r in receiver.requests() if r["answer"] == "trickle"],
+        "the receiver to see the sender hang up",
+    )
+    assert trickled["sent"] < 200
+
+
+def test_a_compressed_answer_is_never_inflated_past_what_is_kept(
+    loaded_store: Store, receiver: Receiver, clock: Clock, tmp_path: Path
+) -> None:
+    """A 500 whose gzip body inflates to 128 MB of zeros (about 128 KB sent): the first
+    500 bytes are kept (zeros shown as spaces), and the sender's memory never holds the
+    inflated answer (httpx's iter_bytes inflated a whole network read at once: 64 MB)."""
+    ship(loaded_store, tmp_path, [("1", "1001")])
+    receiver.plan([{"gzip_bomb": 128}])
+    sender = sender_for(loaded_store, receiver.url, clock)
+    tracemalloc.start()
+    try:
+        report = sender.send_once()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    sender.close()
+    assert report.retrying == 1
+    failed = event(loaded_store, "1001")
+    assert failed.last_status == 500 and failed.last_response == " " * 500
+    assert peak < 8 * 2**20, peak

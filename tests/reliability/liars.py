@@ -12,7 +12,9 @@ What a ``Lie`` can do to one file:
 - ``trickle``: RETR sends one byte every ``trickle`` seconds (the server's own pace: this
   is the fault being injected, nothing in a test waits on it), ``TRICKLE_CAP`` of them;
 - ``refuse``: RETR is answered with this (e.g. ``"550 Permission denied."``);
-- ``hide_size``: SIZE is refused and MLSD shows no size (a listing without sizes).
+- ``hide_size``: SIZE is refused and MLSD shows no size (a listing without sizes);
+- ``listed_size``: the size MLSD, LIST and SIZE show, as any text (``"²"``, 5,000
+  digits); RETR sends the file.
 
 ``endless_listing(name_pattern)``: MLSD and LIST of any folder answer with entries made
 up without end (until ``ENDLESS_LISTING_CAP`` entries, so that a client without a bound
@@ -65,6 +67,7 @@ class Lie:
     trickle: float | None = None
     refuse: str | None = None
     hide_size: bool = False
+    listed_size: str | None = None
 
 
 class _Producer:
@@ -113,10 +116,25 @@ def lying(lies: dict[str, Lie], stats: LieStats | None = None) -> Callable[[type
                         line = re.sub(rb"size=\d+", b"size=%d" % lie.announce, line)
                     elif lie is not None and lie.hide_size:
                         line = re.sub(rb"size=\d+;", b"", line)
+                    elif lie is not None and lie.listed_size is not None:
+                        said = lie.listed_size.encode()
+                        line = re.sub(rb"size=\d+", lambda _, said=said: b"size=" + said, line)
                     yield line
 
             def format_mlsx(self, *args: Any, **kwargs: Any) -> Iterator[bytes]:
                 return self._announce(super().format_mlsx(*args, **kwargs))
+
+            def format_list(self, *args: Any, **kwargs: Any) -> Iterator[bytes]:
+                for line in super().format_list(*args, **kwargs):
+                    name = line.rstrip(b"\r\n").rsplit(b" ", 1)[-1].decode("utf-8", "replace")
+                    lie = lies.get(name)
+                    if lie is not None and lie.listed_size is not None:
+                        # perms, links, owner, group, then the size column
+                        said = lie.listed_size.encode()
+                        line = re.sub(
+                            rb"^((?:\S+\s+){4})\d+", lambda found, said=said: found[1] + said, line
+                        )
+                    yield line
 
         class Liar(base):  # type: ignore[misc, valid-type]
             abstracted_fs = LyingFS
@@ -129,12 +147,15 @@ def lying(lies: dict[str, Lie], stats: LieStats | None = None) -> Callable[[type
                 if lie is not None and lie.hide_size:
                     self.respond("550 SIZE not available.")
                     return None
+                if lie is not None and lie.listed_size is not None:
+                    self.respond(f"213 {lie.listed_size}")
+                    return path
                 return super().ftp_SIZE(path)
 
             def ftp_RETR(self, file: str) -> Any:
                 name = os.path.basename(file)
                 lie = lies.get(name)
-                if lie is None:
+                if lie is None or (lie.send, lie.trickle, lie.refuse) == (None, None, None):
                     return super().ftp_RETR(file)
                 if lie.refuse is not None:
                     self.respond(lie.refuse)

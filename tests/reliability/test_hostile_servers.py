@@ -154,6 +154,30 @@ def test_a_server_sending_more_than_it_announced_is_stopped_at_the_limit(
     )
 
 
+@pytest.mark.parametrize(
+    ("mlsd", "size"),
+    [(True, "²"), (True, "9" * 5000), (False, "9" * 5000)],
+    ids=["MLSD size=²", "MLSD size of 5,000 digits", "LIST size of 5,000 digits"],
+)
+def test_a_size_the_listing_cannot_read_is_unknown_and_the_file_taken(
+    mlsd: bool, size: str, tmp_path: Path, request: pytest.FixtureRequest, figures: Figures
+) -> None:
+    """A server listing the fulfiller's file with the size "²" (str.isdigit says yes,
+    int() raises) or 5,000 digits (more than int() reads): the size is unknown, the file
+    is taken like any other (its download still bounded by max_file_bytes), ``ftpbridge
+    poll`` exits 0. Before, the ValueError escaped the listing: exit 70 on every poll."""
+    site, _server = limited_site(
+        tmp_path, request, mlsd=mlsd, customise=lying({UPDATED: Lie(listed_size=size)})
+    )
+    done = cli(site, "poll")
+    handled = done.returncode == 0 and "Traceback" not in done.stdout + done.stderr
+    case = f"{'MLSD' if mlsd else 'LIST'} size {size[:3]!r} ({len(size):,} characters)"
+    figures.bad_input(f"unreadable size in a listing: {case}", unhandled=int(not handled))
+    assert handled, (done.returncode, done.stdout, done.stderr)
+    assert archived(site)
+    assert_clean(site, figures, f"unreadable listed size: {case}", files=1, shipped=17)
+
+
 def test_sftp_checks_the_size_it_is_given_at_open(
     tmp_path: Path, request: pytest.FixtureRequest, figures: Figures
 ) -> None:

@@ -116,3 +116,15 @@ def test_delivered_events_are_pruned_after_keep_delivered(
         assert prune(connection, NOW + dt.timedelta(seconds=1)) == 1
     with loaded_store.connect() as connection:
         assert connection.execute(select(outbox.c.state)).scalars().all() == ["pending"]
+
+
+def test_a_holder_whose_process_id_is_not_ascii_digits_is_not_gone(
+    loaded_store: Store, tmp_path: Path
+) -> None:
+    """A holder name on this machine whose process id is "²" (str.isdigit says yes, int()
+    says no): not known to be gone, so its lease is left to run out; nothing raises."""
+    ship(loaded_store, tmp_path, [("1", "1001")])
+    odd = f"{socket.gethostname()[:150]}:²:odd"
+    assert take(loaded_store, odd) == ["1001"]
+    if loaded_store.dialect == "sqlite":
+        assert take(loaded_store, alive_holder("b")) == []

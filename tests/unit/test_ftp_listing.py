@@ -96,6 +96,42 @@ def test_mlsd_lines() -> None:
     assert parse_mlsd_line("no-facts-line") is None
 
 
+@pytest.mark.parametrize("size", ["²", "٣", "１", "-1", "1.5", "", "0x10", "9" * 21, "9" * 5000])
+def test_an_mlsd_size_that_is_no_number_is_unknown_never_an_error(size: str) -> None:
+    """ "²" passes str.isdigit() and int() refuses it; 5,000 digits int() refuses too: the
+    entry is kept with its size unknown (the download's own limit still holds)."""
+    entry = parse_mlsd_line(f"type=file;size={size};modify=20261123100000; a_updated_x.csv")
+    assert entry is not None
+    assert (entry.name, entry.size, entry.is_dir) == ("a_updated_x.csv", None, False)
+    assert entry.mtime == datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    assert parse_mlsd_line(f"type=file;size={'9' * 20}; big.csv").size == 10**20 - 1  # type: ignore[union-attr]
+
+
+def test_a_list_size_too_long_to_be_one_is_unknown_never_an_error() -> None:
+    """Unix and IIS LIST lines with a 5,000-digit size: the entry, size unknown. A size in
+    another script's digits is no Unix or IIS line at all (None: the LIST is then read by
+    NLST when no line is understood)."""
+    digits = "9" * 5000
+    unix = parse_list_line(f"-rw-r--r-- 1 owner group {digits} Nov 23 10:00 a.csv", now=NOW)
+    assert unix is not None and (unix.name, unix.size) == ("a.csv", None)
+    iis = parse_list_line(f"11-23-26  10:00AM       {digits} a.csv")
+    assert iis is not None and (iis.name, iis.size) == ("a.csv", None)
+    assert parse_list_line("-rw-r--r-- 1 owner group ٣ Nov 23 10:00 a.csv", now=NOW) is None
+    assert parse_list_line("11-23-26  10:00AM       ٣ a.csv") is None
+
+
+LISTING_TEXT = st.text(alphabet=st.sampled_from(list("-drwx 0123456789:²٣AaPpMmNov;=\r\n.")))
+
+
+@given(LISTING_TEXT, LISTING_TEXT)
+def test_no_listing_line_raises(facts: str, rest: str) -> None:
+    """Whatever a server writes in a listing's line, parsing it returns an entry or None."""
+    parse_mlsd_line(f"type=file;size={facts}; {rest}")
+    parse_list_line(f"-rw-r--r-- 1 o g {facts} Nov 23 10:00 {rest}", now=NOW)
+    parse_list_line(f"11-23-26  10:00AM {facts} {rest}")
+    parse_list_line(facts + rest, now=NOW)
+
+
 @pytest.mark.parametrize(
     "name",
     ["orders.csv", "Orders 2026-11-23.CSV", ".hidden.part", "é" * 127, "x" * 255, "a.b.c"],

@@ -29,7 +29,7 @@ from ftpbridge.errors import (
     TransportError,
 )
 from ftpbridge.transport.base import ATTEMPT_TIMEOUTS, ConnectionParams
-from ftpbridge.transport.ftp.listing import parse_ftp_time
+from ftpbridge.transport.ftp.listing import parse_ftp_time, size_of
 from ftpbridge.transport.ftp.tls import ReusingFTP_TLS
 from ftpbridge.transport.retries import retrying
 
@@ -234,11 +234,14 @@ class FTPConnection:
 
     @staticmethod
     def _size(ftp: ftplib.FTP, path: str) -> int | None:
+        """The size SIZE answers; None when refused or not 1 to 20 digits (ftplib's own
+        ``size()`` int()s whatever follows 213: "213 ²" raised a ValueError)."""
         try:
             ftp.voidcmd("TYPE I")
-            return ftp.size(path)
+            answer = ftp.sendcmd(f"SIZE {path}")
         except ftplib.error_perm:
             return None
+        return size_of(answer[3:].strip()) if answer[:3] == "213" else None
 
     @staticmethod
     def _mdtm(ftp: ftplib.FTP, path: str) -> datetime | None:

@@ -19,18 +19,26 @@ _MONTHS = {
         start=1,
     )
 }
+# re.ASCII: \d is 0-9 only (int() refuses some Unicode digits and reads others). Runs
+# of digits and spaces are taken possessively (``++``, ``*+``): with plain ``+`` and ``*``
+# a line that is no entry cost quadratic time in its length (16,000 digits or spaces in
+# a row: about 3 s; a 64 KB line: nearly a minute), for each such line a server sends.
 _UNIX_LINE = re.compile(
-    r"^(?P<type>[-dlbcps])[-rwxsStTlL]{9}\S*\s+"
-    r".*?(?P<size>\d+)\s+(?P<month>[A-Za-z]{3})\s+(?P<day>\d{1,2})\s+"
+    r"^(?P<type>[-dlbcps])[-rwxsStTlL]{9}\S*+\s++"
+    r"(?:.*?\s)?(?P<size>\d++)\s++(?P<month>[A-Za-z]{3})\s++(?P<day>\d{1,2})\s++"
     r"(?P<when>\d{1,2}:\d{2}(?::\d{2})?|\d{4})\s(?P<name>.+)\Z",
-    re.DOTALL,  # a newline inside a name stays in the name, which is then refused as unsafe
+    # a newline inside a name stays in the name, which is then refused as unsafe
+    re.DOTALL | re.ASCII,
 )
 _WINDOWS_LINE = re.compile(
-    r"^(?P<month>\d{1,2})-(?P<day>\d{1,2})-(?P<year>\d{2}|\d{4})\s+"
-    r"(?P<hour>\d{1,2}):(?P<minute>\d{2})\s*(?P<ampm>[AaPp][Mm])?\s+"
-    r"(?P<size><DIR>|\d+)\s+(?P<name>.+)\Z",
-    re.DOTALL,
+    r"^(?P<month>\d{1,2})-(?P<day>\d{1,2})-(?P<year>\d{2}|\d{4})\s++"
+    r"(?P<hour>\d{1,2}):(?P<minute>\d{2})(?:\s*+(?P<ampm>[AaPp][Mm]))?\s++"
+    r"(?P<size><DIR>|\d++)\s++(?P<name>.+)\Z",
+    re.DOTALL | re.ASCII,
 )
+# More digits than any file's size has (20 digits: 100 exabytes); Python's int() refuses
+# 4,300 digits or more with a ValueError, which a listing must never raise.
+MAX_SIZE_DIGITS = 20
 
 
 def parse_list_line(line: str, *, now: datetime | None = None) -> RemoteFile | None:
@@ -75,7 +83,7 @@ def _unix_entry(match: re.Match[str], now: datetime) -> RemoteFile | None:
         mtime = None
     is_dir = kind == "d"
     return RemoteFile(
-        name=name, size=None if is_dir else int(match["size"]), mtime=mtime, is_dir=is_dir
+        name=name, size=None if is_dir else size_of(match["size"]), mtime=mtime, is_dir=is_dir
     )
 
 
@@ -96,9 +104,8 @@ def _windows_entry(match: re.Match[str]) -> RemoteFile | None:
     except ValueError:
         mtime = None
     is_dir = match["size"] == "<DIR>"
-    return RemoteFile(
-        name=match["name"], size=None if is_dir else int(match["size"]), mtime=mtime, is_dir=is_dir
-    )
+    size = None if is_dir else size_of(match["size"])
+    return RemoteFile(name=match["name"], size=size, mtime=mtime, is_dir=is_dir)
 
 
 def parse_mlsd_line(line: str) -> RemoteFile | None:
@@ -117,11 +124,22 @@ def parse_mlsd_line(line: str) -> RemoteFile | None:
     if kind in ("cdir", "pdir"):
         return None
     is_dir = kind == "dir"
-    size_text = facts.get("size")
-    size = int(size_text) if size_text and size_text.isdigit() and not is_dir else None
+    size = None if is_dir else size_of(facts.get("size"))
     return RemoteFile(
         name=name, size=size, mtime=parse_ftp_time(facts.get("modify")), is_dir=is_dir
     )
+
+
+def size_of(text: str | None) -> int | None:
+    """A size as a listing writes it → bytes; None (unknown: the download's own bound,
+    max_file_bytes, still holds) for anything but 1 to 20 of the digits 0-9. Never raises:
+    ``"²".isdigit()`` is True and ``int("²")`` a ValueError, which used to end the poll."""
+    if text is None or not _SIZE.fullmatch(text):
+        return None
+    return int(text)
+
+
+_SIZE = re.compile(f"[0-9]{{1,{MAX_SIZE_DIGITS}}}")
 
 
 def parse_ftp_time(text: str | None) -> datetime | None:

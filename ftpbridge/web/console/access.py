@@ -18,6 +18,7 @@ from starlette.types import Message
 from ftpbridge.web.console import session as sessions
 from ftpbridge.web.console.rendering import ConsoleProblem, console_of
 from ftpbridge.web.console.session import Session
+from ftpbridge.web.params import ascii_digits
 
 SMALL_FORM_BYTES = 64_000
 MULTIPART_OVERHEAD = 64_000
@@ -67,7 +68,7 @@ async def read_form(
     the body is over ``limit`` bytes and 408 when it takes longer than ``seconds``. Files
     over 1 MB are spooled to disk by Starlette's parser, never held in memory."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if ascii_digits(declared) and int(declared) > limit:
         raise _too_large(limit)
     received = 0
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ftpbridge.errors import CatalogueFileError, InputFileError
-from ftpbridge.files.intake import json_lines
+from ftpbridge.files.intake import NotJson, json_lines
 from ftpbridge.files.layouts import normalise_header
 from ftpbridge.files.orders_file import SeenIds
 from ftpbridge.files.reading import CsvShape, inspect_bytes, iter_chunks, map_headers, read_header
@@ -359,9 +359,8 @@ def _records(path: Path) -> Iterator[tuple[int, str, Any]]:
         start = handle.read(256).lstrip(b"\xef\xbb\xbf \t\r\n")
     if start.startswith(b"{"):
         for where, number, record in json_lines(path):
-            error = getattr(record, "error", None)
-            if isinstance(error, json.JSONDecodeError):
-                yield number, where, f"not valid JSON ({error.msg}, column {error.colno})"
+            if isinstance(record, NotJson):
+                yield number, where, record.reason
             elif not isinstance(record, dict):
                 yield number, where, "must be a JSON object (one SKU per line)"
             else:

@@ -176,7 +176,7 @@ def parse_inbox_file(path: Path, partners: list[PartnerSettings]) -> ParsedOrder
         ) from None
     try:
         document = json.loads(text)  # JSON Lines fail fast, at the end of the first line
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # JSONDecodeError, a number of 4,300+ digits
         return parse_file_orders(path, partners)
     if isinstance(document, dict) and isinstance(document.get("response"), list):
         records = [(f"response[{n}]", n, order) for n, order in enumerate(document["response"])]

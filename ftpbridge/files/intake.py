@@ -65,7 +65,7 @@ def store_orders(
 
 def json_lines(path: Path) -> Iterator[tuple[str, int, Any]]:
     """(``"line N"``, N, decoded JSON) for each non-blank line of a JSON Lines file; a line
-    that is not JSON yields a _NotJson in place of its value. Raises InputFileError when
+    that is not JSON yields a NotJson in place of its value. Raises InputFileError when
     the file cannot be read or is not UTF-8."""
     try:
         handle = path.open(encoding="utf-8-sig")
@@ -78,8 +78,8 @@ def json_lines(path: Path) -> Iterator[tuple[str, int, Any]]:
                     continue
                 try:
                     yield f"line {number}", number, json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield f"line {number}", number, _NotJson(exc)
+                except (ValueError, RecursionError) as exc:  # JSONDecodeError is one
+                    yield f"line {number}", number, NotJson(json_problem(exc))
         except UnicodeDecodeError:
             raise InputFileError(
                 f"{path} is not UTF-8 text",
@@ -88,8 +88,21 @@ def json_lines(path: Path) -> Iterator[tuple[str, int, Any]]:
 
 
 @dataclass(frozen=True)
-class _NotJson:
-    error: json.JSONDecodeError
+class NotJson:
+    """A line that is not JSON we can read, and why (:func:`json_problem`)."""
+
+    reason: str
+
+
+def json_problem(error: ValueError | RecursionError) -> str:
+    """Why ``json.loads`` refused a line, in words: bad JSON names its column; a number of
+    over 4,300 digits (Python's limit, a ValueError) or nesting deeper than the interpreter
+    allows (RecursionError) is refused as such, never as an internal error."""
+    if isinstance(error, json.JSONDecodeError):
+        return f"not valid JSON ({error.msg}, column {error.colno})"
+    if isinstance(error, RecursionError):
+        return "not valid JSON we can read (nested too deeply)"
+    return "not valid JSON we can read (a number of more than 4,300 digits)"
 
 
 def load_orders(
@@ -116,17 +129,8 @@ def parse_file_orders(path: Path, partners: list[PartnerSettings]) -> ParsedOrde
 
     def readable() -> Iterator[tuple[str, int, Any]]:
         for where, index, record in json_lines(path):
-            if isinstance(record, _NotJson):
-                error = record.error
-                bad_json.append(
-                    OrderProblem(
-                        where,
-                        index,
-                        None,
-                        None,
-                        f"not valid JSON ({error.msg}, column {error.colno})",
-                    )
-                )
+            if isinstance(record, NotJson):
+                bad_json.append(OrderProblem(where, index, None, None, record.reason))
                 continue
             yield where, index, record
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ftpbridge.errors import InputFileError, OrdersFileError
-from ftpbridge.files.intake import LoadResult
+from ftpbridge.files.intake import LoadResult, NotJson, json_problem
 from ftpbridge.files.order_checks import (
     OrderProblem,
     _LineError,
@@ -152,7 +152,7 @@ def load_orders_file(
 
             for number, record in _records(path, size, progress):
                 try:
-                    if isinstance(record, _NotJson):
+                    if isinstance(record, NotJson):
                         raise _LineError(record.reason)
                     order, order_items = parse_order(record, partners)
                 except _LineError as exc:
@@ -218,15 +218,10 @@ def _line_of(problem: OrderProblem) -> int:
     return problem.index
 
 
-@dataclass(frozen=True)
-class _NotJson:
-    reason: str
-
-
 def _records(
     path: Path, size: int, progress: Callable[[int, int], None] | None
 ) -> Iterator[tuple[int, Any]]:
-    """(line number, decoded JSON or _NotJson) per non-blank line, read as bytes."""
+    """(line number, decoded JSON or NotJson) per non-blank line, read as bytes."""
     done = 0
     try:
         handle = path.open("rb")
@@ -251,8 +246,8 @@ def _records(
                 ) from None
             try:
                 yield number, json.loads(text)
-            except json.JSONDecodeError as error:
-                yield number, _NotJson(f"not valid JSON ({error.msg}, column {error.colno})")
+            except (ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError
+                yield number, NotJson(json_problem(error))
     if progress is not None:
         progress(size, size)
 

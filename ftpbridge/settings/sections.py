@@ -110,7 +110,7 @@ class ApiSettings(_Strict):
 def listen_address(value: str) -> tuple[str, int]:
     """``"HOST:PORT"`` (``"[v6]:PORT"``) → (host, port); ValueError saying what is wrong."""
     host, colon, port_text = value.strip().rpartition(":")
-    if not colon or not host or not port_text.isdigit():
+    if not colon or not host or not (port_text.isascii() and port_text.isdigit()):
         raise ValueError(f'{quoted(value)} is not HOST:PORT; write e.g. "127.0.0.1:8080"')
     port = int(port_text)
     if not 0 <= port <= 65535:

@@ -85,3 +85,22 @@ def test_many_bad_lines_are_all_counted(store, settings, tmp_path) -> None:
     assert message.count("\n  - ") == 50
     assert message.endswith("... and 950 more")
     assert (_count(store, orders), _count(store, items)) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ('{"id": ' + "9" * 5_000 + "}", "a number of more than 4,300 digits"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ],
+    ids=["long number", "deep nesting"],
+)
+def test_json_python_cannot_read_is_a_bad_line(store, settings, tmp_path, line, reason) -> None:
+    """json.loads raises ValueError (not JSONDecodeError) for a number of over 4,300 digits,
+    and RecursionError for deep nesting: each is that line's problem, not exit 70."""
+    path = tmp_path / "o.jsonl"
+    path.write_text(_order(1, "101") + "\n" + line + "\n", encoding="utf-8")
+    with pytest.raises(OrdersFileError) as raised:
+        load_orders(store, path, list(settings.partners.values()))
+    assert f"line 2: {reason}" in raised.value.message or reason in raised.value.message
+    assert (_count(store, orders), _count(store, items)) == (0, 0)

@@ -19,6 +19,16 @@ def run_with_terminal_stderr(args: list[str], cwd: Path) -> tuple[int, str, str]
         [str(FTPBRIDGE), *args], cwd=cwd, stdout=subprocess.PIPE, stderr=secondary, text=True
     )
     os.close(secondary)
+    seen = read_all(main)
+    out, _ = process.communicate(timeout=120)
+    os.close(main)
+    return process.returncode, out, seen
+
+
+def read_all(main: int) -> str:
+    """Everything written to the terminal whose main side is ``main``, until every writer
+    closed its side (a single read may return only part of it: the line discipline hands
+    it over in pieces)."""
     seen = b""
     while True:
         ready, _, _ = select.select([main], [], [], 60)
@@ -26,11 +36,9 @@ def run_with_terminal_stderr(args: list[str], cwd: Path) -> tuple[int, str, str]
             break
         try:
             chunk = os.read(main, 4096)
-        except OSError:  # the child closed the terminal
+        except OSError:  # every writer closed the terminal (EIO)
             break
         if not chunk:
             break
         seen += chunk
-    out, _ = process.communicate(timeout=120)
-    os.close(main)
-    return process.returncode, out, seen.decode("utf-8", "replace")
+    return seen.decode("utf-8", "replace")

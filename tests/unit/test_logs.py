@@ -19,6 +19,7 @@ from structlog.contextvars import bound_contextvars, merge_contextvars
 from structlog.testing import capture_logs
 
 from ftpbridge.logs import MASK, configure_logging, redact_event, redact_text, redact_url
+from tests.terminal import read_all
 
 PASSWORD = "hunter2-Xq9"
 
@@ -279,7 +280,7 @@ def test_auto_mode_is_json_off_a_terminal_and_console_on_a_terminal() -> None:
         configure_logging(stream=terminal)
         structlog.get_logger().info("to a terminal", n=2)
         terminal.flush()
-        shown = os.read(main_fd, 65536).decode()
+    shown = read_all(main_fd)  # every piece, once the terminal's writer has closed it
     os.close(main_fd)
     assert "to a terminal" in shown
     assert "\x1b[" in shown  # colours on a tty

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ftpbridge.cli.progress import Progress, TransferLines
 from ftpbridge.transport.progress import Transfer
-from tests.terminal import FTPBRIDGE, run_with_terminal_stderr
+from tests.terminal import FTPBRIDGE, read_all, run_with_terminal_stderr
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "orders.jsonl"
 
@@ -66,7 +66,7 @@ def test_transfer_lines_show_one_direction_unknown_sizes_and_names_safely() -> N
     lines.advance(Transfer("download", long_name, 4_000_000), 1_000_000)
     lines.close()
     terminal.close()
-    seen = os.read(main, 65536).decode("utf-8")
+    seen = read_all(main)
     os.close(main)
     assert "Uploading" not in seen
     first = "Downloading orders\\x1b[2J.csv: 1.5 MB"

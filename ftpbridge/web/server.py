@@ -16,6 +16,7 @@ that cannot be read is a clear error at once, and port 0 gives a free port (logg
 
 from __future__ import annotations
 
+import gc
 import signal
 import socket
 import ssl
@@ -75,6 +76,19 @@ def _check_tls(api: ApiSettings, settings: Settings) -> dict[str, Any]:
     return {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
 
 
+def settle_heap() -> None:
+    """Move everything made so far (modules, the app, the settings: some hundreds of
+    thousands of objects that live as long as the process) out of the garbage collector's
+    sight, so that its full collections look at what requests make, not at them.
+
+    A full collection of the unfrozen heap took about 60 ms and fell, unannounced, on
+    some request (one in 30-40 updates of 1,000 items answered in 35-77 ms instead of
+    17 ms); frozen, the collector's share of such an update is 0.25 ms instead of 1.6 ms.
+    Nothing frozen is lost: these objects are never freed before the process ends."""
+    gc.collect()
+    gc.freeze()
+
+
 class ApiServer:
     """One uvicorn server for the app over ``store``."""
 
@@ -101,6 +115,7 @@ class ApiServer:
         )
         self.server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
+        settle_heap()
 
     @property
     def url(self) -> str:

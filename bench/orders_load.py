@@ -70,6 +70,13 @@ def write_orders(path: Path, megabytes: float) -> int:
 
 def measure(orders: Path, folder: Path) -> tuple[float, float, int, str]:
     """(seconds, peak RSS in MB, exit code, output) of one ``orders load`` of ``orders``."""
+    return measure_command(["orders", "load", str(orders)], folder)
+
+
+def measure_command(arguments: list[str], folder: Path) -> tuple[float, float, int, str]:
+    """(seconds, peak RSS in MB, exit code, output) of ``ftpbridge ARGUMENTS`` as a child
+    process on a new SQLite store in ``folder`` (one partner, acme, the default); the peak
+    is the largest child's ``ru_maxrss`` so far: one measurement per process."""
     config = folder / "config.toml"
     config.write_text(
         f'[store]\nurl = "sqlite:///{folder / "bench.db"}"\n[partners.acme]\ndefault = true\n',
@@ -77,7 +84,7 @@ def measure(orders: Path, folder: Path) -> tuple[float, float, int, str]:
     )
     started = time.perf_counter()
     finished = subprocess.run(
-        [str(FTPBRIDGE), "--config", str(config), "orders", "load", str(orders)],
+        [str(FTPBRIDGE), "--config", str(config), *arguments],
         capture_output=True,
         text=True,
         check=False,

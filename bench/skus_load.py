@@ -14,14 +14,11 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import resource
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-FTPBRIDGE = Path(sys.executable).parent / "ftpbridge"
+from bench.orders_load import measure_command
+
 FIELDS = (
     "id", "factory_sku", "product_name", "product_id", "attributes", "upc", "weight",
     "weight_unit", "available", "in_stock_quantity", "reserve_quantity",
@@ -67,21 +64,7 @@ def write_catalogue(path: Path, megabytes: float, form: str) -> int:
 
 def measure(catalogue: Path, folder: Path) -> tuple[float, float, int, str]:
     """(seconds, peak RSS in MB, exit code, output) of one ``skus load`` of ``catalogue``."""
-    config = folder / "config.toml"
-    config.write_text(
-        f'[store]\nurl = "sqlite:///{folder / "bench.db"}"\n[partners.acme]\ndefault = true\n',
-        encoding="utf-8",
-    )
-    started = time.perf_counter()
-    finished = subprocess.run(
-        [str(FTPBRIDGE), "--config", str(config), "skus", "load", str(catalogue)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return seconds, peak, finished.returncode, finished.stdout + finished.stderr
+    return measure_command(["skus", "load", str(catalogue)], folder)
 
 
 def main() -> None:

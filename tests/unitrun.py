@@ -202,6 +202,28 @@ def _can_run(user: pwd.struct_passwd, program: str) -> bool:
     return probe.returncode == 0
 
 
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def _readable_package(root: Path) -> Path:
+    """``ROOT/opt/ftpbridge/site``: the ftpbridge package of this checkout as ``pip install``
+    lays it out (``schemas/`` and ``examples/`` inside it as ``_schemas``, ``_examples``),
+    readable by every user; the folder to put on PYTHONPATH."""
+    site = inside(root, "/opt/ftpbridge/site")
+    if site.exists():
+        return site
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    package = site / "ftpbridge"
+    shutil.copytree(CHECKOUT / "ftpbridge", package, ignore=ignore)
+    shutil.copytree(CHECKOUT / "schemas", package / "_schemas", ignore=ignore)
+    shutil.copytree(CHECKOUT / "examples", package / "_examples", ignore=ignore)
+    for path in (site, *site.rglob("*")):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    for folder in (inside(root, "/opt"), inside(root, "/opt/ftpbridge")):
+        folder.chmod(0o755)
+    return site
+
+
 def start_service(
     unit: Path,
     *,
@@ -261,6 +283,10 @@ def start_service(
         # anything, the way an installed /opt/ftpbridge/venv would be readable. It still
         # writes nowhere but where the unit lets it.
         setpriv += ["--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search"]
+        # access(2) ignores capabilities for a user other than root, and Alembic asks it
+        # whether its migrations folder exists: ftpbridge itself is read from a copy in
+        # the sandbox (laid out as an installed package), its libraries from the venv.
+        environment["PYTHONPATH"] = str(_readable_package(root))
     umask = _mode(directives, "UMask", 0o022)
     output = runtime / "output.log"
     with output.open("wb") as log:

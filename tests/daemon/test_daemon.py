@@ -19,7 +19,13 @@ if _CHECKOUT not in sys.path:
     sys.path.insert(0, _CHECKOUT)
 
 from tests.runs import FTPBRIDGE, FtpbridgeRun  # noqa: E402
-from tests.servers import FTPServer, free_port, start_ftp_server, wait_for  # noqa: E402
+from tests.servers import (  # noqa: E402
+    FTPServer,
+    free_port,
+    notify_listener,
+    start_ftp_server,
+    wait_for,
+)
 
 EXAMPLES = Path(_CHECKOUT) / "examples" / "orders.jsonl"
 UPS = "1Z5R89390357567127"
@@ -347,35 +353,13 @@ def test_failed_export_is_retried_until_it_works(site: dict[str, Any]) -> None:
 def test_systemd_notifications(site: dict[str, Any], tmp_path: Path) -> None:
     """Under systemd the daemon sends READY=1 once scheduled, WATCHDOG=1 from the
     scheduler's loop, and STOPPING=1 on shutdown, to $NOTIFY_SOCKET."""
-    import socket
-    import threading
-
-    address = str(tmp_path / "notify.sock")
-    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    receiver.bind(address)
-    receiver.settimeout(0.2)
-    messages: list[str] = []
-    done = threading.Event()
-
-    def listen() -> None:
-        while not done.is_set():
-            try:
-                messages.append(receiver.recv(4096).decode())
-            except TimeoutError:
-                continue
-
-    listener = threading.Thread(target=listen, daemon=True)
-    listener.start()
-    try:
-        daemon = site["start"]({"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "1000000"})
+    address = tmp_path / "notify.sock"
+    with notify_listener(address) as messages:
+        daemon = site["start"]({"NOTIFY_SOCKET": str(address), "WATCHDOG_USEC": "1000000"})
         wait_for(lambda: any("READY=1" in m for m in messages), "READY=1")
         wait_for(lambda: sum("WATCHDOG=1" in m for m in messages) >= 2, "two watchdog pings")
         assert daemon.stop() == 0
         wait_for(lambda: any("STOPPING=1" in m for m in messages), "STOPPING=1")
-    finally:
-        done.set()
-        listener.join()
-        receiver.close()
 
 
 def test_a_clean_stop_removes_the_run_lock(site: dict[str, Any]) -> None:

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import subprocess
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +47,7 @@ from tests.reliability.support import (
     write_config,
 )
 from tests.runs import FtpbridgeRun
-from tests.servers import ssh_fingerprint, start_ftp_server
+from tests.servers import notify_listener, ssh_fingerprint, start_ftp_server
 
 pytestmark = pytest.mark.hostile  # listed one by one by scripts/reliability
 
@@ -485,65 +483,48 @@ def test_a_job_stuck_where_no_timeout_reaches_stops_the_watchdog(
     table.update(timeout=1, poll_interval=1)
     site = make_site(tmp_path, {"acme": table}, {"acme": disk}, owners={"acme": owner})
     write_config(site)
-    address = str(tmp_path / "notify.sock")
-    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    receiver.bind(address)
-    receiver.settimeout(0.2)
-    messages: list[str] = []
-    done = threading.Event()
-
-    def listen() -> None:
-        while not done.is_set():
-            try:
-                messages.append(receiver.recv(4096).decode())
-            except TimeoutError:
-                continue
-
-    listener = threading.Thread(target=listen, daemon=True)
-    listener.start()
-    daemon = FtpbridgeRun(tmp_path, {"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "1000000"})
-    request.addfinalizer(daemon.close)
-    try:
-        wait_for(lambda: any("READY=1" in m for m in messages), "READY=1", 60)
-        wait_for(lambda: "job past its deadline" in daemon.log(), "the deadline to pass", 60)
-        wedged = wait_for(
-            lambda: [i for i, m in enumerate(messages) if "wedged" in m], "the wedge", 60
-        )
-        # The watcher runs each half watchdog interval: three more of its runs after the
-        # first "wedged" status, and not one ping among them.
-        wait_for(
-            lambda: sum("wedged" in m for m in messages[wedged[0] :]) >= 4,
-            "three more runs of the watcher",
-            60,
-        )
-        after = messages[wedged[0] :]
-        assert not [m for m in after if "WATCHDOG=1" in m], after
-        assert any("WATCHDOG=1" in m for m in messages[: wedged[0]])  # it pinged before
-        status = json.loads(cli(site, "status", "--format", "json").stdout)[0]
-        assert status["consecutive_failures"] >= 1
-        assert "past its deadline" in (status["last_error"] or "")
-        events = daemon.events()
-        assert any(
-            e.get("event") == "workers wedged: the watchdog is no longer pinged" for e in events
-        )
-        figures.fault(
-            "job stuck in an endless greeting (ftp, daemon)",
-            Tally(
-                files_expected=0,
-                files_applied=0,
-                files_lost=0,
-                applied_twice=None,
-                updates_expected=None,
-                updates_lost=None,
-                partial_files=0,
-                hung=0,  # the stuck job was seen, counted, and the watchdog withheld
-            ),
-        )
-    finally:
-        server.stop()  # the stuck job ends with its connection
-        done.set()
-        listener.join()
-        receiver.close()
+    address = tmp_path / "notify.sock"
+    with notify_listener(address) as messages:
+        daemon = FtpbridgeRun(tmp_path, {"NOTIFY_SOCKET": str(address), "WATCHDOG_USEC": "1000000"})
+        request.addfinalizer(daemon.close)
+        try:
+            wait_for(lambda: any("READY=1" in m for m in messages), "READY=1", 60)
+            wait_for(lambda: "job past its deadline" in daemon.log(), "the deadline to pass", 60)
+            wedged = wait_for(
+                lambda: [i for i, m in enumerate(messages) if "wedged" in m], "the wedge", 60
+            )
+            # The watcher runs each half watchdog interval: three more of its runs after the
+            # first "wedged" status, and not one ping among them.
+            wait_for(
+                lambda: sum("wedged" in m for m in messages[wedged[0] :]) >= 4,
+                "three more runs of the watcher",
+                60,
+            )
+            after = messages[wedged[0] :]
+            assert not [m for m in after if "WATCHDOG=1" in m], after
+            assert any("WATCHDOG=1" in m for m in messages[: wedged[0]])  # it pinged before
+            status = json.loads(cli(site, "status", "--format", "json").stdout)[0]
+            assert status["consecutive_failures"] >= 1
+            assert "past its deadline" in (status["last_error"] or "")
+            events = daemon.events()
+            assert any(
+                e.get("event") == "workers wedged: the watchdog is no longer pinged" for e in events
+            )
+            figures.fault(
+                "job stuck in an endless greeting (ftp, daemon)",
+                Tally(
+                    files_expected=0,
+                    files_applied=0,
+                    files_lost=0,
+                    applied_twice=None,
+                    updates_expected=None,
+                    updates_lost=None,
+                    partial_files=0,
+                    hung=0,  # the stuck job was seen, counted, and the watchdog withheld
+                ),
+            )
+        finally:
+            server.stop()  # the stuck job ends with its connection
     assert daemon.stop() == 0
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ftpbridge.cli.app import Choice, Context, friendly_errors, main, pass_state
+from ftpbridge.cli.report_target import check_report_target, report_option
 from ftpbridge.errors import AlreadyDoneError, UsageError
 from ftpbridge.wording import plural
 
@@ -188,13 +189,7 @@ def _export_and_upload(
 @click.option("--partner", required=True, help="The partner ([partners.NAME]) the file comes from.")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
-@click.option(
-    "--report",
-    "report",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Where to write the per-row report (default: FILE.report.csv).",
-)
+@report_option
 @pass_state
 @friendly_errors
 def import_command(
@@ -205,23 +200,9 @@ def import_command(
     from ftpbridge.exchange.partners import partner_layout
     from ftpbridge.files import events
     from ftpbridge.files.importing import import_file
-    from ftpbridge.files.reports import default_report_path
 
     settings = state.partner(partner)
-    if not file.exists():
-        raise UsageError(f"no file {file}", hint="check the path")
-    if report is not None and report.exists() and os.path.samefile(report, file):
-        raise UsageError(
-            f"--report {report} is the file being imported: the report would overwrite it",
-            hint=f"leave --report out (the report goes to {default_report_path(file).name})"
-            " or name another file",
-        )
-    report_folder = (report or default_report_path(file)).parent
-    if not os.access(report_folder, os.W_OK):
-        raise UsageError(
-            f"cannot write the report into {report_folder} (no permission)",
-            hint="choose where it goes with --report PATH",
-        )
+    check_report_target(file, report)
     from ftpbridge.cli.progress import Progress
 
     store = _store(state, dry_run)

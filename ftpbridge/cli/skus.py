@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -12,6 +11,7 @@ from typing import Any, TextIO
 import click
 
 from ftpbridge.cli.app import Context, friendly_errors, main, pass_state
+from ftpbridge.cli.report_target import check_report_target, report_option
 from ftpbridge.errors import UsageError
 from ftpbridge.wording import plural
 
@@ -195,13 +195,7 @@ def inventory() -> None:
     is_flag=True,
     help="Apply a snapshot even if it sets more than inventory_max_zeroed of the SKUs to 0.",
 )
-@click.option(
-    "--report",
-    "report",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Where to write the per-row report (default: FILE.report.csv).",
-)
+@report_option
 @pass_state
 @friendly_errors
 def inventory_import(
@@ -210,17 +204,9 @@ def inventory_import(
     """Apply a warehouse's inventory FILE (sku, quantity, ...) to the partner's stock, as
     the poll does: the partner's inventory_mode (snapshot or delta) and hold."""
     from ftpbridge.files.inventory import import_inventory
-    from ftpbridge.files.reports import default_report_path
 
     settings = state.partner(partner)
-    if not file.exists():
-        raise UsageError(f"no file {file}", hint="check the path")
-    report_folder = (report or default_report_path(file)).parent
-    if not os.access(report_folder, os.W_OK):
-        raise UsageError(
-            f"cannot write the report into {report_folder} (no permission)",
-            hint="choose where it goes with --report PATH",
-        )
+    check_report_target(file, report)
     result = import_inventory(
         state.existing_store if dry_run else state.store,  # a dry run never creates a store
         settings,

@@ -257,6 +257,26 @@ def test_import_refuses_to_write_its_report_over_the_file(
     assert status[0]["last_import"] is None
 
 
+def test_inventory_import_refuses_to_write_its_report_over_the_file(
+    tmp_path: Path, cli_subprocess: Callable[..., Completed], figures: Figures
+) -> None:
+    """``inventory import FILE --report FILE``: refused like ``import`` (the check lives in
+    cli/report_target.py for both), exit 2, the warehouse's file untouched."""
+    config = tmp_path / "config.toml"
+    config.write_text(local_partner(tmp_path), encoding="utf-8")
+    config.chmod(0o600)
+    base = ("--config", str(config))
+    stock = tmp_path / "inventory.csv"
+    stock.write_text("sku,quantity\nX-1,5\n", encoding="utf-8")
+    before = stock.read_bytes()
+    result = cli_subprocess(*base, "inventory", "import", "--partner", "acme", str(stock),
+                            "--report", str(stock), cwd=tmp_path)  # fmt: skip
+    ok = handled(result, 2) and "would overwrite it" in result.stderr
+    figures.bad_input("inventory import --report FILE over FILE", tried=1, unhandled=int(not ok))
+    assert ok, result
+    assert stock.read_bytes() == before
+
+
 def test_a_poll_by_hand_counts_in_status(
     tmp_path: Path, cli_subprocess: Callable[..., Completed], figures: Figures
 ) -> None:

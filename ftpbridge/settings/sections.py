@@ -76,7 +76,8 @@ class ApiSettings(_Strict):
     max_orders_per_request: int = Field(10_000, ge=1, le=1_000_000)
     max_json_depth: int = Field(32, ge=4, le=200)
     request_timeout_seconds: float = Field(30, gt=0, le=3_600)
-    """A request's body must arrive, and its database work finish, within this time."""
+    """A request's head must arrive (from its first byte, or from the connection for its
+    first request), then its body, and its database work finish, each within this time."""
     key_cache_seconds: float = Field(5, ge=0, le=60)
     """A key the store found valid is trusted this long by the process that asked, without
     asking again: a revoked key stops working within this time. 0: ask on every request."""

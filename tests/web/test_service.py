@@ -228,6 +228,52 @@ def test_bodies_over_the_limit_get_413(loaded_store, config_file: Path) -> None:
         service.close()
 
 
+def _answer_then_closed(client: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    answer = b""
+    while chunk := client.recv(65536):
+        answer += chunk
+    return answer
+
+
+def test_request_heads_are_bounded_in_size_and_time(loaded_store, config_file: Path) -> None:
+    """A head (request line and headers) over 64 KB is answered 431, one that stops
+    half-way and a connection that never sends are answered 408 and closed after
+    [api] request_timeout_seconds; a client that behaves is served meanwhile and after."""
+    keys = make_keys(loaded_store)
+    service = ServeProcess(config_file, env={"FTPBRIDGE_API__REQUEST_TIMEOUT_SECONDS": "1.5"})
+    try:
+        parts = urlsplit(service.url)
+        address = (parts.hostname, parts.port)
+        with socket.create_connection(address, timeout=30) as huge:
+            huge.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            for _ in range(40):  # 40 x 2 KB headers, never ended
+                try:
+                    huge.sendall(b"X-Filler: " + b"a" * 2048 + b"\r\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    break
+            answer = _answer_then_closed(huge)
+        assert answer.startswith(b"HTTP/1.1 431 ")
+        assert b"over 65,536 bytes" in answer
+
+        with (
+            socket.create_connection(address, timeout=30) as stalled,
+            socket.create_connection(address, timeout=30) as silent,
+        ):
+            stalled.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Half: ")
+            served = httpx.get(service.url + "/api/v1/order", auth=("x", keys["shop"]))
+            assert served.status_code == 200  # the others wait on nobody
+            stalled_answer = _answer_then_closed(stalled)
+            silent_answer = _answer_then_closed(silent)  # (a recv past 30 s would raise)
+        assert stalled_answer.startswith(b"HTTP/1.1 408 ")
+        assert b"did not arrive within 1.5 seconds" in stalled_answer
+        assert silent_answer.startswith(b"HTTP/1.1 408 ")
+        assert httpx.get(service.url + "/healthz").status_code == 200
+        assert "Traceback" not in service.log()
+    finally:
+        service.close()
+
+
 def test_tls_directly(loaded_store, config_file: Path, tmp_path: Path) -> None:
     """[api] tls_cert / tls_key: the service speaks HTTPS with that certificate."""
     keys = make_keys(loaded_store)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -22,6 +22,7 @@ import pandas as pd
 
 from ftpbridge.carriers import (
     canonical_carriers,
+    cleaned_tracking,
     looks_scientific,
     normalise_tracking,
     tracking_problems,
@@ -63,11 +64,12 @@ def cut(values: np.ndarray, limit: int = 64) -> np.ndarray:
     return np.array([value[:limit] for value in values], dtype=object)
 
 
-def per_distinct(values: np.ndarray, function: Callable[[pd.Index], Any]) -> np.ndarray:
-    """``function`` of each distinct value, spread back to every row: files hold a handful
-    of spellings of shipped and of dates, so the work is per spelling, not per row."""
+def per_distinct(values: np.ndarray, function: Callable[[np.ndarray], Any]) -> np.ndarray:
+    """``function`` of each distinct value (an object array), spread back to every row:
+    files hold a handful of spellings of shipped and of dates, so the work is per
+    spelling, not per row."""
     codes, uniques = pd.factorize(values)
-    answers = np.asarray(function(pd.Index(uniques, dtype=object)))
+    answers = np.asarray(function(np.asarray(uniques, dtype=object)))
     if answers.dtype.kind == "M":
         return np.where(codes >= 0, answers[np.maximum(codes, 0)], np.datetime64("NaT"))
     return answers[codes]
@@ -108,6 +110,7 @@ def _iso_day(text: object) -> dt.date | None:
 
 
 _ISO_PATTERN = re.compile(_ISO)
+_EXCEL_SERIAL = re.compile(EXCEL_SERIAL)
 
 
 def _parse_with_pandas(texts: pd.Index, formats: tuple[str, ...]) -> np.ndarray:
@@ -131,7 +134,7 @@ def _parse_with_pandas(texts: pd.Index, formats: tuple[str, ...]) -> np.ndarray:
     return days
 
 
-def _shipped_meanings(spellings: pd.Index) -> np.ndarray:
+def _shipped_meanings(spellings: pd.Index | np.ndarray) -> np.ndarray:
     """True / False for each of the contract's spellings (in any case), None otherwise."""
     return np.array(
         [
@@ -152,7 +155,11 @@ def local_days(times: np.ndarray, timezone: str) -> np.ndarray:
     utc: pd.DatetimeIndex | None = None
     if _sqlite_times(values):
         with contextlib.suppress(ValueError):  # a day or an hour out of range
-            utc = pd.DatetimeIndex(np.array(values, dtype="datetime64[us]"), tz="UTC")
+            naive = np.array(values, dtype="datetime64[us]")
+            if timezone == "UTC":  # the days as they are: no time zone to convert to
+                utc_days: np.ndarray = naive.astype("datetime64[D]").astype("datetime64[s]")
+                return utc_days
+            utc = pd.DatetimeIndex(naive, tz="UTC")
     if utc is None:
         utc = pd.DatetimeIndex(pd.to_datetime(values, utc=True, format="ISO8601"))
     local = utc.tz_convert(timezone) if timezone != "UTC" else utc  # UTC: nothing to convert
@@ -200,6 +207,40 @@ def text_column(frame: pd.DataFrame, column: str) -> np.ndarray:
     return frame[column].to_numpy(dtype=object)
 
 
+def objects_only(frame: pd.DataFrame) -> bool:
+    """Whether every column of ``frame`` is of numpy's object dtype."""
+    return all(isinstance(dtype, np.dtype) and dtype.kind == "O" for dtype in frame.dtypes.tolist())
+
+
+def columns_of(frame: pd.DataFrame, names: Sequence[str]) -> list[np.ndarray]:
+    """The columns ``names`` of ``frame`` as numpy object arrays. A frame of object
+    columns only (the API's chunk and state: one block) gives them all in one call, views
+    of its values (a DataFrame.__getitem__ per column costs ten times as much); any other
+    column by column."""
+    if objects_only(frame):
+        table = frame.to_numpy(dtype=object)
+        places = frame.columns.tolist()
+        return [table[:, places.index(name)] for name in names]
+    return [text_column(frame, name) for name in names]
+
+
+# None as an array, to find the Nones of an object array holding nothing else missing
+# (np.equal, a tenth of pd.isna's time: no NaN to look for).
+_NONE = np.array(None, dtype=object)
+
+TEXT_COLUMNS = ("order_id", "item_id", "shipped", "shipped_date", "carrier", "tracking_number")
+# The columns of ``state`` the rules read (its customer is the importer's).
+STORED_COLUMNS = (
+    "order_id",
+    "partner",
+    "status",
+    "shipped_date",
+    "carrier",
+    "tracking_number",
+    "order_created_at",
+)
+
+
 class Rows:
     """One chunk of a file and the store's state of its items, as numpy columns; what the
     rules derive from them is computed once, when a rule first asks (``cached_property``).
@@ -216,12 +257,14 @@ class Rows:
         self.chunk, self.state, self.terms = chunk, state, terms
         self._given_positions = positions  # each row's item's place in state, if known
         self.size = len(chunk)
-        self.order_id = text_column(chunk, "order_id")
-        self.item_id = text_column(chunk, "item_id")
-        self.shipped_cell = text_column(chunk, "shipped")
-        self.date_text = text_column(chunk, "shipped_date")
-        self.carrier_text = text_column(chunk, "carrier")
-        self.tracking_text = text_column(chunk, "tracking_number")
+        (
+            self.order_id,
+            self.item_id,
+            self.shipped_cell,
+            self.date_text,
+            self.carrier_text,
+            self.tracking_text,
+        ) = columns_of(chunk, TEXT_COLUMNS)
         self._stored: dict[str, np.ndarray] = {}
 
     @cached_property
@@ -238,6 +281,12 @@ class Rows:
         return per_distinct(self.shipped_cell, _shipped_meanings)
 
     @cached_property
+    def shipped_unknown(self) -> np.ndarray:
+        """shipped is not one of the contract's spellings (its meaning is None)."""
+        unknown: np.ndarray = np.equal(self.shipped_meaning, _NONE)
+        return unknown
+
+    @cached_property
     def shipped(self) -> np.ndarray:
         shipped: np.ndarray = np.equal(self.shipped_meaning, True)  # None, False: not shipped
         return shipped
@@ -252,14 +301,40 @@ class Rows:
 
     def stored(self, column: str) -> np.ndarray:
         """The store's ``column`` (of ``state``) for each row's item, None for an unknown
-        item; read once per column (numpy, not a reindexed frame: a tenth of the time)."""
+        item; read once per column (numpy, not a reindexed frame: a tenth of the time).
+        A state of object columns only (the API's) gives all of STORED_COLUMNS at once."""
         found = self._stored.get(column)
         if found is None:
-            found = np.full(self.size, None, dtype=object)
-            known = self.known
-            found[known] = self.state[column].to_numpy(dtype=object)[self._positions[known]]
+            if column in STORED_COLUMNS and not self._stored and self._state_is_objects:
+                self._stored = dict(
+                    zip(
+                        STORED_COLUMNS,
+                        self._spread(*columns_of(self.state, STORED_COLUMNS)),
+                        strict=True,
+                    )
+                )
+                return self._stored[column]
+            (found,) = self._spread(text_column(self.state, column))
             self._stored[column] = found
         return found
+
+    @cached_property
+    def _state_is_objects(self) -> bool:
+        return objects_only(self.state)
+
+    def _spread(self, *columns: np.ndarray) -> list[np.ndarray]:
+        """Columns of ``state`` → each row's item's value, None for an unknown item."""
+        positions = self._positions
+        if self.known.all():
+            return [column[positions] for column in columns]
+        known = np.flatnonzero(self.known)
+        places = positions[known]
+        spread = []
+        for column in columns:
+            found = np.full(self.size, None, dtype=object)
+            found[known] = column[places]
+            spread.append(found)
+        return spread
 
     @cached_property
     def known(self) -> np.ndarray:
@@ -276,26 +351,44 @@ class Rows:
         return shipped
 
     @cached_property
-    def _distinct_dates(self) -> tuple[np.ndarray, np.ndarray]:
-        """(each row's number among the distinct shipped_date texts, those texts parsed):
-        ISO YYYY-MM-DD always works, the partner's formats are tried in order, never
-        guessing day- vs month-first; each distinct text is parsed once."""
+    def any_was_shipped(self) -> bool:
+        """Whether any row's item is shipped already (the rules about a recorded shipment
+        have nothing to say otherwise: an API update of new shipments)."""
+        return bool(self.was_shipped.any())
+
+    @cached_property
+    def _distinct_dates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(each row's number among the distinct shipped_date texts, those texts, those
+        texts parsed): ISO YYYY-MM-DD always works, the partner's formats are tried in
+        order, never guessing day- vs month-first; each distinct text is parsed once."""
         codes, texts = pd.factorize(self.date_text)
-        return codes, _parse_texts(pd.Index(texts, dtype=object), self.terms.date_formats)
+        texts = np.asarray(texts, dtype=object)
+        days = _parse_texts(pd.Index(texts, dtype=object), self.terms.date_formats)
+        return codes, texts, days
 
     @cached_property
     def dates(self) -> np.ndarray:
         """shipped_date as datetime64[s] (NaT where it is not a date in an accepted format)."""
-        codes, days = self._distinct_dates
+        codes, _texts, days = self._distinct_dates
         dates: np.ndarray = days[codes]  # the texts are never missing: no code is -1
         return dates
 
     @cached_property
     def ship_day(self) -> np.ndarray:
         """shipped_date as YYYY-MM-DD text ("" where it is not a date)."""
-        codes, days = self._distinct_dates
+        codes, _texts, days = self._distinct_dates
         text: np.ndarray = day_text(days)[codes]
         return text
+
+    @cached_property
+    def serial_date(self) -> np.ndarray:
+        """shipped_date is a spreadsheet's serial number of a day (EXCEL_SERIAL)."""
+        codes, texts, _days = self._distinct_dates
+        serial = np.array(
+            [_EXCEL_SERIAL.fullmatch(text) is not None for text in texts.tolist()], dtype=bool
+        )
+        found: np.ndarray = serial[codes]
+        return found
 
     @cached_property
     def order_day(self) -> np.ndarray:
@@ -308,28 +401,50 @@ class Rows:
         return canonical_carriers(self.carrier_text)
 
     @cached_property
+    def carrier_unknown(self) -> np.ndarray:
+        """carrier is not one we know ("" is known: empty)."""
+        unknown: np.ndarray = np.equal(self.carrier_names, _NONE)
+        return unknown
+
+    @cached_property
     def carriers(self) -> np.ndarray:
         """The canonical carrier names ("" where unknown)."""
-        return filled(self.carrier_names)
+        carriers: np.ndarray = np.where(self.carrier_unknown, "", self.carrier_names)
+        return carriers
+
+    @cached_property
+    def _cleaned_tracking(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(the normalised tracking numbers, which look scientific, their lengths): the
+        column's characters read once for both questions."""
+        try:
+            return cleaned_tracking(self.tracking_text)
+        except TypeError:  # a value that is not text (never in a chunk): the Series way
+            column = self.chunk["tracking_number"]
+            tracking = normalise_tracking(column).to_numpy(dtype=object)
+            return tracking, looks_scientific(column).to_numpy(dtype=bool), lengths(tracking)
 
     @cached_property
     def tracking(self) -> np.ndarray:
         """The tracking numbers, normalised (spaces and dashes out, upper case)."""
-        return normalise_tracking(self.chunk["tracking_number"]).to_numpy(dtype=object)
+        return self._cleaned_tracking[0]
 
     @cached_property
     def scientific(self) -> np.ndarray:
-        return looks_scientific(self.chunk["tracking_number"]).to_numpy(dtype=bool)
+        return self._cleaned_tracking[1]
 
     @cached_property
     def too_long(self) -> np.ndarray:
-        return lengths(self.tracking) > TRACKING_MAX
+        too_long: np.ndarray = self._cleaned_tracking[2] > TRACKING_MAX
+        return too_long
 
     @cached_property
     def checkable(self) -> np.ndarray:
         """Tracking numbers worth checking against their carrier's formats."""
         checkable: np.ndarray = (
-            (self.tracking != "") & ~self.scientific & ~self.too_long & (self.carriers != "")
+            (self._cleaned_tracking[2] > 0)  # not empty
+            & ~self.scientific
+            & ~self.too_long
+            & (self.carriers != "")
         )
         return checkable
 
@@ -338,7 +453,9 @@ class Rows:
         """(error, warning) texts of the carrier's format check, "" where none."""
         checkable = self.checkable
         return tracking_problems(
-            np.where(checkable, self.carriers, ""), np.where(checkable, self.tracking, "")
+            np.where(checkable, self.carriers, ""),
+            np.where(checkable, self.tracking, ""),
+            np.where(checkable, self._cleaned_tracking[2], 0),
         )
 
     @cached_property

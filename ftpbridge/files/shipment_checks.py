@@ -9,18 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
-import pandas as pd
 
 from ftpbridge.carriers import accepted_carriers_text
-from ftpbridge.files.rows import (
-    EXCEL_SERIAL,
-    TRACKING_MAX,
-    Rows,
-    cut,
-    day_text,
-    per_distinct,
-    quoted,
-)
+from ftpbridge.files.rows import TRACKING_MAX, Rows, cut, day_text, quoted
 from ftpbridge.files.verdicts import NOTE, REJECTED, Rule, Verdict, append_reason
 from ftpbridge.wording import format_example
 
@@ -50,9 +41,7 @@ def shipped_date_checks(rows: Rows) -> Iterator[Verdict]:
     date_text, dates = rows.date_text, rows.dates
     no_date = np.isnat(dates)
     yield Verdict(date_text == "", REJECTED, "shipped_date is empty; it is required when shipped")
-    serial = per_distinct(
-        date_text, lambda texts: np.asarray(texts.str.fullmatch(EXCEL_SERIAL), dtype=bool)
-    ).astype(bool)
+    serial = rows.serial_date
     yield Verdict(
         serial & no_date,
         REJECTED,
@@ -96,7 +85,7 @@ def carrier_checks(rows: Rows) -> Iterator[Verdict]:
     carrier_text = rows.carrier_text
     yield Verdict(carrier_text == "", REJECTED, "carrier is empty; it is required when shipped")
     yield Verdict(
-        (carrier_text != "") & pd.isna(rows.carrier_names),
+        (carrier_text != "") & rows.carrier_unknown,
         REJECTED,
         lambda at: (
             "carrier "

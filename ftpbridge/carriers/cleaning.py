@@ -61,7 +61,10 @@ def cleaned_tracking(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
 
 def _odd_rows(points: CodePoints) -> np.ndarray:
     """Positions of the strings holding something other than A-Z and 0-9 (to normalise)."""
-    return _rows_with_codes_outside(points, _UPPER_LETTER_OR_DIGIT)
+    # A table of ASCII looked up by code (past DEL, which is outside, all are DEL): a
+    # tenth of np.isin's time.
+    outside = ~_ASCII_UPPER_LETTER_OR_DIGIT.take(np.minimum(points.codes, 0x7F))
+    return _rows_holding(points, outside)
 
 
 def _normalised(values: np.ndarray) -> np.ndarray:
@@ -76,6 +79,8 @@ def _normalised(values: np.ndarray) -> np.ndarray:
 _UPPER_LETTER_OR_DIGIT = np.array(
     [ord(character) for character in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"], dtype=np.uint32
 )
+_ASCII_UPPER_LETTER_OR_DIGIT = np.zeros(0x80, dtype=bool)
+_ASCII_UPPER_LETTER_OR_DIGIT[_UPPER_LETTER_OR_DIGIT] = True
 # Every character a number in scientific notation may hold (see _SCIENTIFIC).
 _SCIENTIFIC_CODES = np.concatenate(
     [np.array([ord(character) for character in "0123456789+-.,Ee"], dtype=np.uint32), WHITESPACE]
@@ -84,9 +89,13 @@ _SCIENTIFIC_CODES = np.concatenate(
 
 def _rows_with_codes_outside(points: CodePoints, allowed: np.ndarray) -> np.ndarray:
     """Positions of the strings holding a character not in ``allowed``."""
+    return _rows_holding(points, ~np.isin(points.codes, allowed))
+
+
+def _rows_holding(points: CodePoints, marked: np.ndarray) -> np.ndarray:
+    """Positions of the strings holding a character ``marked`` (a bool per code point)."""
     owner = np.repeat(np.arange(points.lengths.size), points.lengths)
-    outside = ~np.isin(points.codes, allowed)
-    return np.flatnonzero(np.bincount(owner[outside], minlength=points.lengths.size))
+    return np.flatnonzero(np.bincount(owner[marked], minlength=points.lengths.size))
 
 
 # A spreadsheet that took a long number for a number writes it as "1.23457E+21" (or with a
@@ -148,7 +157,7 @@ def letters_and_digits_only(numbers: np.ndarray, lengths: np.ndarray) -> np.ndar
     marks its row through np.bincount, so strings of any length cost no Python call each.
     """
     joined = "".join(numbers.tolist()).encode("ascii", errors="replace")
-    bad_bytes = ~_LETTER_OR_DIGIT[np.frombuffer(joined, dtype=np.uint8)]
+    bad_bytes = ~_LETTER_OR_DIGIT.take(np.frombuffer(joined, dtype=np.uint8))
     row_of_byte = np.repeat(np.arange(numbers.size), lengths)
     clean: np.ndarray = np.bincount(row_of_byte[bad_bytes], minlength=numbers.size) == 0
     return clean

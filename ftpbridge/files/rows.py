@@ -80,13 +80,13 @@ def per_distinct(values: np.ndarray, function: Callable[[np.ndarray], Any]) -> n
 FEW_TEXTS = 1_000
 
 
-def _parse_texts(texts: pd.Index, formats: tuple[str, ...]) -> np.ndarray:
+def _parse_texts(texts: pd.Index | np.ndarray, formats: tuple[str, ...]) -> np.ndarray:
     """Distinct texts → datetime64[s] days. A few texts: each ISO date that
     ``date.fromisoformat`` reads (as ``to_datetime(format="%Y-%m-%d")`` does: same day),
     and each empty text (no date), is answered at once; only the others, if any, go
     through :func:`_parse_with_pandas`."""
     if len(texts) > FEW_TEXTS:
-        return _parse_with_pandas(texts, formats)
+        return _parse_with_pandas(pd.Index(texts, dtype=object), formats)
     listed = texts.tolist()
     days = np.full(len(listed), np.datetime64("NaT"), dtype="datetime64[s]")
     others = []
@@ -218,10 +218,15 @@ def columns_of(frame: pd.DataFrame, names: Sequence[str]) -> list[np.ndarray]:
     of its values (a DataFrame.__getitem__ per column costs ten times as much); any other
     column by column."""
     if objects_only(frame):
-        table = frame.to_numpy(dtype=object)
-        places = frame.columns.tolist()
-        return [table[:, places.index(name)] for name in names]
+        return object_columns(frame, names)
     return [text_column(frame, name) for name in names]
+
+
+def object_columns(frame: pd.DataFrame, names: Sequence[str]) -> list[np.ndarray]:
+    """:func:`columns_of` a frame of object columns only."""
+    table = frame.to_numpy(dtype=object)
+    places = frame.columns.tolist()
+    return [table[:, places.index(name)] for name in names]
 
 
 # None as an array, to find the Nones of an object array holding nothing else missing
@@ -270,10 +275,20 @@ class Rows:
     @cached_property
     def others_filled(self) -> np.ndarray:
         """shipped_date, carrier or tracking_number filled in."""
-        filled: np.ndarray = (
-            (self.date_text != "") | (self.carrier_text != "") | (self.tracking_text != "")
-        )
+        filled: np.ndarray = self.date_given | self.carrier_given | (self.tracking_text != "")
         return filled
+
+    @cached_property
+    def date_given(self) -> np.ndarray:
+        """shipped_date is filled in."""
+        given: np.ndarray = self.date_text != ""
+        return given
+
+    @cached_property
+    def carrier_given(self) -> np.ndarray:
+        """carrier is filled in."""
+        given: np.ndarray = self.carrier_text != ""
+        return given
 
     @cached_property
     def shipped_meaning(self) -> np.ndarray:
@@ -301,40 +316,40 @@ class Rows:
 
     def stored(self, column: str) -> np.ndarray:
         """The store's ``column`` (of ``state``) for each row's item, None for an unknown
-        item; read once per column (numpy, not a reindexed frame: a tenth of the time).
-        A state of object columns only (the API's) gives all of STORED_COLUMNS at once."""
+        item; read once per column (numpy, not a reindexed frame: a tenth of the time)."""
         found = self._stored.get(column)
         if found is None:
-            if column in STORED_COLUMNS and not self._stored and self._state_is_objects:
-                self._stored = dict(
-                    zip(
-                        STORED_COLUMNS,
-                        self._spread(*columns_of(self.state, STORED_COLUMNS)),
-                        strict=True,
-                    )
-                )
-                return self._stored[column]
-            (found,) = self._spread(text_column(self.state, column))
+            found = self._spread(self._state_column(column))
             self._stored[column] = found
         return found
 
-    @cached_property
-    def _state_is_objects(self) -> bool:
-        return objects_only(self.state)
+    def _state_column(self, column: str) -> np.ndarray:
+        """A column of ``state`` as an object array. A state of object columns only (the
+        API's) gives all of STORED_COLUMNS at once, views of its values."""
+        if column in STORED_COLUMNS and self._state_objects is not None:
+            return self._state_objects[STORED_COLUMNS.index(column)]
+        return text_column(self.state, column)
 
-    def _spread(self, *columns: np.ndarray) -> list[np.ndarray]:
-        """Columns of ``state`` → each row's item's value, None for an unknown item."""
-        positions = self._positions
-        if self.known.all():
-            return [column[positions] for column in columns]
-        known = np.flatnonzero(self.known)
-        places = positions[known]
-        spread = []
-        for column in columns:
-            found = np.full(self.size, None, dtype=object)
-            found[known] = column[places]
-            spread.append(found)
-        return spread
+    @cached_property
+    def _state_objects(self) -> list[np.ndarray] | None:
+        """STORED_COLUMNS of ``state`` when it holds object columns only, else None."""
+        if objects_only(self.state):
+            return object_columns(self.state, STORED_COLUMNS)
+        return None
+
+    def _spread(self, column: np.ndarray) -> np.ndarray:
+        """A column of ``state`` → each row's item's value, None for an unknown item."""
+        if self._all_known:
+            found: np.ndarray = column[self._positions]
+            return found
+        known = self.known
+        found = np.full(self.size, None, dtype=object)
+        found[known] = column[self._positions[known]]
+        return found
+
+    @cached_property
+    def _all_known(self) -> bool:
+        return bool(self.known.all())
 
     @cached_property
     def known(self) -> np.ndarray:
@@ -363,7 +378,7 @@ class Rows:
         order, never guessing day- vs month-first; each distinct text is parsed once."""
         codes, texts = pd.factorize(self.date_text)
         texts = np.asarray(texts, dtype=object)
-        days = _parse_texts(pd.Index(texts, dtype=object), self.terms.date_formats)
+        days = _parse_texts(texts, self.terms.date_formats)
         return codes, texts, days
 
     @cached_property
@@ -429,6 +444,12 @@ class Rows:
         return self._cleaned_tracking[0]
 
     @cached_property
+    def no_tracking(self) -> np.ndarray:
+        """The normalised tracking number is empty."""
+        empty: np.ndarray = self._cleaned_tracking[2] == 0
+        return empty
+
+    @cached_property
     def scientific(self) -> np.ndarray:
         return self._cleaned_tracking[1]
 
@@ -441,10 +462,7 @@ class Rows:
     def checkable(self) -> np.ndarray:
         """Tracking numbers worth checking against their carrier's formats."""
         checkable: np.ndarray = (
-            (self._cleaned_tracking[2] > 0)  # not empty
-            & ~self.scientific
-            & ~self.too_long
-            & (self.carriers != "")
+            ~self.no_tracking & ~self.scientific & ~self.too_long & (self.carriers != "")
         )
         return checkable
 

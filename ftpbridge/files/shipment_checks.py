@@ -40,7 +40,7 @@ def shipped_date_checks(rows: Rows) -> Iterator[Verdict]:
     not in the future, not before the order."""
     date_text, dates = rows.date_text, rows.dates
     no_date = np.isnat(dates)
-    yield Verdict(date_text == "", REJECTED, "shipped_date is empty; it is required when shipped")
+    yield Verdict(~rows.date_given, REJECTED, "shipped_date is empty; it is required when shipped")
     serial = rows.serial_date
     yield Verdict(
         serial & no_date,
@@ -52,7 +52,7 @@ def shipped_date_checks(rows: Rows) -> Iterator[Verdict]:
     )
     accepted = ", ".join(["YYYY-MM-DD", *map(format_example, rows.terms.date_formats)])
     yield Verdict(
-        (date_text != "") & ~serial & no_date,
+        rows.date_given & ~serial & no_date,
         REJECTED,
         lambda at: (
             "shipped_date "
@@ -83,9 +83,9 @@ def shipped_date_checks(rows: Rows) -> Iterator[Verdict]:
 def carrier_checks(rows: Rows) -> Iterator[Verdict]:
     """carrier: present and one we know (by any of its spellings)."""
     carrier_text = rows.carrier_text
-    yield Verdict(carrier_text == "", REJECTED, "carrier is empty; it is required when shipped")
+    yield Verdict(~rows.carrier_given, REJECTED, "carrier is empty; it is required when shipped")
     yield Verdict(
-        (carrier_text != "") & rows.carrier_unknown,
+        rows.carrier_given & rows.carrier_unknown,
         REJECTED,
         lambda at: (
             "carrier "
@@ -102,7 +102,7 @@ def tracking_checks(rows: Rows) -> Iterator[Verdict]:
     of its carrier where the carrier's formats say it cannot be right."""
     tracking_text = rows.tracking_text
     yield Verdict(
-        rows.tracking == "", REJECTED, "tracking_number is empty; it is required when shipped"
+        rows.no_tracking, REJECTED, "tracking_number is empty; it is required when shipped"
     )
     yield Verdict(
         rows.scientific,

@@ -172,6 +172,10 @@ def local_days(times: np.ndarray, timezone: str) -> np.ndarray:
 # SQLite's text of a time: "0" stands for a digit, anything else for itself.
 _SQLITE_TIME = np.array([ord(c) for c in "0000-00-00 00:00:00.000000"], dtype=np.uint32)
 _DIGIT_PLACES = _SQLITE_TIME == ord("0")
+# Each place's lowest code and how far above it a code may be: "0" and 9 for a digit, the
+# character itself and 0 elsewhere; one place more, NUL only (a longer value shows there).
+_LOWEST = np.append(_SQLITE_TIME, 0).astype(np.uint32)
+_SPAN = np.append(np.where(_DIGIT_PLACES, 9, 0), 0).astype(np.uint32)
 
 
 def _sqlite_times(values: np.ndarray) -> bool:
@@ -179,15 +183,10 @@ def _sqlite_times(values: np.ndarray) -> bool:
     if not values.size or pd.api.types.infer_dtype(values, skipna=False) != "string":
         return False
     # Fixed-width text read as code points, one row per value, one place more than the
-    # shape: a longer value shows there (shorter ones are padded with NUL, not a digit).
-    width = _SQLITE_TIME.size
-    codes = np.array(values, dtype=f"U{width + 1}").view(np.uint32).reshape(values.size, -1)
-    digits = (codes >= ord("0")) & (codes <= ord("9"))
-    return bool(
-        (codes[:, width] == 0).all()
-        and digits[:, :width][:, _DIGIT_PLACES].all()
-        and (codes[:, :width][:, ~_DIGIT_PLACES] == _SQLITE_TIME[~_DIGIT_PLACES]).all()
-    )
+    # shape (shorter values are padded with NUL, not a digit). A code below its place's
+    # lowest wraps round (unsigned) far above the span.
+    codes = np.array(values, dtype=f"U{_LOWEST.size}").view(np.uint32).reshape(values.size, -1)
+    return bool(((codes - _LOWEST) <= _SPAN).all())
 
 
 def filled(values: np.ndarray) -> np.ndarray:

@@ -331,8 +331,9 @@ class Rows:
 
     @cached_property
     def _state_objects(self) -> list[np.ndarray] | None:
-        """STORED_COLUMNS of ``state`` when it holds object columns only, else None."""
-        if objects_only(self.state):
+        """STORED_COLUMNS of ``state`` when it holds them all and object columns only,
+        else None (then each column is read when asked, as any other)."""
+        if objects_only(self.state) and set(STORED_COLUMNS) <= set(self.state.columns):
             return object_columns(self.state, STORED_COLUMNS)
         return None
 

@@ -233,7 +233,8 @@ def tracking_problems(
         passed = np.zeros(rows.size, dtype=bool)
         zeros = np.zeros(rows.size, dtype=np.int64)
         longest = max(carrier_lengths(carrier))
-        for length in np.unique(sizes[rows]).tolist():
+        # The lengths present, in order (bincount: a fifth of np.unique's time).
+        for length in np.flatnonzero(np.bincount(sizes[rows])).tolist():
             if length > longest:
                 continue
             group = np.flatnonzero(sizes[rows] == length)

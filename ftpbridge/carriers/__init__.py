@@ -19,7 +19,7 @@ The rooms, each owning one thing:
 This module is the public surface; the others are free to change behind it.
 """
 
-from ftpbridge.carriers.cleaning import looks_scientific, normalise_tracking
+from ftpbridge.carriers.cleaning import cleaned_tracking, looks_scientific, normalise_tracking
 from ftpbridge.carriers.matching import check_tracking, tracking_problems
 from ftpbridge.carriers.names import (
     CARRIERS,
@@ -36,6 +36,7 @@ __all__ = [
     "canonical_carrier",
     "canonical_carriers",
     "check_tracking",
+    "cleaned_tracking",
     "display_name",
     "looks_scientific",
     "normalise_tracking",

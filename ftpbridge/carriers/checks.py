@@ -27,7 +27,8 @@ Check = Callable[[np.ndarray, np.ndarray], np.ndarray]
 _ZERO = ord("0")
 
 
-# Character values by byte, looked up a matrix at a time.
+# Character values by byte, looked up a matrix at a time (``take``: a third of the time
+# of indexing with a uint8 matrix).
 _TO_I = np.zeros(256, dtype=np.int64)
 _TO_I[_ZERO : _ZERO + 10] = np.arange(10)
 _MOD10 = (np.arange(256, dtype=np.int64) - 3) % 10
@@ -37,13 +38,13 @@ _MOD10_FLOAT = _MOD10.astype(np.float64)
 
 def digit_values(matrix: np.ndarray) -> np.ndarray:
     """Ruby's ``to_i`` of each character: 0-9 for digits, 0 for anything else (int64)."""
-    values: np.ndarray = _TO_I[matrix]
+    values: np.ndarray = _TO_I.take(matrix)
     return values
 
 
 def mod10_values(matrix: np.ndarray) -> np.ndarray:
     """``mod10``'s value of each character: digits as 0-9, others as (ASCII - 3) mod 10."""
-    values: np.ndarray = _MOD10[matrix]
+    values: np.ndarray = _MOD10.take(matrix)
     return values
 
 
@@ -68,7 +69,7 @@ def mod10(*, evens: int, odds: int, reverse: bool) -> Check:
     multiple of 10."""
 
     def passes(serial: np.ndarray, digit: np.ndarray) -> np.ndarray:
-        values = _MOD10_FLOAT[serial[:, ::-1] if reverse else serial]
+        values = _MOD10_FLOAT.take(serial[:, ::-1] if reverse else serial)
         weights = np.where(np.arange(values.shape[1]) % 2 == 1, odds, evens).astype(np.float64)
         # A float64 matrix-vector product (BLAS) is exact here: at most 64 x 9 x weight.
         total = np.rint(values @ weights).astype(np.int64)
@@ -134,7 +135,7 @@ def mod_37_36(*, alphabet: str) -> Check:
     codes = np.frombuffer(alphabet.encode("ascii") + b"\0\0", dtype=np.uint8)
 
     def passes(serial: np.ndarray, digit: np.ndarray) -> np.ndarray:
-        letters = value_of[serial]
+        letters = value_of.take(serial)
         values = np.where(letters > 0, letters, digit_values(serial))
         check = np.full(serial.shape[0], 36, dtype=np.int64)
         for column in values.T:

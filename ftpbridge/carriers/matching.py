@@ -212,11 +212,15 @@ def check_tracking(carriers: pd.Series, tracking: pd.Series) -> tuple[pd.Series,
     )
 
 
-def tracking_problems(carriers: np.ndarray, numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def tracking_problems(
+    carriers: np.ndarray, numbers: np.ndarray, sizes: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """:func:`check_tracking` on numpy object arrays (carrier names, None where missing;
     numbers, "" where missing): the (error, warning) texts as object arrays. Validation
-    calls this one: a Series in and two out cost more than the check of a small chunk."""
-    sizes = text_lengths(numbers)
+    calls this one: a Series in and two out cost more than the check of a small chunk.
+    ``sizes``: the numbers' lengths, when the caller has them."""
+    if sizes is None:
+        sizes = text_lengths(numbers)
     carrier_codes, carrier_names = pd.factorize(carriers)
     error = np.full(len(numbers), "", dtype=object)
     warning = np.full(len(numbers), "", dtype=object)
@@ -229,7 +233,8 @@ def tracking_problems(carriers: np.ndarray, numbers: np.ndarray) -> tuple[np.nda
         passed = np.zeros(rows.size, dtype=bool)
         zeros = np.zeros(rows.size, dtype=np.int64)
         longest = max(carrier_lengths(carrier))
-        for length in np.unique(sizes[rows]).tolist():
+        # The lengths present, in order (bincount: a fifth of np.unique's time).
+        for length in np.flatnonzero(np.bincount(sizes[rows])).tolist():
             if length > longest:
                 continue
             group = np.flatnonzero(sizes[rows] == length)

@@ -101,7 +101,7 @@ def row_kinds(matrix: np.ndarray) -> np.ndarray:
     """The kind of each row of the byte matrix (DIGITS_ONLY, LETTERS_AND_DIGITS, ANY_BYTES)."""
     if matrix.shape[1] == 0:
         return np.full(matrix.shape[0], DIGITS_ONLY, dtype=np.int8)
-    kinds: np.ndarray = _KIND_OF_BYTE[matrix].min(axis=1)
+    kinds: np.ndarray = _KIND_OF_BYTE.take(matrix).min(axis=1)  # take: uint8 indices
     return kinds
 
 

@@ -53,6 +53,8 @@ def not_shipped(rows: Rows) -> Iterator[Verdict]:
     a row that asks for no change (false and nothing else filled in: the export it came
     from, sent back late) is unchanged too; one that gives shipment details with false is
     refused: a file cannot un-ship, the shop can by hand (``ftpbridge orders unship``)."""
+    if rows.shipped.all():  # every row ships: nothing to say
+        return
     yield Verdict(
         ~rows.shipped & rows.was_shipped & ~rows.others_filled,
         UNCHANGED,
@@ -86,6 +88,8 @@ def not_cancelled(rows: Rows) -> Iterator[Verdict]:
 
 def same_as_stored(rows: Rows) -> Iterator[Verdict]:
     """Already shipped with exactly these details: unchanged."""
+    if not rows.any_was_shipped:
+        return
     yield Verdict(
         rows.was_shipped
         & (rows.stored_date == rows.dates)
@@ -98,6 +102,8 @@ def same_as_stored(rows: Rows) -> Iterator[Verdict]:
 
 def edit_window(rows: Rows) -> Iterator[Verdict]:
     """A shipment recorded ``edit_window_days`` or more ago is locked."""
+    if not rows.any_was_shipped:
+        return
     stored_date, days = rows.stored_date, rows.terms.edit_window_days
     age_days = (np.datetime64(rows.terms.today, "D") - stored_date.astype("datetime64[D]")).astype(
         "int64"
@@ -115,6 +121,8 @@ def edit_window(rows: Rows) -> Iterator[Verdict]:
 
 def correction(rows: Rows) -> Iterator[Verdict]:
     """A change to a shipment already recorded: applied, saying which."""
+    if not rows.any_was_shipped:
+        return
     stored_date = rows.stored_date
     yield Verdict(
         rows.was_shipped,

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
-import pandas as pd
 
 from ftpbridge.files.rows import Rows, quoted, text_column
 from ftpbridge.files.verdicts import REJECTED, UNCHANGED, Verdict
@@ -58,7 +57,7 @@ def shipped_spelled(rows: Rows) -> Iterator[Verdict]:
     )
     shipped_cell = rows.shipped_cell
     yield Verdict(
-        pd.isna(rows.shipped_meaning),
+        rows.shipped_unknown,
         REJECTED,
         lambda at: (
             "shipped is "

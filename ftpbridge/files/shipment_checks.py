@@ -9,18 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
-import pandas as pd
 
 from ftpbridge.carriers import accepted_carriers_text
-from ftpbridge.files.rows import (
-    EXCEL_SERIAL,
-    TRACKING_MAX,
-    Rows,
-    cut,
-    day_text,
-    per_distinct,
-    quoted,
-)
+from ftpbridge.files.rows import TRACKING_MAX, Rows, cut, day_text, quoted
 from ftpbridge.files.verdicts import NOTE, REJECTED, Rule, Verdict, append_reason
 from ftpbridge.wording import format_example
 
@@ -49,10 +40,8 @@ def shipped_date_checks(rows: Rows) -> Iterator[Verdict]:
     not in the future, not before the order."""
     date_text, dates = rows.date_text, rows.dates
     no_date = np.isnat(dates)
-    yield Verdict(date_text == "", REJECTED, "shipped_date is empty; it is required when shipped")
-    serial = per_distinct(
-        date_text, lambda texts: np.asarray(texts.str.fullmatch(EXCEL_SERIAL), dtype=bool)
-    ).astype(bool)
+    yield Verdict(~rows.date_given, REJECTED, "shipped_date is empty; it is required when shipped")
+    serial = rows.serial_date
     yield Verdict(
         serial & no_date,
         REJECTED,
@@ -63,7 +52,7 @@ def shipped_date_checks(rows: Rows) -> Iterator[Verdict]:
     )
     accepted = ", ".join(["YYYY-MM-DD", *map(format_example, rows.terms.date_formats)])
     yield Verdict(
-        (date_text != "") & ~serial & no_date,
+        rows.date_given & ~serial & no_date,
         REJECTED,
         lambda at: (
             "shipped_date "
@@ -94,9 +83,9 @@ def shipped_date_checks(rows: Rows) -> Iterator[Verdict]:
 def carrier_checks(rows: Rows) -> Iterator[Verdict]:
     """carrier: present and one we know (by any of its spellings)."""
     carrier_text = rows.carrier_text
-    yield Verdict(carrier_text == "", REJECTED, "carrier is empty; it is required when shipped")
+    yield Verdict(~rows.carrier_given, REJECTED, "carrier is empty; it is required when shipped")
     yield Verdict(
-        (carrier_text != "") & pd.isna(rows.carrier_names),
+        rows.carrier_given & rows.carrier_unknown,
         REJECTED,
         lambda at: (
             "carrier "
@@ -113,7 +102,7 @@ def tracking_checks(rows: Rows) -> Iterator[Verdict]:
     of its carrier where the carrier's formats say it cannot be right."""
     tracking_text = rows.tracking_text
     yield Verdict(
-        rows.tracking == "", REJECTED, "tracking_number is empty; it is required when shipped"
+        rows.no_tracking, REJECTED, "tracking_number is empty; it is required when shipped"
     )
     yield Verdict(
         rows.scientific,

@@ -36,7 +36,6 @@ from ftpbridge.files.row_rules import conflicting_rows, duplicate_rows, ids_pres
 from ftpbridge.files.rows import Rows, Terms
 from ftpbridge.files.shipment_checks import shipment_fields, tracking_warning
 from ftpbridge.files.verdicts import APPLIED, REJECTED, UNCHANGED, Rule, Verdict, Verdicts
-from ftpbridge.textarrays import strip
 
 __all__ = [
     "APPLIED",
@@ -95,10 +94,11 @@ def decide(
     rows = Rows(chunk, state, terms, positions)
     verdicts = Verdicts(rows.size)
     for rule in RULES:
+        if not verdicts.open.any():  # every row decided: the rules left have nothing to say
+            break
         for verdict in rule(rows):
             verdicts.apply(verdict)
-    outcome, reason = verdicts.finished()
-    warning = strip(verdicts.note, "; ")
+    outcome, reason, warning = verdicts.finished()
     return Decisions(outcome, reason, warning, rows.ship_day, rows.carriers, rows.tracking)
 
 

@@ -62,6 +62,9 @@ class Verdicts:
         self.reason = np.full(size, "", dtype=object)
         self.note = np.full(size, "", dtype=object)
         self.open = np.ones(size, dtype=bool)
+        # Rows whose reason may need strip("; ") at the end: those given a built text or
+        # a fixed one that starts or ends with "; " (none does), and those with a note.
+        self.built = np.zeros(size, dtype=bool)
 
     def apply(self, verdict: Verdict) -> None:
         if verdict.outcome == NOTE:
@@ -73,10 +76,21 @@ class Verdicts:
         self.outcome[rows] = verdict.outcome
         self.reason[rows] = _texts_for(rows, verdict.reason)
         self.open[rows] = False
+        if not isinstance(verdict.reason, str) or verdict.reason != verdict.reason.strip("; "):
+            self.built[rows] = True
 
-    def finished(self) -> tuple[np.ndarray, np.ndarray]:
+    def finished(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(outcome, reason with the row's notes, the notes alone), reasons and notes
+        stripped of "; " (only those that may need it are looked at)."""
         reason = self.reason.copy()
         noted = np.flatnonzero(self.note != "")
+        warning = self.note
         if noted.size:
             reason[noted] = reason[noted] + "; " + self.note[noted]
-        return self.outcome, strip(reason, "; ")
+            self.built[noted] = True
+            warning = self.note.copy()
+            warning[noted] = strip(self.note[noted], "; ")
+        touched = np.flatnonzero(self.built)
+        if touched.size:
+            reason[touched] = strip(reason[touched], "; ")
+        return self.outcome, reason, warning

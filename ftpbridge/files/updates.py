@@ -196,7 +196,9 @@ def _state(found: list[tuple[Any, ...]], scope: str | None) -> pd.DataFrame:
     partner = table[:, LOOKUP_NAMES.index("partner")]
     partner[pd.isna(partner)] = ""
     if scope is not None:
-        table = table[partner == scope]
+        in_scope = partner == scope
+        if not in_scope.all():  # (a copy of the table only when some item is not the scope's)
+            table = table[in_scope]
     return pd.DataFrame(
         table[:, 1:],
         index=pd.Index(table[:, 0], dtype=object, name=LOOKUP_NAMES[0]),
@@ -217,6 +219,9 @@ def _positions(index: pd.Index, item_ids: list[str]) -> np.ndarray:
 
 
 CHUNK_COLUMNS = ("order_id", "item_id", "shipped", "shipped_date", "carrier", "tracking_number")
+
+
+_SHIPPED_WORDS = np.array(["", "true", "false"], dtype=object)
 
 
 def _chunk(
@@ -242,11 +247,11 @@ def _chunk(
             result[keep] = stored.fillna("").to_numpy(dtype=object)
         return result
 
-    shipped = np.where(
-        missing[0],
-        np.where(was_shipped, "true", ""),
-        np.where(np.equal(shipped_sent, True), "true", "false"),
-    )
+    # The words picked from one object array: np.where on the texts made fixed-width
+    # strings, each turned back into a new str object in the table.
+    shipped = _SHIPPED_WORDS[
+        np.where(missing[0], was_shipped, np.where(np.equal(shipped_sent, True), 1, 2))
+    ]
     table = np.empty((len(item_id), len(CHUNK_COLUMNS) + 1), dtype=object)
     table[:, 0] = order_id
     table[:, 1] = item_id

@@ -287,7 +287,8 @@ def _floor_update_sqlite(backend: Backend, chosen: list[tuple[str, list[str]]], 
     markers = ",".join("?" * len(ids))
     connection.execute(store_items._LOOKUP_SQL + f" WHERE items.id IN ({markers})", ids).fetchall()
     connection.execute(shipments.SHIPMENTS_CREATE_SQL.replace(" ON COMMIT DROP", ""))
-    connection.execute(shipments._SHIPMENTS_FROM_JSON_SQL, (json.dumps(changes),))
+    for sql, values in shipments.sqlite_inserts(changes):
+        (connection.executemany if isinstance(values, list) else connection.execute)(sql, values)
     connection.execute(shipments._CHANGES_FROM_SHIPMENTS_SQL, (None, "api:bench", stamp, None))
     connection.execute(shipments._UPDATE_SQL, (stamp,))
     connection.execute(f"DROP TABLE {shipments.SHIPMENTS_TABLE}")

@@ -16,7 +16,15 @@ from ftpbridge.files.updates import ItemUpdate, apply_updates
 from ftpbridge.settings import ApiSettings
 from ftpbridge.store.engine import utcnow
 from ftpbridge.web.params import check_depth
-from ftpbridge.web.updates import ITEM_KEYS, _checked_id, _checked_item, _plain_item, parse_update
+from ftpbridge.web.updates import (
+    ITEM_KEYS,
+    _checked_id,
+    _checked_item,
+    _checked_order_id,
+    _plain_item,
+    _plain_order_id,
+    parse_update,
+)
 
 UPS = "1Z5R89390357567127"
 
@@ -42,6 +50,27 @@ def test_the_short_way_reads_an_item_as_the_field_checks_do(item: dict[str, Any]
     quick = _plain_item("7", item)
     try:
         checked: ItemUpdate | None = _checked_item("7", _checked_id(item, "p"), item, "p")
+    except RequestError:
+        checked = None
+    if quick is not None:
+        assert quick == checked
+    if checked is None:
+        assert quick is None
+
+
+orders = st.dictionaries(
+    st.one_of(st.sampled_from(["id", "items"]), st.sampled_from(["Id", "note"])), values
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(orders, values))
+def test_the_short_way_reads_an_order_id_as_the_checks_do(order: Any) -> None:
+    """Wherever _plain_order_id answers, _checked_order_id gives the same id (and raises
+    nothing); where it raises, _plain_order_id gives no answer."""
+    quick = _plain_order_id(order)
+    try:
+        checked: str | None = _checked_order_id(order, "p")
     except RequestError:
         checked = None
     if quick is not None:

@@ -87,6 +87,10 @@ _API_WORDS = (
 )
 
 
+# None as an object array, for np.equal(values, _NONE): where values are None.
+_NONE = np.array(None, dtype=object)
+
+
 def in_api_words(reason: str) -> str:
     for pattern, replacement in _API_WORDS:
         reason = pattern.sub(replacement, reason)
@@ -126,11 +130,21 @@ def apply_updates(
     outcome = UpdateOutcome(items=len(updates))
     if not updates:
         return outcome
-    # The updates column by column (zip transposes the tuples in C).
-    columns = [np.array(column, dtype=object) for column in zip(*updates, strict=True)]
+    # The updates column by column: one object table filled from the flattened tuples
+    # and read by columns (views), half the time of six np.array over zip's transposes.
+    width = len(ItemUpdate._fields)
+    columns = list(
+        np.fromiter(
+            itertools.chain.from_iterable(updates), dtype=object, count=len(updates) * width
+        )
+        .reshape(len(updates), width)
+        .T
+    )
     order_id, item_id = columns[:2]
-    # What was not sent, for shipped, shipping_date, tracking_type and tracking_code.
-    missing = [pd.isna(column) for column in columns[2:]]
+    # What was not sent (None), for shipped, shipping_date, tracking_type and
+    # tracking_code: np.equal on the objects, half of pd.isna's time (which looks for NaN
+    # and NaT as well, and the API sends neither).
+    missing = [np.equal(column, _NONE) for column in columns[2:]]
     alone = np.flatnonzero(missing[2] != missing[3])
     for at in alone.tolist():
         outcome.refused.append(
@@ -194,7 +208,7 @@ def _state(found: list[tuple[Any, ...]], scope: str | None) -> pd.DataFrame:
         itertools.chain.from_iterable(found), dtype=object, count=len(found) * len(LOOKUP_NAMES)
     ).reshape(len(found), len(LOOKUP_NAMES))
     partner = table[:, LOOKUP_NAMES.index("partner")]
-    partner[pd.isna(partner)] = ""
+    partner[np.equal(partner, _NONE)] = ""  # (the driver's NULL; pd.isna: twice the time)
     if scope is not None:
         in_scope = partner == scope
         if not in_scope.all():  # (a copy of the table only when some item is not the scope's)
@@ -273,18 +287,20 @@ def _decide(
 ) -> Decisions:
     """decide() per partner of the items (each with its partner's rules); unknown items
     with the scope's (they are refused as unknown whichever rules see them)."""
+    if scope is not None:
+        # The state holds the scope's items only (see _state), and the unknown items take
+        # the scope's rules: one partner's, and the places found hold.
+        return decide(chunk, state, _rules(settings, scope or None, now), positions=positions)
     known = positions >= 0
-    partner_of = np.full(len(chunk), scope or "", dtype=object)
+    partner_of = np.full(len(chunk), "", dtype=object)
     partner_of[known] = state["partner"].to_numpy(dtype=object)[positions[known]]
-    partners = pd.unique(partner_of)
-    if len(partners) == 1:  # one partner's items (always so for a partner's key)
-        partner = str(partners[0])
-        rules = _rules(settings, partner or None, now)
-        if scope is not None:  # the state is the scope's: the places found hold
-            return decide(chunk, state, rules, positions=positions)
-        return decide(chunk, state[state["partner"] == partner], rules)
+    if (partner_of == partner_of[0]).all():  # one partner's items (a third of pd.unique)
+        partner = str(partner_of[0])
+        return decide(
+            chunk, state[state["partner"] == partner], _rules(settings, partner or None, now)
+        )
     answers = [np.empty(len(chunk), dtype=object) for _field in Decisions._fields]
-    for partner in partners.tolist():
+    for partner in pd.unique(partner_of).tolist():
         rows = np.flatnonzero(partner_of == partner)
         part = decide(
             chunk.iloc[rows],

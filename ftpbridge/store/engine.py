@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import sqlite3
 from collections.abc import Iterable, Iterator
 from importlib import resources
 from pathlib import Path
@@ -16,7 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 
 from ftpbridge.errors import StoreError
 from ftpbridge.logs import redact_text
@@ -281,6 +282,25 @@ def fetch_all(
         return list(result.cursor.fetchall())
     finally:
         result.close()
+
+
+@contextlib.contextmanager
+def sqlite_cursor(connection: Connection) -> Iterator[sqlite3.Cursor]:
+    """SQLite: a cursor of the sqlite3 connection under ``connection``, in its transaction.
+    A statement through it skips SQLAlchemy's execution context (about 13 µs a statement,
+    90 µs for the 1,000 parameters of an update's lookup); its errors are raised as
+    exec_driver_sql raises them (sqlalchemy.exc.OperationalError, IntegrityError...), so
+    Store.begin and statement_deadline read them as before."""
+    driver: sqlite3.Connection = connection.connection.driver_connection  # type: ignore[assignment]
+    cursor = driver.cursor()
+    try:
+        yield cursor
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(
+            None, None, exc, sqlite3.Error, dialect=connection.dialect
+        ) from exc
+    finally:
+        cursor.close()
 
 
 def timestamp_value(connection: Connection, value: dt.datetime) -> Any:

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from ftpbridge.store.engine import copy_rows, execute_many, timestamp_value
+from ftpbridge.store.engine import copy_rows, sqlite_cursor, timestamp_value
 from ftpbridge.store.outbox import (
     NOTHING,
     Notify,
@@ -83,21 +83,22 @@ def apply_shipments(
             connection.exec_driver_sql(_POSTGRESQL_APPLY_EVENTS_SQL, (*recorded, *events, stamp))
         else:
             connection.exec_driver_sql(_POSTGRESQL_APPLY_SQL, (*recorded, stamp))
-    else:
-        changes_before = last_change_id(connection) if webhook else 0
-        connection.exec_driver_sql(SHIPMENTS_CREATE_SQL.replace(" ON COMMIT DROP", ""))
+        connection.exec_driver_sql(f"DROP TABLE {SHIPMENTS_TABLE}")
+        return
+    changes_before = last_change_id(connection) if webhook else 0
+    # Straight through sqlite3's cursor, in the same transaction (sqlite_cursor): the same
+    # statements without SQLAlchemy's execution context around each.
+    with sqlite_cursor(connection) as cursor:
+        cursor.execute(SHIPMENTS_CREATE_SQL.replace(" ON COMMIT DROP", ""))
         for sql, values in sqlite_inserts(changes):
-            connection.exec_driver_sql(sql, values)
-        connection.exec_driver_sql(_CHANGES_FROM_SHIPMENTS_SQL, recorded)
+            (cursor.executemany if isinstance(values, list) else cursor.execute)(sql, values)
+        cursor.execute(_CHANGES_FROM_SHIPMENTS_SQL, recorded)
         if webhook:
-            connection.exec_driver_sql(
-                webhook_events_sql(connection.dialect.name), (*events, changes_before)
-            )
+            cursor.execute(webhook_events_sql(connection.dialect.name), (*events, changes_before))
         if sqlite3.sqlite_version_info >= (3, 33):
-            connection.exec_driver_sql(_UPDATE_SQL, (stamp,))
+            cursor.execute(_UPDATE_SQL, (stamp,))
         else:  # SQLite before 3.33 has no UPDATE ... FROM
-            execute_many(
-                connection,
+            cursor.executemany(
                 "UPDATE items SET status = ?, shipped_date = ?, carrier = ?, tracking_number = ?,"
                 " updated_at = ? WHERE id = ?",
                 [
@@ -105,7 +106,7 @@ def apply_shipments(
                     for item_id, status, shipped, carrier, tracking, _row in changes
                 ],
             )
-    connection.exec_driver_sql(f"DROP TABLE {SHIPMENTS_TABLE}")
+        cursor.execute(f"DROP TABLE {SHIPMENTS_TABLE}")
 
 
 # The temporary table lives for one chunk (dropped after its UPDATE; on PostgreSQL ON

@@ -632,6 +632,10 @@ def _api_measured_rows(measured: dict[str, Any], suffix: str) -> list[Row]:
             details={
                 "runs_s": update["ours_runs_s"],
                 "floor_runs_s": update["floor_runs_s"],
+                "httpx_client_s": update["httpx_s"] and round(update["httpx_s"], 4),
+                "httpx_client_ratio": update["httpx_s"]
+                and round(update["httpx_s"] / update["httpx_floor_s"], 3),
+                "httpx_client_runs_s": update["httpx_runs_s"],
                 "items_in_store": measured["items"],
             },
         )

@@ -23,11 +23,8 @@ import pandas as pd
 from ftpbridge.carriers import (
     canonical_carriers,
     cleaned_tracking,
-    looks_scientific,
-    normalise_tracking,
     tracking_problems,
 )
-from ftpbridge.textarrays import lengths
 
 # Exactly the spellings the contract names (issue 2), in any case: anything else is
 # refused rather than guessed ("x" or "t" could mean anything in someone's sheet).
@@ -431,12 +428,7 @@ class Rows:
     def _cleaned_tracking(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(the normalised tracking numbers, which look scientific, their lengths): the
         column's characters read once for both questions."""
-        try:
-            return cleaned_tracking(self.tracking_text)
-        except TypeError:  # a value that is not text (never in a chunk): the Series way
-            column = self.chunk["tracking_number"]
-            tracking = normalise_tracking(column).to_numpy(dtype=object)
-            return tracking, looks_scientific(column).to_numpy(dtype=bool), lengths(tracking)
+        return cleaned_tracking(self.tracking_text)
 
     @cached_property
     def tracking(self) -> np.ndarray:

@@ -132,6 +132,8 @@ def apply_updates(
         return outcome
     # The updates column by column: one object table filled from the flattened tuples
     # and read by columns (views), half the time of six np.array over zip's transposes.
+    # Every update is a tuple of ItemUpdate's six fields (parse_update and batch_update
+    # make them so): a shorter one would shift the fields after it, not raise.
     width = len(ItemUpdate._fields)
     columns = list(
         np.fromiter(

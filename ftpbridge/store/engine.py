@@ -290,7 +290,13 @@ def sqlite_cursor(connection: Connection) -> Iterator[sqlite3.Cursor]:
     A statement through it skips SQLAlchemy's execution context (about 13 µs a statement,
     90 µs for the 1,000 parameters of an update's lookup); its errors are raised as
     exec_driver_sql raises them (sqlalchemy.exc.OperationalError, IntegrityError...), so
-    Store.begin and statement_deadline read them as before."""
+    Store.begin and statement_deadline read them as before.
+
+    The engine leaves sqlite3's own transactions off (BEGIN comes from SQLAlchemy's begin),
+    so a transaction is begun here when ``connection`` has none, as exec_driver_sql would:
+    a statement through the cursor is never committed on its own."""
+    if not connection.in_transaction():
+        connection.begin()
     driver: sqlite3.Connection = connection.connection.driver_connection  # type: ignore[assignment]
     cursor = driver.cursor()
     try:

@@ -10,6 +10,12 @@ connection must start its first request within that time: a client that trickles
 never finishes its headers is answered 431 or 408 and disconnected instead of holding a
 connection and its memory for ever. The body has its own bounds (size and time, in
 :mod:`ftpbridge.web.params`); between requests uvicorn's keep-alive timeout applies.
+
+A head pipelined behind a request still being answered is neither timed nor refused
+until that answer is written (reading pauses meanwhile): a refusal written then would
+be read as the answer to the earlier request. Bytes of a head that arrive in the same
+read as the end of the request before it are not counted: the bound is 64 KB and at
+most one read (256 KB) more.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ class BoundedHttpTools(HttpToolsProtocol):
         self._in_head = True
         self._head_timer: asyncio.TimerHandle | None = None
         self._refused = False
+        self._oversized = False
         self._start_head_clock()  # a connection that never sends is closed in time too
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -50,15 +57,16 @@ class BoundedHttpTools(HttpToolsProtocol):
             return  # answered and closing (see LINGER_SECONDS)
         if self._in_head:
             self._head_bytes += len(data)
-            if self._head_timer is None:
+            if self._head_timer is None and not self._answering():
                 self._start_head_clock()
         super().data_received(data)
         # Still in the head after taking these bytes (headers_complete resets the count).
         if self._in_head and self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
-            self._refuse(
-                431,
-                f"the request head (request line and headers) is over {MAX_HEAD_BYTES:,} bytes",
-            )
+            if self._answering():  # a pipelined head: refused once the answer is written
+                self._oversized = True
+                self.flow.pause_reading()
+            else:
+                self._refuse_oversized()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -72,8 +80,22 @@ class BoundedHttpTools(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
-        self._in_head = True  # the next request's head, counted from its first byte
+        self._in_head = True  # the next request's head, counted from its next bytes
         self._head_bytes = 0
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # resumes reading; starts a pipelined request
+        if self.transport.is_closing() or self._answering():
+            return
+        if self._oversized:
+            self._refuse_oversized()
+        elif self._in_head and self._head_timer is None:
+            self._start_head_clock()  # a head begun during the answer: its time from now
+
+    def _answering(self) -> bool:
+        """Whether an answer is being prepared or written on this connection: a pipelined
+        head waits for it, neither its clock nor a refusal may cut into it."""
+        return self.cycle is not None and not self.cycle.response_complete
 
     def _start_head_clock(self) -> None:
         self._head_timer = self.loop.call_later(self.head_seconds, self._head_too_slow)
@@ -85,12 +107,14 @@ class BoundedHttpTools(HttpToolsProtocol):
 
     def _head_too_slow(self) -> None:
         self._head_timer = None
-        if not self._in_head or self.transport.is_closing():
-            return
-        if self.cycle is not None and not self.cycle.response_complete:
-            self.transport.close()  # an answer is being written: no second one
-            return
+        if not self._in_head or self.transport.is_closing() or self._answering():
+            return  # (answering: the clock starts again when the answer is complete)
         self._refuse(408, f"the request head did not arrive within {self.head_seconds:g} seconds")
+
+    def _refuse_oversized(self) -> None:
+        self._refuse(
+            431, f"the request head (request line and headers) is over {MAX_HEAD_BYTES:,} bytes"
+        )
 
     def _refuse(self, status: int, message: str) -> None:
         """Answer ``status`` with ``message`` (the API's error JSON) and disconnect."""
@@ -100,7 +124,8 @@ class BoundedHttpTools(HttpToolsProtocol):
                 "status": "error",
                 "reason": message,
                 "hint": "send the request again, its headers short and without pausing",
-            }
+            },
+            separators=(",", ":"),
         ).encode("ascii")
         self.transport.write(
             b"".join(

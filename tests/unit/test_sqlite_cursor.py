@@ -44,3 +44,21 @@ def test_the_cursor_is_in_the_transaction_and_fails_as_sqlalchemy(tmp_path: Path
             assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar_one() == 0
     finally:
         store.close()
+
+
+def test_on_a_connection_without_a_transaction_the_cursor_begins_one(tmp_path: Path) -> None:
+    """Through a reading connection (store.connect) a statement is not committed on its
+    own: the cursor begins a transaction as exec_driver_sql would, and rollback undoes it."""
+    store = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    try:
+        with store.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE t (x INTEGER PRIMARY KEY)")
+        with store.connect() as connection:
+            with sqlite_cursor(connection) as cursor:
+                cursor.execute("INSERT INTO t VALUES (1)")
+            assert connection.in_transaction()
+            connection.rollback()
+        with store.connect() as connection:
+            assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar_one() == 0
+    finally:
+        store.close()

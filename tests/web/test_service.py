@@ -274,6 +274,42 @@ def test_request_heads_are_bounded_in_size_and_time(loaded_store, config_file: P
         service.close()
 
 
+def test_a_head_pipelined_behind_an_answer_waits_for_it(loaded_store, config_file: Path) -> None:
+    """A head that starts, or grows past 64 KB, while the request before it on the
+    connection is still being answered (here: a wrong key, answered after the slow-down's
+    seconds) is timed and refused only once that answer is written: the client gets the
+    answer to its first request, then 408 or 431, never a refusal in its place."""
+    service = ServeProcess(config_file, env={"FTPBRIDGE_API__REQUEST_TIMEOUT_SECONDS": "1"})
+    try:
+        parts = urlsplit(service.url)
+        wrong = base64.b64encode(b"x:wrong").decode()
+        first = (
+            f"GET /api/v1/order HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {wrong}\r\n\r\n"
+        ).encode()
+        for _ in range(6):  # three free failures, then 0.5, 1 and 2 s: the next waits 4 s
+            assert httpx.get(service.url + "/api/v1/order", auth=("x", "wrong")).status_code == 401
+
+        def refused_count() -> int:
+            return sum(e.get("event") == "API key refused" for e in service.events())
+
+        for pipelined, status in (
+            (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Half: ", b"408"),  # stops (4 s answer)
+            (b"GET /healthz HTTP/1.1\r\n" + b"X-Filler: a\r\n" * 8000, b"431"),  # (8 s answer)
+        ):
+            before = refused_count()
+            with socket.create_connection((parts.hostname, parts.port), timeout=30) as client:
+                client.sendall(first)
+                wait_for(lambda before=before: refused_count() > before, "the first request")
+                client.sendall(pipelined)  # while the first is answered, seconds from now
+                answer = _answer_then_closed(client)
+            assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]
+            second = answer.split(b"HTTP/1.1 ")[2]
+            assert second.startswith(status + b" "), answer[-300:]
+        assert "Traceback" not in service.log()
+    finally:
+        service.close()
+
+
 def test_tls_directly(loaded_store, config_file: Path, tmp_path: Path) -> None:
     """[api] tls_cert / tls_key: the service speaks HTTPS with that certificate."""
     keys = make_keys(loaded_store)

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ftpbridge.files import events
+from ftpbridge.files.rows import nones
 from ftpbridge.files.validation import APPLIED, REJECTED, Decisions, Terms, decide
 from ftpbridge.settings import PartnerSettings, Settings
 from ftpbridge.store import Store
@@ -87,10 +88,6 @@ _API_WORDS = (
 )
 
 
-# None as an object array, for np.equal(values, _NONE): where values are None.
-_NONE = np.array(None, dtype=object)
-
-
 def in_api_words(reason: str) -> str:
     for pattern, replacement in _API_WORDS:
         reason = pattern.sub(replacement, reason)
@@ -144,9 +141,8 @@ def apply_updates(
     )
     order_id, item_id = columns[:2]
     # What was not sent (None), for shipped, shipping_date, tracking_type and
-    # tracking_code: np.equal on the objects, half of pd.isna's time (which looks for NaN
-    # and NaT as well, and the API sends neither).
-    missing = [np.equal(column, _NONE) for column in columns[2:]]
+    # tracking_code (the API sends no NaN, so nones(), not pd.isna).
+    missing = [nones(column) for column in columns[2:]]
     alone = np.flatnonzero(missing[2] != missing[3])
     for at in alone.tolist():
         outcome.refused.append(
@@ -210,7 +206,7 @@ def _state(found: list[tuple[Any, ...]], scope: str | None) -> pd.DataFrame:
         itertools.chain.from_iterable(found), dtype=object, count=len(found) * len(LOOKUP_NAMES)
     ).reshape(len(found), len(LOOKUP_NAMES))
     partner = table[:, LOOKUP_NAMES.index("partner")]
-    partner[np.equal(partner, _NONE)] = ""  # (the driver's NULL; pd.isna: twice the time)
+    partner[nones(partner)] = ""  # (the driver's NULL; pd.isna: twice the time)
     if scope is not None:
         in_scope = partner == scope
         if not in_scope.all():  # (a copy of the table only when some item is not the scope's)

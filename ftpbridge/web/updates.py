@@ -26,6 +26,7 @@ from ftpbridge.web.params import Payload, boolean, fields_of, json_value, read_p
 router = APIRouter(tags=["updates"])
 
 UPDATE_PARAMETERS = ("orders", "email_on_update")
+ORDER_KEYS = ("id", "items")
 ITEM_KEYS = ("id", "status", "shipped", "shipping_date", "tracking_code", "tracking_type")
 BATCH_PARAMETERS = (
     "search",
@@ -128,7 +129,7 @@ def parse_update(orders_value: Any, api: Any) -> list[Item]:
     return updates
 
 
-_ORDER_KEY_SET = frozenset(("id", "items"))
+_ORDER_KEY_SET = frozenset(ORDER_KEYS)
 
 
 def _plain_order_id(order: Any) -> str | None:
@@ -147,7 +148,7 @@ def _checked_order_id(order: Any, where: str) -> str:
     """The order's id, after its shape; RequestError naming ``where`` and what is wrong."""
     if not isinstance(order, dict):
         raise RequestError(f"{where} must be an object with id and items")
-    unknown = [name for name in order if name not in ("id", "items")]
+    unknown = [name for name in order if name not in ORDER_KEYS]
     if unknown:
         raise RequestError(
             f"{where}: unknown field {str(unknown[0])[:60]!r}", hint="an order has id and items"
